@@ -1,0 +1,319 @@
+//! The training configuration: the tutorial's global parameters and ganforge's own.
+//!
+//! [`TrainConfig`] is the resolved configuration (burn `Config`), written to `config.toml` in every
+//! run. [`TrainOverrides`] is the same set of keys, each optional: it is both the `train` command's
+//! flags and the schema of a `--config FILE.toml`, so a key has one name in both places and an
+//! unknown key is an error. Defaults ← file ← flags.
+
+use std::path::Path;
+
+use burn::config::Config;
+use serde::{Deserialize, Serialize};
+
+use crate::data::DataSpec;
+use crate::error::GanError;
+use crate::models::NormKind;
+
+/// Distribution of the generator's input noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NoiseKind {
+    /// N(0, 1), the tutorial's choice.
+    Normal,
+    /// U(-1, 1).
+    Uniform,
+}
+
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Dataset spec: `digits` or `folder:DIR`.
+    pub data: String,
+    /// Side of the square images (power of two, 16..=256).
+    pub spatial: usize,
+    /// 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    #[config(default = 100)]
+    pub latent: usize,
+    #[config(default = 32)]
+    pub batch: usize,
+    #[config(default = 16)]
+    pub capacity: usize,
+    #[config(default = 5)]
+    pub filter: usize,
+    #[config(default = 0.3)]
+    pub leaky_slope: f64,
+    /// Normalisation inside D's encoder blocks.
+    #[config(default = "NormKind::Batch")]
+    pub d_norm: NormKind,
+    /// D updates (each a real and a fake batch) per iteration.
+    #[config(default = 1)]
+    pub disc_updates: usize,
+    /// G updates per iteration.
+    #[config(default = 1)]
+    pub gen_updates: usize,
+    /// Load at most this many images (the tutorial's NUM_LOAD).
+    pub num_load: Option<usize>,
+    /// Iterations between sample figures.
+    #[config(default = 80)]
+    pub progress_interval: usize,
+    #[config(default = 200)]
+    pub iterations_per_epoch: usize,
+    #[config(default = 10)]
+    pub epochs: usize,
+    /// Total iterations; when set it replaces `epochs × iterations_per_epoch`.
+    pub steps: Option<usize>,
+    /// Iterations between checkpoints (one is always written at the end).
+    #[config(default = 200)]
+    pub checkpoint_interval: usize,
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Adam learning rate of the discriminator.
+    #[config(default = 2e-4)]
+    pub lr_d: f64,
+    /// Adam learning rate of the generator.
+    #[config(default = 2e-4)]
+    pub lr_g: f64,
+    #[config(default = 0.5)]
+    pub beta1: f64,
+    #[config(default = 0.999)]
+    pub beta2: f64,
+    #[config(default = "NoiseKind::Normal")]
+    pub noise: NoiseKind,
+    /// Target of real images in D's loss: 1 is none, 0.9 is the usual one-sided smoothing.
+    #[config(default = 1.0)]
+    pub label_smoothing: f64,
+}
+
+macro_rules! overrides {
+    ($( $(#[$doc:meta])* $field:ident : $ty:ty ),* $(,)?) => {
+        /// Every key of [`TrainConfig`], optional: the flags of `ganforge train` and the schema of
+        /// a config file.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+        #[serde(deny_unknown_fields)]
+        pub struct TrainOverrides {
+            $( $(#[$doc])* #[arg(long)] pub $field: Option<$ty>, )*
+        }
+
+        impl TrainOverrides {
+            /// `other`'s keys where it has them, else this one's.
+            pub fn overridden_by(self, other: TrainOverrides) -> TrainOverrides {
+                TrainOverrides { $( $field: other.$field.or(self.$field), )* }
+            }
+
+            fn apply_to(&self, config: &mut TrainConfig) {
+                $( if let Some(v) = &self.$field { config.$field = v.clone().into(); } )*
+            }
+
+            /// Names (as in the config file) of the keys that are set.
+            pub fn set_keys(&self) -> Vec<&'static str> {
+                let mut keys = Vec::new();
+                $( if self.$field.is_some() { keys.push(stringify!($field)); } )*
+                keys
+            }
+        }
+    };
+}
+
+overrides! {
+    /// Dataset: `digits` (embedded, default) or `folder:DIR`
+    data: String,
+    /// Image side, a power of two from 16 to 256 [default: 16 for digits, 64 for folders]
+    spatial: usize,
+    /// Image channels, 1 or 3 [default: 1 for digits, 3 for folders]
+    channels: usize,
+    /// Noise dimension [default: 100]
+    latent: usize,
+    /// Batch size [default: 32]
+    batch: usize,
+    /// Filters of the first D block and last G block [default: 16]
+    capacity: usize,
+    /// Convolution kernel size, odd [default: 5]
+    filter: usize,
+    /// Negative slope of LeakyReLU [default: 0.3]
+    leaky_slope: f64,
+    /// Normalisation in D's blocks: batch (the tutorial's), layer or none [default: batch; layer for digits]
+    #[arg(value_enum)]
+    d_norm: NormKind,
+    /// D updates per iteration [default: 1]
+    disc_updates: usize,
+    /// G updates per iteration [default: 1]
+    gen_updates: usize,
+    /// Load at most N images (the tutorial's NUM_LOAD) [default: all]
+    num_load: usize,
+    /// Iterations between sample figures [default: 80]
+    progress_interval: usize,
+    /// Iterations per epoch [default: 200]
+    iterations_per_epoch: usize,
+    /// Epochs [default: 10]
+    epochs: usize,
+    /// Total iterations, instead of epochs × iterations per epoch
+    steps: usize,
+    /// Iterations between checkpoints [default: 200]
+    checkpoint_interval: usize,
+    /// Seed of weights, noise and batch order [default: 42]
+    seed: u64,
+    /// Discriminator learning rate [default: 2e-4]
+    lr_d: f64,
+    /// Generator learning rate [default: 2e-4]
+    lr_g: f64,
+    /// Adam beta1 [default: 0.5]
+    beta1: f64,
+    /// Adam beta2 [default: 0.999]
+    beta2: f64,
+    /// Noise distribution [default: normal]
+    #[arg(value_enum)]
+    noise: NoiseKind,
+    /// Target for real images in D's loss (0.9 = one-sided label smoothing) [default: 1.0]
+    label_smoothing: f64,
+}
+
+impl TrainOverrides {
+    /// Reads a TOML config file; unknown keys and wrong types are errors that name the key.
+    pub fn from_file(path: &Path) -> Result<Self, GanError> {
+        let text = std::fs::read_to_string(path).map_err(|e| GanError::ConfigFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| GanError::ConfigFile {
+            path: path.to_path_buf(),
+            message: e.message().to_string()
+                + &e.span()
+                    .map(|s| format!(" (at byte {} of the file)", s.start))
+                    .unwrap_or_default(),
+        })
+    }
+
+    /// The full configuration: defaults, then the dataset's preset, then these keys; checked.
+    pub fn resolve(&self) -> Result<TrainConfig, GanError> {
+        let data = self.data.clone().unwrap_or_else(|| "digits".to_string());
+        let preset = DataSpec::parse(&data)?.preset();
+        let spatial = self.spatial.or(preset.spatial).unwrap_or(64);
+        let channels = self.channels.or(preset.channels).unwrap_or(3);
+        let mut config = TrainConfig::new(data, spatial, channels);
+        preset.overridden_by(self.clone()).apply_to(&mut config);
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl From<&TrainConfig> for TrainOverrides {
+    fn from(config: &TrainConfig) -> Self {
+        // The TOML form of a config is exactly a complete set of overrides.
+        toml::from_str(&config.to_toml()).expect("a TrainConfig serialises to valid overrides")
+    }
+}
+
+impl TrainConfig {
+    pub fn data_spec(&self) -> Result<DataSpec, GanError> {
+        DataSpec::parse(&self.data)
+    }
+
+    /// Iterations the run trains for.
+    pub fn total_steps(&self) -> usize {
+        self.steps
+            .unwrap_or(self.epochs * self.iterations_per_epoch)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("TrainConfig serialises to TOML")
+    }
+
+    /// The run's directory name, built from the configuration as the tutorial does.
+    pub fn run_name(&self) -> String {
+        let data: String = self
+            .data_spec()
+            .map(|s| s.short_name())
+            .unwrap_or_else(|_| "data".to_string())
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        format!(
+            "dcgan_{data}_s{}_c{}_lat{}_cap{}_b{}_k{}_du{}_gu{}",
+            self.spatial,
+            self.channels,
+            self.latent,
+            self.capacity,
+            self.batch,
+            self.filter,
+            self.disc_updates,
+            self.gen_updates
+        )
+    }
+
+    /// Checks every key; the error names the key and the allowed values.
+    pub fn validate(&self) -> Result<(), GanError> {
+        self.data_spec()?;
+        let check = |ok: bool, key: &str, problem: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(GanError::config(key, problem))
+            }
+        };
+        check(
+            self.spatial.is_power_of_two() && (16..=256).contains(&self.spatial),
+            "spatial",
+            &format!(
+                "is {}: it must be a power of two from 16 to 256",
+                self.spatial
+            ),
+        )?;
+        check(
+            matches!(self.channels, 1 | 3),
+            "channels",
+            &format!("is {}: it must be 1 (grey) or 3 (RGB)", self.channels),
+        )?;
+        for (key, value) in [
+            ("latent", self.latent),
+            ("batch", self.batch),
+            ("capacity", self.capacity),
+            ("disc_updates", self.disc_updates),
+            ("gen_updates", self.gen_updates),
+            ("progress_interval", self.progress_interval),
+            ("iterations_per_epoch", self.iterations_per_epoch),
+            ("epochs", self.epochs),
+            ("checkpoint_interval", self.checkpoint_interval),
+        ] {
+            check(value > 0, key, "is 0: it must be at least 1")?;
+        }
+        for (key, value) in [("num_load", self.num_load), ("steps", self.steps)] {
+            check(value != Some(0), key, "is 0: it must be at least 1")?;
+        }
+        check(
+            self.filter % 2 == 1,
+            "filter",
+            &format!(
+                "is {}: it must be odd (3, 5, 7…) so that 'same' padding is symmetric",
+                self.filter
+            ),
+        )?;
+        for (key, value) in [("lr_d", self.lr_d), ("lr_g", self.lr_g)] {
+            check(
+                value.is_finite() && value > 0.0,
+                key,
+                &format!("is {value}: it must be a positive number"),
+            )?;
+        }
+        for (key, value) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            check(
+                (0.0..1.0).contains(&value),
+                key,
+                &format!("is {value}: it must be in [0, 1)"),
+            )?;
+        }
+        check(
+            self.label_smoothing > 0.0 && self.label_smoothing <= 1.0,
+            "label_smoothing",
+            &format!(
+                "is {}: it must be in (0, 1] (1 = none, 0.9 = one-sided smoothing)",
+                self.label_smoothing
+            ),
+        )?;
+        check(
+            self.leaky_slope.is_finite() && self.leaky_slope >= 0.0,
+            "leaky_slope",
+            &format!("is {}: it must be zero or positive", self.leaky_slope),
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,192 @@
+//! `folder:DIR`: every JPEG, PNG, BMP and WebP file below a folder, decoded in parallel.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageReader};
+use rayon::prelude::*;
+use walkdir::WalkDir;
+
+use super::{ImageSet, LoadOptions};
+use crate::error::{GanError, Result};
+
+const EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "bmp", "webp"];
+
+/// A file that was found but not used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedFile {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+fn is_image_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Image files below `dir`, in a stable (sorted) order, and the entries that could not be read.
+fn find_images(dir: &Path) -> (Vec<PathBuf>, Vec<SkippedFile>) {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for entry in WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+        match entry {
+            Ok(e) if e.file_type().is_file() && is_image_file(e.path()) => {
+                files.push(e.into_path())
+            }
+            Ok(_) => {}
+            Err(err) => skipped.push(SkippedFile {
+                path: err.path().map(Path::to_path_buf).unwrap_or_default(),
+                reason: match err.loop_ancestor() {
+                    Some(_) => "symlink loop".to_string(),
+                    None => err
+                        .io_error()
+                        .map(|e| e.kind().to_string())
+                        .unwrap_or_else(|| err.to_string()),
+                },
+            }),
+        }
+    }
+    (files, skipped)
+}
+
+/// The class of each file: its immediate subfolder, when every file sits in one.
+fn classes_of(dir: &Path, files: &[PathBuf]) -> Option<(Vec<usize>, Vec<String>)> {
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(dir).ok()?;
+            let mut parts = rel.components();
+            let first = parts.next()?;
+            parts.next()?; // the file itself must lie below the first component
+            Some(first.as_os_str().to_string_lossy().to_string())
+        })
+        .collect::<Option<_>>()?;
+    let index: BTreeMap<&str, usize> = {
+        let mut sorted: Vec<&str> = names.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        sorted
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n, i))
+            .collect()
+    };
+    let labels = names.iter().map(|n| index[n.as_str()]).collect();
+    Some((labels, index.keys().map(|k| k.to_string()).collect()))
+}
+
+/// Centre-crops to a square (keeping the aspect ratio, as DCGAN's CelebA pipeline does), resizes
+/// to `spatial`, converts to grey or RGB and scales to [-1, 1], channel-major.
+pub(crate) fn image_to_pixels(image: DynamicImage, spatial: usize, channels: usize) -> Vec<f32> {
+    let (w, h) = (image.width(), image.height());
+    let side = w.min(h);
+    let square = image.crop_imm((w - side) / 2, (h - side) / 2, side, side);
+    let s = spatial as u32;
+    let resized = if side == s {
+        square
+    } else {
+        square.resize_exact(s, s, FilterType::Triangle)
+    };
+    let plane = spatial * spatial;
+    let mut out = vec![0.0f32; channels * plane];
+    if channels == 1 {
+        for (dst, p) in out.iter_mut().zip(resized.to_luma32f().pixels()) {
+            *dst = p.0[0] * 2.0 - 1.0;
+        }
+    } else {
+        for (i, p) in resized.to_rgb32f().pixels().enumerate() {
+            for c in 0..3 {
+                out[c * plane + i] = p.0[c] * 2.0 - 1.0;
+            }
+        }
+    }
+    out
+}
+
+fn decode(path: &Path, spatial: usize, channels: usize) -> std::result::Result<Vec<f32>, String> {
+    let image = ImageReader::open(path)
+        .map_err(|e| e.kind().to_string())?
+        .with_guessed_format()
+        .map_err(|e| e.kind().to_string())?
+        .decode()
+        // The category alone: summaries group files by reason.
+        .map_err(|_| "not a decodable image".to_string())?;
+    if image.width() == 0 || image.height() == 0 {
+        return Err("empty image".to_string());
+    }
+    Ok(image_to_pixels(image, spatial, channels))
+}
+
+pub(super) fn load(dir: &Path, options: LoadOptions) -> Result<ImageSet> {
+    if !dir.is_dir() {
+        return Err(GanError::MissingFolder(dir.to_path_buf()));
+    }
+    let (mut files, mut skipped) = find_images(dir);
+    if files.is_empty() {
+        return Err(GanError::EmptyFolder(dir.to_path_buf()));
+    }
+    if let Some(limit) = options.limit {
+        files.truncate(limit);
+    }
+    let decoded: Vec<_> = files
+        .par_iter()
+        .map(|f| decode(f, options.spatial, options.channels))
+        .collect();
+    let mut pixels = Vec::new();
+    let mut kept = Vec::new();
+    for (file, result) in files.iter().zip(decoded) {
+        match result {
+            Ok(p) => {
+                pixels.extend(p);
+                kept.push(file.clone());
+            }
+            Err(reason) => skipped.push(SkippedFile {
+                path: file.clone(),
+                reason,
+            }),
+        }
+    }
+    if kept.is_empty() {
+        return Err(GanError::NoDecodableImages {
+            dir: dir.to_path_buf(),
+            found: files.len(),
+            summary: summarize_skipped(&skipped),
+        });
+    }
+    let (labels, class_names) = match classes_of(dir, &kept) {
+        Some((labels, names)) => (Some(labels), names),
+        None => (None, Vec::new()),
+    };
+    Ok(ImageSet::from_parts(
+        pixels,
+        options.channels,
+        options.spatial,
+        labels,
+        class_names,
+        skipped,
+    ))
+}
+
+/// "3 × not a decodable image (a.png, b.jpg, …)" for each reason.
+pub(super) fn summarize_skipped(skipped: &[SkippedFile]) -> String {
+    let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for s in skipped {
+        let name = s
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| s.path.display().to_string());
+        by_reason.entry(s.reason.as_str()).or_default().push(name);
+    }
+    by_reason
+        .iter()
+        .map(|(reason, names)| {
+            let shown: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
+            let more = if names.len() > 3 { ", …" } else { "" };
+            format!("{} × {reason} ({}{more})", names.len(), shown.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,121 @@
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::{leaky_relu, tanh};
+
+use super::same_padding;
+
+/// One block of the tutorial's generator: ConvTranspose(k, stride 2, same) → BatchNorm →
+/// LeakyReLU. It doubles the spatial size.
+#[derive(Config, Debug)]
+pub struct DecoderBlockConfig {
+    pub channels_in: usize,
+    pub channels_out: usize,
+    #[config(default = 5)]
+    pub filter: usize,
+    #[config(default = 0.3)]
+    pub leaky_slope: f64,
+}
+
+#[derive(Module, Debug)]
+pub struct DecoderBlock {
+    conv_up: ConvTranspose2d,
+    norm: BatchNorm,
+    leaky_slope: f64,
+}
+
+impl DecoderBlockConfig {
+    pub fn init(&self, device: &Device) -> DecoderBlock {
+        let pad = same_padding(self.filter);
+        DecoderBlock {
+            // Output padding 1 makes the output exactly twice the input, as Keras' "same" does.
+            conv_up: ConvTranspose2dConfig::new(
+                [self.channels_in, self.channels_out],
+                [self.filter, self.filter],
+            )
+            .with_stride([2, 2])
+            .with_padding([pad, pad])
+            .with_padding_out([1, 1])
+            .init(device),
+            norm: BatchNormConfig::new(self.channels_out).init(device),
+            leaky_slope: self.leaky_slope,
+        }
+    }
+}
+
+impl DecoderBlock {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        leaky_relu(self.norm.forward(self.conv_up.forward(x)), self.leaky_slope)
+    }
+}
+
+/// The tutorial's generator: Dense(latent → s·s·8·capacity) → BatchNorm → reshape to s×s (s =
+/// spatial / 16) → four decoder blocks (capacity × 4, 2, 1, 1) → Conv(channels, k, same) → tanh.
+#[derive(Config, Debug)]
+pub struct GeneratorConfig {
+    /// Side of the square output image: a power of two, at least 16.
+    pub spatial: usize,
+    /// Image channels: 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    #[config(default = 100)]
+    pub latent: usize,
+    #[config(default = 16)]
+    pub capacity: usize,
+    #[config(default = 5)]
+    pub filter: usize,
+    #[config(default = 0.3)]
+    pub leaky_slope: f64,
+}
+
+#[derive(Module, Debug)]
+pub struct Generator {
+    project: Linear,
+    project_norm: BatchNorm,
+    blocks: Vec<DecoderBlock>,
+    to_image: Conv2d,
+    start: usize,
+    start_channels: usize,
+}
+
+impl GeneratorConfig {
+    pub fn init(&self, device: &Device) -> Generator {
+        let start = self.spatial / 16;
+        let start_channels = 8 * self.capacity;
+        let features = start * start * start_channels;
+        let widths = [4, 2, 1, 1].map(|m| m * self.capacity);
+        let mut channels_in = start_channels;
+        let blocks = widths
+            .iter()
+            .map(|&channels_out| {
+                let block = DecoderBlockConfig::new(channels_in, channels_out)
+                    .with_filter(self.filter)
+                    .with_leaky_slope(self.leaky_slope)
+                    .init(device);
+                channels_in = channels_out;
+                block
+            })
+            .collect();
+        let pad = same_padding(self.filter);
+        Generator {
+            project: LinearConfig::new(self.latent, features).init(device),
+            project_norm: BatchNormConfig::new(features).init(device),
+            blocks,
+            to_image: Conv2dConfig::new([self.capacity, self.channels], [self.filter; 2])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .init(device),
+            start,
+            start_channels,
+        }
+    }
+}
+
+impl Generator {
+    /// Images in [-1, 1], `[batch, channels, spatial, spatial]`, from noise `[batch, latent]`.
+    pub fn forward(&self, noise: Tensor<2>) -> Tensor<4> {
+        let [batch, _] = noise.dims();
+        let x = self.project_norm.forward(self.project.forward(noise));
+        let x = x.reshape([batch, self.start_channels, self.start, self.start]);
+        let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
+        tanh(self.to_image.forward(x))
+    }
+}

@@ -1,0 +1,212 @@
+//! Checkpoints: `checkpoints/step_NNNNNNN/` with both networks, both optimizers' state and the
+//! step, and `checkpoints/latest` naming the newest complete one.
+//!
+//! A checkpoint is written into a hidden temporary directory, every file synced, then renamed
+//! into place; only then does `latest` (itself replaced atomically) point at it, and only then is
+//! the checkpoint before the previous one removed. A crash at any moment leaves `latest` naming a
+//! complete checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::write_atomic;
+use crate::config::TrainConfig;
+use crate::error::{GanError, Result};
+use crate::models::Generator;
+use crate::train::Gan;
+
+/// Bumped whenever the layout of a checkpoint changes; older ones are refused, never half-read.
+pub const FORMAT_VERSION: u32 = 1;
+const LATEST: &str = "latest";
+const STATE: &str = "state.toml";
+const GENERATOR: &str = "generator.bpk";
+const DISCRIMINATOR: &str = "discriminator.bpk";
+const OPTIM_G: &str = "optim_g.bpk";
+const OPTIM_D: &str = "optim_d.bpk";
+
+/// `state.toml` of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointState {
+    pub format: u32,
+    pub model: String,
+    /// Iterations completed.
+    pub step: usize,
+    /// Every random draw of the run comes from a stream keyed by (seed, step, purpose): with the
+    /// step, the seed is the whole RNG state.
+    pub seed: u64,
+}
+
+fn checkpoint_error(path: &Path, reason: impl std::fmt::Display) -> GanError {
+    GanError::Checkpoint {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    // Makes renames in `dir` durable; not every platform can open a directory, which is fine.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Saves `gan` under `checkpoints`; returns the checkpoint's directory.
+pub fn save(gan: &Gan, checkpoints: &Path) -> Result<PathBuf> {
+    let name = format!("step_{:07}", gan.step);
+    let tmp = checkpoints.join(format!(".tmp_{name}"));
+    let fin = checkpoints.join(&name);
+    let io = |what: &str, e: std::io::Error| GanError::io(format!("cannot {what}"), e);
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| io("clear an old temporary checkpoint", e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| io("create a checkpoint directory", e))?;
+    let record_bytes = |r: std::result::Result<Bytes, burn::store::RecordError>| {
+        r.map_err(|e| checkpoint_error(&tmp, e))
+    };
+    write_atomic(
+        &tmp.join(GENERATOR),
+        &record_bytes(gan.generator.valid().into_record().into_bytes())?,
+    )?;
+    write_atomic(
+        &tmp.join(DISCRIMINATOR),
+        &record_bytes(gan.discriminator.valid().into_record().into_bytes())?,
+    )?;
+    write_atomic(&tmp.join(OPTIM_G), &record_bytes(gan.optim_g.into_bytes())?)?;
+    write_atomic(&tmp.join(OPTIM_D), &record_bytes(gan.optim_d.into_bytes())?)?;
+    let state = CheckpointState {
+        format: FORMAT_VERSION,
+        model: "dcgan".to_string(),
+        step: gan.step,
+        seed: gan.config.seed,
+    };
+    let state_toml = toml::to_string(&state).expect("checkpoint state serialises");
+    write_atomic(&tmp.join(STATE), state_toml.as_bytes())?;
+    sync_dir(&tmp);
+
+    if fin.exists() {
+        std::fs::remove_dir_all(&fin).map_err(|e| io("replace a checkpoint", e))?;
+    }
+    std::fs::rename(&tmp, &fin).map_err(|e| io("move a checkpoint into place", e))?;
+    sync_dir(checkpoints);
+    let previous = latest_name(checkpoints).ok().flatten();
+    write_atomic(&checkpoints.join(LATEST), name.as_bytes())?;
+    sync_dir(checkpoints);
+
+    // Keep the new checkpoint and the one before it; older ones go.
+    if let Ok(entries) = std::fs::read_dir(checkpoints) {
+        for entry in entries.flatten() {
+            let n = entry.file_name().to_string_lossy().to_string();
+            let keep = n == name || Some(&n) == previous.as_ref();
+            if n.starts_with("step_") && !keep {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    Ok(fin)
+}
+
+fn latest_name(checkpoints: &Path) -> Result<Option<String>> {
+    let path = checkpoints.join(LATEST);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let name = std::fs::read_to_string(&path)
+        .map_err(|e| GanError::io(format!("cannot read {}", path.display()), e))?;
+    Ok(Some(name.trim().to_string()))
+}
+
+/// The directory of the newest complete checkpoint.
+pub fn latest(checkpoints: &Path) -> Result<PathBuf> {
+    let name = latest_name(checkpoints)?
+        .ok_or_else(|| checkpoint_error(checkpoints, "there is no checkpoint yet"))?;
+    let dir = checkpoints.join(&name);
+    if !dir.is_dir() {
+        return Err(checkpoint_error(
+            checkpoints,
+            format!("`latest` names {name}, which is missing"),
+        ));
+    }
+    Ok(dir)
+}
+
+pub fn read_state(dir: &Path) -> Result<CheckpointState> {
+    let path = dir.join(STATE);
+    let text = std::fs::read_to_string(&path).map_err(|e| checkpoint_error(dir, e))?;
+    let state: CheckpointState = toml::from_str(&text).map_err(|e| {
+        checkpoint_error(
+            dir,
+            format!("state.toml is not a ganforge checkpoint state: {e}"),
+        )
+    })?;
+    if state.format != FORMAT_VERSION {
+        return Err(checkpoint_error(
+            dir,
+            format!(
+                "it has format {}, this ganforge reads format {FORMAT_VERSION}",
+                state.format
+            ),
+        ));
+    }
+    Ok(state)
+}
+
+fn read_module<M: Module>(module: M, path: &Path) -> Result<M> {
+    let bytes = std::fs::read(path).map_err(|e| checkpoint_error(path, e))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| checkpoint_error(path, e))?;
+    module.try_load_record(record).map_err(|e| {
+        checkpoint_error(
+            path,
+            format!("it does not fit the model of this run's config.toml: {e}"),
+        )
+    })
+}
+
+fn read_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
+    let bytes = std::fs::read(path).map_err(|e| checkpoint_error(path, e))?;
+    optim
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| checkpoint_error(path, e))
+}
+
+/// The GAN saved in checkpoint directory `dir`, for `config`, on `device`.
+pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
+    let state = read_state(dir)?;
+    if state.seed != config.seed {
+        return Err(checkpoint_error(
+            dir,
+            format!(
+                "it was made with seed {}, the run's config.toml says {}",
+                state.seed, config.seed
+            ),
+        ));
+    }
+    let (generator, discriminator) = config.init_networks(&device.clone().autodiff());
+    let generator = read_module(generator, &dir.join(GENERATOR))?;
+    let discriminator = read_module(discriminator, &dir.join(DISCRIMINATOR))?;
+    let optim_g = read_optimizer(config.adam(), &dir.join(OPTIM_G))?;
+    let optim_d = read_optimizer(config.adam(), &dir.join(OPTIM_D))?;
+    Ok(Gan::from_parts(
+        config,
+        device,
+        generator,
+        discriminator,
+        optim_g,
+        optim_d,
+        state.step,
+    ))
+}
+
+/// Just the generator of checkpoint `dir`, for sampling.
+pub fn load_generator(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Generator> {
+    read_state(dir)?;
+    let generator = config.generator_config().init(device);
+    read_module(generator, &dir.join(GENERATOR))
+}

@@ -1,0 +1,175 @@
+//! `losses.csv`: one row per iteration, appended as training goes.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{GanError, Result};
+
+/// What one iteration measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// 1-based iteration number.
+    pub step: usize,
+    /// 0-based epoch of the iteration.
+    pub epoch: usize,
+    /// D's loss: mean of its real-batch and fake-batch losses.
+    pub d_loss: f64,
+    pub g_loss: f64,
+    /// Mean D(x) on the real batch.
+    pub d_real: f64,
+    /// Mean D(G(z)) on the fake batch.
+    pub d_fake: f64,
+    /// Wall time of the iteration.
+    pub seconds: f64,
+    /// Batch size over `seconds`.
+    pub images_per_second: f64,
+}
+
+/// Mean losses of one epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochMeans {
+    pub epoch: usize,
+    pub d_loss: f64,
+    pub g_loss: f64,
+    pub d_real: f64,
+    pub d_fake: f64,
+    pub images_per_second: f64,
+}
+
+pub struct LossLog {
+    path: PathBuf,
+    rows: Vec<StepRecord>,
+    writer: csv::Writer<File>,
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> GanError {
+    GanError::Output(format!("cannot write {}: {e}", path.display()))
+}
+
+impl LossLog {
+    /// A new, empty log (header only).
+    pub fn create(path: &Path) -> Result<Self> {
+        let file = File::create(path).map_err(|e| io(path, e))?;
+        Ok(LossLog {
+            path: path.to_path_buf(),
+            rows: Vec::new(),
+            writer: csv::WriterBuilder::new()
+                .has_headers(true)
+                .from_writer(file),
+        })
+    }
+
+    /// Reads every row of a log.
+    pub fn read(path: &Path) -> Result<Vec<StepRecord>> {
+        let mut reader = csv::Reader::from_path(path)
+            .map_err(|e| GanError::Output(format!("cannot read {}: {e}", path.display())))?;
+        reader
+            .deserialize()
+            .collect::<std::result::Result<Vec<StepRecord>, _>>()
+            .map_err(|e| GanError::Output(format!("{} is malformed: {e}", path.display())))
+    }
+
+    /// Reopens the log of a resumed run, dropping rows after the checkpoint's step (those
+    /// iterations are run again).
+    pub fn resume(path: &Path, up_to_step: usize) -> Result<Self> {
+        let mut rows = if path.exists() {
+            Self::read(path)?
+        } else {
+            Vec::new()
+        };
+        rows.retain(|r| r.step <= up_to_step);
+        let mut rewritten = csv::Writer::from_writer(Vec::new());
+        for row in &rows {
+            rewritten.serialize(row).map_err(|e| io(path, e))?;
+        }
+        if rows.is_empty() {
+            rewritten
+                .write_record([
+                    "step",
+                    "epoch",
+                    "d_loss",
+                    "g_loss",
+                    "d_real",
+                    "d_fake",
+                    "seconds",
+                    "images_per_second",
+                ])
+                .map_err(|e| io(path, e))?;
+        }
+        let bytes = rewritten.into_inner().map_err(|e| io(path, e))?;
+        super::write_atomic(path, &bytes)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| io(path, e))?;
+        Ok(LossLog {
+            path: path.to_path_buf(),
+            rows,
+            writer: csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(file),
+        })
+    }
+
+    pub fn push(&mut self, record: StepRecord) -> Result<()> {
+        self.writer
+            .serialize(&record)
+            .map_err(|e| io(&self.path, e))?;
+        self.rows.push(record);
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.writer.flush().map_err(|e| io(&self.path, e))
+    }
+
+    pub fn rows(&self) -> &[StepRecord] {
+        &self.rows
+    }
+
+    /// Per-epoch means, in epoch order.
+    pub fn epoch_means(&self) -> Vec<EpochMeans> {
+        epoch_means(&self.rows)
+    }
+}
+
+pub fn epoch_means(rows: &[StepRecord]) -> Vec<EpochMeans> {
+    let mut out: Vec<(EpochMeans, usize)> = Vec::new();
+    for r in rows {
+        if out.last().map(|(m, _)| m.epoch) != Some(r.epoch) {
+            out.push((
+                EpochMeans {
+                    epoch: r.epoch,
+                    d_loss: 0.0,
+                    g_loss: 0.0,
+                    d_real: 0.0,
+                    d_fake: 0.0,
+                    images_per_second: 0.0,
+                },
+                0,
+            ));
+        }
+        let (m, n) = out.last_mut().expect("just pushed");
+        m.d_loss += r.d_loss;
+        m.g_loss += r.g_loss;
+        m.d_real += r.d_real;
+        m.d_fake += r.d_fake;
+        m.images_per_second += r.images_per_second;
+        *n += 1;
+    }
+    out.into_iter()
+        .map(|(m, n)| {
+            let n = n as f64;
+            EpochMeans {
+                d_loss: m.d_loss / n,
+                g_loss: m.g_loss / n,
+                d_real: m.d_real / n,
+                d_fake: m.d_fake / n,
+                images_per_second: m.images_per_second / n,
+                ..m
+            }
+        })
+        .collect()
+}

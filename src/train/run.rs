@@ -1,0 +1,356 @@
+//! Drives a [`Gan`] through its iterations and writes the run directory as it goes.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Gan;
+use super::random::{DataOrder, Stream};
+use crate::config::TrainConfig;
+use crate::data::{ImageSet, LoadOptions};
+use crate::device::DeviceChoice;
+use crate::error::{GanError, Result};
+use crate::output::checkpoint;
+use crate::output::figure::{SampleFigure, Tile};
+use crate::output::loss_log::{LossLog, StepRecord, epoch_means};
+use crate::output::plot::loss_plot;
+use crate::output::run_dir::RunDir;
+use crate::output::write_atomic;
+
+/// Images shown in each row of a sample figure.
+const PREVIEW: usize = 8;
+
+/// How a run reports on the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A progress bar on a terminal, else a line per epoch.
+    Auto,
+    /// A line per epoch.
+    Lines,
+    /// Nothing (tests, library use).
+    Quiet,
+}
+
+pub struct TrainOptions {
+    pub device: DeviceChoice,
+    /// The run directory; when absent, `runs_root/<name built from the config>`.
+    pub out: Option<PathBuf>,
+    pub runs_root: PathBuf,
+    pub progress: Progress,
+}
+
+pub struct ResumeOptions {
+    pub device: DeviceChoice,
+    pub out: PathBuf,
+    /// New total of iterations, if the run should go further than configured.
+    pub steps: Option<usize>,
+    pub epochs: Option<usize>,
+    pub progress: Progress,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    pub run_dir: PathBuf,
+    /// Iterations completed.
+    pub steps: usize,
+    pub last: Option<StepRecord>,
+}
+
+fn load_data(config: &TrainConfig) -> Result<ImageSet> {
+    ImageSet::load(
+        &config.data_spec()?,
+        LoadOptions {
+            spatial: config.spatial,
+            channels: config.channels,
+            limit: config.num_load,
+        },
+    )
+}
+
+/// Trains a new run. Everything that can be wrong with the input (configuration, device, data)
+/// is checked before the run directory is made, so a refused run leaves nothing behind.
+pub fn train(config: TrainConfig, options: TrainOptions) -> Result<TrainSummary> {
+    config.validate()?;
+    let device = options.device.device()?;
+    let data = load_data(&config)?;
+    let run = match &options.out {
+        Some(path) => RunDir::create(path)?,
+        None => RunDir::create_numbered(&options.runs_root, &config.run_name())?,
+    };
+    write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
+    let gan = Gan::new(&config, &device);
+    let log = LossLog::create(&run.losses_csv())?;
+    Session::new(run, gan, data, log, options.device, options.progress)?.run()
+}
+
+/// Continues a run from its latest checkpoint: same step, optimizer moments and random streams.
+pub fn resume(options: ResumeOptions) -> Result<TrainSummary> {
+    let run = RunDir::open(&options.out)?;
+    let mut config = run.read_config()?;
+    let before = config.clone();
+    if let Some(steps) = options.steps {
+        config.steps = Some(steps);
+    }
+    if let Some(epochs) = options.epochs {
+        config.epochs = epochs;
+    }
+    config.validate()?;
+    let device = options.device.device()?;
+    let checkpoint_dir = checkpoint::latest(&run.checkpoints_dir())?;
+    let gan = checkpoint::load(&config, &checkpoint_dir, &device)?;
+    let data = load_data(&config)?;
+    if config != before {
+        write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
+    }
+    let log = LossLog::resume(&run.losses_csv(), gan.step)?;
+    Session::new(run, gan, data, log, options.device, options.progress)?.run()
+}
+
+/// One training session over a run directory.
+struct Session {
+    run: RunDir,
+    gan: Gan,
+    data: ImageSet,
+    log: LossLog,
+    reporter: Reporter,
+    text_log: std::fs::File,
+}
+
+impl Session {
+    fn new(
+        run: RunDir,
+        gan: Gan,
+        data: ImageSet,
+        log: LossLog,
+        device: DeviceChoice,
+        progress: Progress,
+    ) -> Result<Self> {
+        let text_log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(run.log_path())
+            .map_err(|e| GanError::io(format!("cannot open {}", run.log_path().display()), e))?;
+        let reporter = Reporter::new(progress, gan.config.total_steps(), gan.step);
+        let mut session = Session {
+            run,
+            gan,
+            data,
+            log,
+            reporter,
+            text_log,
+        };
+        let start = if session.gan.step == 0 {
+            "started".to_string()
+        } else {
+            format!("resumed at step {}", session.gan.step)
+        };
+        session.say(&format!(
+            "run {} {start} on device {}: {} iterations",
+            session.run.root().display(),
+            device.name(),
+            session.gan.config.total_steps()
+        ))?;
+        let summary = format!("data: {}", session.data.summary());
+        session.say(&summary)?;
+        Ok(session)
+    }
+
+    /// A line on the terminal (unless quiet) and in `train.log`.
+    fn say(&mut self, line: &str) -> Result<()> {
+        self.reporter.line(line);
+        writeln!(self.text_log, "{line}")
+            .map_err(|e| GanError::io(format!("cannot write {}", self.run.log_path().display()), e))
+    }
+
+    fn run(mut self) -> Result<TrainSummary> {
+        let config = self.gan.config.clone();
+        let total = config.total_steps();
+        let mut order = DataOrder::new(config.seed, self.data.len());
+        while self.gan.step < total {
+            let started = Instant::now();
+            let stats = self.gan.iteration(&self.data, &mut order);
+            let seconds = started.elapsed().as_secs_f64();
+            let step = self.gan.step;
+            let record = StepRecord {
+                step,
+                epoch: (step - 1) / config.iterations_per_epoch,
+                d_loss: stats.d_loss,
+                g_loss: stats.g_loss,
+                d_real: stats.d_real,
+                d_fake: stats.d_fake,
+                seconds,
+                images_per_second: config.batch as f64 / seconds.max(1e-9),
+            };
+            if ![stats.d_loss, stats.g_loss].iter().all(|v| v.is_finite()) {
+                self.log.push(record)?;
+                self.log.flush()?;
+                let message = format!(
+                    "training diverged at step {step}: a loss is NaN or infinite; the last good checkpoint in {} is kept (lower the learning rates and resume)",
+                    self.run.checkpoints_dir().display()
+                );
+                self.say(&message)?;
+                return Err(GanError::Output(message));
+            }
+            self.log.push(record.clone())?;
+            self.reporter.step(&record, total);
+            if step.is_multiple_of(config.progress_interval) {
+                self.write_samples()?;
+            }
+            if step.is_multiple_of(config.iterations_per_epoch) {
+                self.end_epoch()?;
+            }
+            if step.is_multiple_of(config.checkpoint_interval) {
+                self.log.flush()?;
+                checkpoint::save(&self.gan, &self.run.checkpoints_dir())?;
+            }
+        }
+        // The end of the run always leaves a checkpoint, samples and the plot of what was done.
+        self.log.flush()?;
+        let step = self.gan.step;
+        if !step.is_multiple_of(config.checkpoint_interval) || step == 0 {
+            checkpoint::save(&self.gan, &self.run.checkpoints_dir())?;
+        }
+        if !step.is_multiple_of(config.progress_interval) || step == 0 {
+            self.write_samples()?;
+        }
+        if !step.is_multiple_of(config.iterations_per_epoch) {
+            self.end_epoch()?;
+        }
+        self.reporter.finish();
+        self.say(&format!(
+            "finished at step {step}; samples in {}, checkpoint in {}",
+            self.run.samples_dir().display(),
+            self.run.checkpoints_dir().display()
+        ))?;
+        Ok(TrainSummary {
+            run_dir: self.run.root().to_path_buf(),
+            steps: step,
+            last: self.log.rows().last().cloned(),
+        })
+    }
+
+    fn end_epoch(&mut self) -> Result<()> {
+        self.log.flush()?;
+        let means = epoch_means(self.log.rows());
+        write_atomic(&self.run.losses_png(), &loss_plot(&means)?)?;
+        if let Some(m) = means.last() {
+            let epochs = self
+                .gan
+                .config
+                .total_steps()
+                .div_ceil(self.gan.config.iterations_per_epoch);
+            let line = format!(
+                "epoch {}/{epochs} · step {} · D loss {:.4} · G loss {:.4} · D(x) {:.3} · D(G(z)) {:.3} · {:.0} img/s",
+                m.epoch + 1,
+                self.gan.step,
+                m.d_loss,
+                m.g_loss,
+                m.d_real,
+                m.d_fake,
+                m.images_per_second
+            );
+            self.reporter.epoch_line(&line);
+            writeln!(self.text_log, "{line}")
+                .map_err(|e| GanError::io("cannot write train.log", e))?;
+        }
+        Ok(())
+    }
+
+    /// The tutorial's figure: generated images from fixed noise and real images, each with D's
+    /// score under it. D scores a whole training-sized batch of each with the batch's own
+    /// statistics, as it judges batches in training: its running averages mix the statistics of
+    /// real and of fake batches, and would score neither as training does.
+    fn write_samples(&mut self) -> Result<()> {
+        let gan = &self.gan;
+        let count = gan.config.batch.max(PREVIEW);
+        let fake = gan.generate(gan.noise(Stream::Preview, 0, count));
+        let fake_scores = gan.training_scores(fake.clone());
+        let real_indices: Vec<usize> = (0..count).map(|i| i * self.data.len() / count).collect();
+        let inner = gan.device().clone().without_autodiff();
+        let real = self.data.batch(&real_indices, &inner);
+        let real_scores = gan.training_scores(real.clone());
+        let row = |images: Tensor<4>, scores: Vec<f32>| -> Vec<Tile> {
+            let [_, c, h, w] = images.dims();
+            let values = crate::tensor_values(images);
+            (0..PREVIEW.min(count))
+                .map(|i| Tile {
+                    pixels: values[i * c * h * w..(i + 1) * c * h * w].to_vec(),
+                    caption: Some(format!("{:.3}", scores[i])),
+                })
+                .collect()
+        };
+        let figure = SampleFigure {
+            title: Some(format!("step {} — D(x) under each image", gan.step)),
+            channels: gan.config.channels,
+            spatial: gan.config.spatial,
+            rows: vec![
+                ("generated".to_string(), row(fake, fake_scores)),
+                ("real".to_string(), row(real, real_scores)),
+            ],
+        };
+        write_atomic(&self.run.sample_figure(gan.step), &figure.to_png()?)
+    }
+}
+
+/// The terminal side of a run.
+enum Reporter {
+    Bar(ProgressBar),
+    Lines,
+    Quiet,
+}
+
+impl Reporter {
+    fn new(progress: Progress, total: usize, done: usize) -> Self {
+        match progress {
+            Progress::Quiet => Reporter::Quiet,
+            Progress::Lines => Reporter::Lines,
+            Progress::Auto if !std::io::stdout().is_terminal() => Reporter::Lines,
+            Progress::Auto => {
+                let bar = ProgressBar::new(total as u64).with_position(done as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{bar:30.cyan/blue} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+                    )
+                    .expect("valid template"),
+                );
+                Reporter::Bar(bar)
+            }
+        }
+    }
+
+    fn line(&self, line: &str) {
+        match self {
+            Reporter::Bar(bar) => bar.println(line),
+            Reporter::Lines => println!("{line}"),
+            Reporter::Quiet => {}
+        }
+    }
+
+    fn step(&self, r: &StepRecord, _total: usize) {
+        if let Reporter::Bar(bar) = self {
+            bar.set_position(r.step as u64);
+            bar.set_message(format!(
+                "epoch {} · D {:.3} · G {:.3} · D(x) {:.2} · D(G(z)) {:.2} · {:.0} img/s",
+                r.epoch + 1,
+                r.d_loss,
+                r.g_loss,
+                r.d_real,
+                r.d_fake,
+                r.images_per_second
+            ));
+        }
+    }
+
+    fn epoch_line(&self, line: &str) {
+        self.line(line)
+    }
+
+    fn finish(&self) {
+        if let Reporter::Bar(bar) = self {
+            bar.finish();
+        }
+    }
+}

@@ -1,0 +1,193 @@
+use std::path::Path;
+
+use burn::prelude::*;
+use ganforge::data::{DataSpec, ImageSet, LoadOptions};
+use ganforge::error::GanError;
+use image::{DynamicImage, GrayImage, ImageFormat, RgbImage, RgbaImage};
+
+fn options(spatial: usize, channels: usize) -> LoadOptions {
+    LoadOptions {
+        spatial,
+        channels,
+        limit: None,
+    }
+}
+
+fn gradient_rgb(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128])
+    })
+}
+
+/// A folder with one image of each kind the loader must read, and one corrupt file.
+fn write_mixed_folder(dir: &Path) {
+    gradient_rgb(30, 20)
+        .save_with_format(dir.join("rgb.png"), ImageFormat::Png)
+        .unwrap();
+    gradient_rgb(40, 40)
+        .save_with_format(dir.join("photo.JPG"), ImageFormat::Jpeg)
+        .unwrap();
+    GrayImage::from_fn(17, 9, |x, _| image::Luma([(x * 15) as u8]))
+        .save_with_format(dir.join("grey_odd.png"), ImageFormat::Png)
+        .unwrap();
+    RgbaImage::from_fn(12, 12, |x, y| {
+        image::Rgba([x as u8 * 20, y as u8 * 20, 0, 100])
+    })
+    .save_with_format(dir.join("alpha.png"), ImageFormat::Png)
+    .unwrap();
+    std::fs::create_dir(dir.join("nested")).unwrap();
+    DynamicImage::ImageRgb8(gradient_rgb(5, 7))
+        .save_with_format(dir.join("nested/small.bmp"), ImageFormat::Bmp)
+        .unwrap();
+    DynamicImage::ImageRgb8(gradient_rgb(16, 16))
+        .save_with_format(dir.join("nested/web.webp"), ImageFormat::WebP)
+        .unwrap();
+    std::fs::write(
+        dir.join("corrupt.png"),
+        b"\x89PNG\r\n\x1a\nnot really a png",
+    )
+    .unwrap();
+    std::fs::write(dir.join("notes.txt"), b"not an image, not counted").unwrap();
+}
+
+#[test]
+fn folder_of_mixed_images_loads_with_shape_range_and_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    write_mixed_folder(dir.path());
+    for channels in [1, 3] {
+        let set = ImageSet::load(
+            &DataSpec::Folder(dir.path().to_path_buf()),
+            options(32, channels),
+        )
+        .unwrap();
+        assert_eq!(set.len(), 6, "six decodable images");
+        assert_eq!(set.skipped.len(), 1);
+        assert!(set.skipped[0].path.ends_with("corrupt.png"));
+        assert_eq!(set.skipped[0].reason, "not a decodable image");
+        assert!(set.summary().contains("corrupt.png"));
+        assert!(set.labels.is_none(), "files at the top level: no classes");
+        let batch = set.batch(&[0, 1, 2, 3, 4, 5], &Device::flex());
+        assert_eq!(batch.dims(), [6, channels, 32, 32]);
+        let values = ganforge::tensor_values(batch);
+        assert!(values.iter().all(|v| (-1.0..=1.0).contains(v)));
+        let (lo, hi) = values
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        assert!(lo < -0.8 && hi > 0.8, "the range is used: {lo}..{hi}");
+        assert_eq!(set.memory_bytes(), 6 * channels * 32 * 32 * 4);
+    }
+}
+
+#[test]
+fn a_white_pixel_is_one_and_a_black_pixel_minus_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut img = GrayImage::new(16, 16);
+    img.put_pixel(0, 0, image::Luma([255]));
+    img.save(dir.path().join("dot.png")).unwrap();
+    let set = ImageSet::load(&DataSpec::Folder(dir.path().into()), options(16, 1)).unwrap();
+    let px = set.image(0);
+    assert_eq!(px[0], 1.0);
+    assert_eq!(px[1], -1.0);
+}
+
+#[test]
+fn num_load_caps_the_images_read() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..5 {
+        gradient_rgb(8, 8)
+            .save(dir.path().join(format!("{i}.png")))
+            .unwrap();
+    }
+    let set = ImageSet::load(
+        &DataSpec::Folder(dir.path().into()),
+        LoadOptions {
+            spatial: 16,
+            channels: 3,
+            limit: Some(3),
+        },
+    )
+    .unwrap();
+    assert_eq!(set.len(), 3);
+}
+
+#[test]
+fn subfolders_name_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (class, n) in [("zebra", 2), ("horse", 3)] {
+        std::fs::create_dir(dir.path().join(class)).unwrap();
+        for i in 0..n {
+            gradient_rgb(8, 8)
+                .save(dir.path().join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let set = ImageSet::load(&DataSpec::Folder(dir.path().into()), options(16, 3)).unwrap();
+    assert_eq!(set.class_names, vec!["horse", "zebra"]);
+    let labels = set.labels.unwrap();
+    assert_eq!(labels.iter().filter(|&&l| l == 0).count(), 3);
+    assert_eq!(labels.iter().filter(|&&l| l == 1).count(), 2);
+}
+
+#[test]
+fn digits_are_embedded_with_labels() {
+    let set = ImageSet::load(&DataSpec::Digits, options(16, 1)).unwrap();
+    assert_eq!(set.len(), 1797);
+    let labels = set.labels.as_ref().unwrap();
+    for digit in 0..10 {
+        let count = labels.iter().filter(|&&l| l == digit).count();
+        assert!((170..=190).contains(&count), "about 180 of digit {digit}");
+    }
+    assert_eq!(set.class_names.len(), 10);
+    // The first stored digit is a 0: its centre is dark (background), its ring bright.
+    let first = set.image(0);
+    assert_eq!(labels[0], 0);
+    assert!(first.iter().all(|v| (-1.0..=1.0).contains(v)));
+    assert!(first[7 * 16 + 7] < 0.0 && first.iter().any(|&v| v > 0.5));
+    let rgb = ImageSet::load(&DataSpec::Digits, options(32, 3)).unwrap();
+    assert_eq!(rgb.image(0).len(), 3 * 32 * 32);
+}
+
+#[test]
+fn bad_folders_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let err = ImageSet::load(&DataSpec::Folder(missing.clone()), options(16, 3)).unwrap_err();
+    assert!(matches!(err, GanError::MissingFolder(_)), "{err}");
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(empty.join("readme.txt"), "no images").unwrap();
+    let err = ImageSet::load(&DataSpec::Folder(empty), options(16, 3)).unwrap_err();
+    assert!(matches!(err, GanError::EmptyFolder(_)), "{err}");
+    assert!(err.to_string().contains("no JPEG, PNG, BMP or WebP"));
+
+    let broken = dir.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("a.png"), b"garbage").unwrap();
+    std::fs::write(broken.join("b.jpg"), b"").unwrap();
+    let err = ImageSet::load(&DataSpec::Folder(broken), options(16, 3)).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, GanError::NoDecodableImages { found: 2, .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("a.png") && message.contains("b.jpg"),
+        "{message}"
+    );
+}
+
+#[test]
+fn data_specs_parse_or_name_the_valid_forms() {
+    assert_eq!(DataSpec::parse("digits").unwrap(), DataSpec::Digits);
+    assert_eq!(
+        DataSpec::parse("folder:/x/y").unwrap(),
+        DataSpec::Folder("/x/y".into())
+    );
+    let err = DataSpec::parse("mnist").unwrap_err().to_string();
+    assert!(
+        err.contains("digits") && err.contains("folder:DIR"),
+        "{err}"
+    );
+    assert!(DataSpec::parse("folder:").is_err());
+}
