@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataSpec;
 use crate::error::GanError;
+use crate::losses::LossKind;
 use crate::models::NormKind;
 
 /// Distribution of the generator's input noise.
@@ -22,6 +23,17 @@ pub enum NoiseKind {
     Normal,
     /// U(-1, 1).
     Uniform,
+}
+
+/// The optimizer of both networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam with `beta1`, `beta2` (the tutorial's).
+    Adam,
+    /// RMSProp without momentum, as Arjovsky et al. train the WGAN critic: momentum makes the
+    /// clipped critic unstable.
+    Rmsprop,
 }
 
 #[derive(Config, Debug, PartialEq)]
@@ -82,6 +94,16 @@ pub struct TrainConfig {
     /// Target of real images in D's loss: 1 is none, 0.9 is the usual one-sided smoothing.
     #[config(default = 1.0)]
     pub label_smoothing: f64,
+    /// The adversarial objective.
+    #[config(default = "LossKind::Bce")]
+    pub loss: LossKind,
+    #[config(default = "OptimizerKind::Adam")]
+    pub optimizer: OptimizerKind,
+    /// Clamp every D weight to [-clip, clip] after each D step (WGAN).
+    pub clip: Option<f64>,
+    /// Draw the initial weights of both networks' kernels from N(0, init_std²) instead of burn's
+    /// default (Kaiming uniform).
+    pub init_std: Option<f64>,
 }
 
 macro_rules! overrides {
@@ -165,6 +187,16 @@ overrides! {
     noise: NoiseKind,
     /// Target for real images in D's loss (0.9 = one-sided label smoothing) [default: 1.0]
     label_smoothing: f64,
+    /// Objective: bce (the tutorial's), lsgan, hinge, wgan [default: bce]
+    #[arg(value_enum)]
+    loss: LossKind,
+    /// Optimizer of both networks [default: adam; rmsprop for wgan]
+    #[arg(value_enum)]
+    optimizer: OptimizerKind,
+    /// Clip D's weights to [-C, C] after each D step [default: none; 0.01 for wgan]
+    clip: f64,
+    /// Initial kernel weights from N(0, STD²) [default: burn's Kaiming uniform; 0.02 for wgan]
+    init_std: f64,
 }
 
 impl TrainOverrides {
@@ -186,13 +218,33 @@ impl TrainOverrides {
     /// The full configuration: defaults, then the dataset's preset, then these keys; checked.
     pub fn resolve(&self) -> Result<TrainConfig, GanError> {
         let data = self.data.clone().unwrap_or_else(|| "digits".to_string());
-        let preset = DataSpec::parse(&data)?.preset();
+        let preset = DataSpec::parse(&data)?
+            .preset()
+            .overridden_by(loss_preset(self.loss.unwrap_or(LossKind::Bce)));
         let spatial = self.spatial.or(preset.spatial).unwrap_or(64);
         let channels = self.channels.or(preset.channels).unwrap_or(3);
         let mut config = TrainConfig::new(data, spatial, channels);
         preset.overridden_by(self.clone()).apply_to(&mut config);
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// Defaults an objective brings with it, under the user's keys.
+fn loss_preset(loss: LossKind) -> TrainOverrides {
+    match loss {
+        // The tutorial's Keras recipe after Arjovsky et al.: 5 critic steps per G step, RMSProp
+        // at 5e-5, weights clipped to 0.01, small initial weights.
+        LossKind::Wgan => TrainOverrides {
+            disc_updates: Some(5),
+            optimizer: Some(OptimizerKind::Rmsprop),
+            lr_d: Some(5e-5),
+            lr_g: Some(5e-5),
+            clip: Some(0.01),
+            init_std: Some(0.02),
+            ..Default::default()
+        },
+        LossKind::Bce | LossKind::Lsgan | LossKind::Hinge => TrainOverrides::default(),
     }
 }
 
@@ -227,8 +279,12 @@ impl TrainConfig {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
+        let model = match self.loss {
+            LossKind::Bce => "dcgan".to_string(),
+            other => format!("dcgan-{}", serde_plain_name(other)),
+        };
         format!(
-            "dcgan_{data}_s{}_c{}_lat{}_cap{}_b{}_k{}_du{}_gu{}",
+            "{model}_{data}_s{}_c{}_lat{}_cap{}_b{}_k{}_du{}_gu{}",
             self.spatial,
             self.channels,
             self.latent,
@@ -309,6 +365,13 @@ impl TrainConfig {
                 self.label_smoothing
             ),
         )?;
+        for (key, value) in [("clip", self.clip), ("init_std", self.init_std)] {
+            check(
+                value.is_none_or(|v| v.is_finite() && v > 0.0),
+                key,
+                &format!("is {}: it must be a positive number", value.unwrap_or(0.0)),
+            )?;
+        }
         check(
             self.leaky_slope.is_finite() && self.leaky_slope >= 0.0,
             "leaky_slope",
@@ -316,4 +379,16 @@ impl TrainConfig {
         )?;
         Ok(())
     }
+}
+
+/// The name a value has in the config file (`"wgan"`), for run names and messages.
+fn serde_plain_name<T: Serialize>(value: T) -> String {
+    #[derive(Serialize)]
+    struct Wrap<T> {
+        v: T,
+    }
+    toml::to_string(&Wrap { v: value })
+        .ok()
+        .and_then(|s| s.split('"').nth(1).map(str::to_string))
+        .unwrap_or_default()
 }

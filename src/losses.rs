@@ -1,7 +1,22 @@
-//! GAN objectives, on D's logits.
+//! GAN objectives, on D's raw output (a logit for `bce`, a critic value for the others).
 
 use burn::prelude::*;
-use burn::tensor::activation::log_sigmoid;
+use burn::tensor::activation::{log_sigmoid, relu, sigmoid};
+use serde::{Deserialize, Serialize};
+
+/// Which adversarial objective a run trains with (`--loss`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossKind {
+    /// Binary cross-entropy, the tutorial's (non-saturating G loss, Goodfellow et al. 2014).
+    Bce,
+    /// Least squares (Mao et al. 2017): D regresses real to 1 and fake to 0.
+    Lsgan,
+    /// Hinge loss (Lim & Ye 2017; Miyato et al. 2018).
+    Hinge,
+    /// Wasserstein GAN (Arjovsky et al. 2017): linear critic with clipped weights.
+    Wgan,
+}
 
 /// Binary cross-entropy of logits against a constant target `t` ∈ [0, 1]:
 /// `mean(−t·log σ(l) − (1−t)·log(1−σ(l)))`, with `log(1−σ(l)) = log σ(−l)` so that no
@@ -12,26 +27,60 @@ pub fn bce_with_logits(logits: Tensor<2>, target: f64) -> Tensor<1> {
     (log_p.mul_scalar(-target) - log_not_p.mul_scalar(1.0 - target)).mean()
 }
 
-/// The tutorial's objective (the non-saturating GAN loss of Goodfellow et al.).
+/// The losses of one objective. D's losses on real and on fake batches are separate because the
+/// tutorial trains D on separate real and fake batches, each an optimizer step of its own.
 #[derive(Debug, Clone, Copy)]
-pub struct BceObjective {
-    /// Target of real images in D's loss; below 1 is one-sided label smoothing.
+pub struct Objective {
+    pub kind: LossKind,
+    /// Target of real images in D's loss for `bce` and `lsgan`: 1, or below for one-sided label
+    /// smoothing.
     pub real_target: f64,
 }
 
-impl BceObjective {
+impl Objective {
     /// D's loss on a batch of real images.
-    pub fn discriminator_real(&self, real_logits: Tensor<2>) -> Tensor<1> {
-        bce_with_logits(real_logits, self.real_target)
+    pub fn discriminator_real(&self, real: Tensor<2>) -> Tensor<1> {
+        match self.kind {
+            LossKind::Bce => bce_with_logits(real, self.real_target),
+            LossKind::Lsgan => real
+                .sub_scalar(self.real_target)
+                .square()
+                .mean()
+                .mul_scalar(0.5),
+            LossKind::Hinge => relu(real.neg().add_scalar(1.0)).mean(),
+            LossKind::Wgan => real.mean().neg(),
+        }
     }
 
     /// D's loss on a batch of generated images.
-    pub fn discriminator_fake(&self, fake_logits: Tensor<2>) -> Tensor<1> {
-        bce_with_logits(fake_logits, 0.0)
+    pub fn discriminator_fake(&self, fake: Tensor<2>) -> Tensor<1> {
+        match self.kind {
+            LossKind::Bce => bce_with_logits(fake, 0.0),
+            LossKind::Lsgan => fake.square().mean().mul_scalar(0.5),
+            LossKind::Hinge => relu(fake.add_scalar(1.0)).mean(),
+            LossKind::Wgan => fake.mean(),
+        }
     }
 
-    /// G's loss: D should call its images real (target 1, never smoothed).
-    pub fn generator(&self, fake_logits: Tensor<2>) -> Tensor<1> {
-        bce_with_logits(fake_logits, 1.0)
+    /// G's loss on D's output for its images: D should call them real.
+    pub fn generator(&self, fake: Tensor<2>) -> Tensor<1> {
+        match self.kind {
+            LossKind::Bce => bce_with_logits(fake, 1.0),
+            LossKind::Lsgan => fake.sub_scalar(1.0).square().mean().mul_scalar(0.5),
+            LossKind::Hinge | LossKind::Wgan => fake.mean().neg(),
+        }
+    }
+
+    /// D's output as it is reported: a probability for `bce`, the raw value otherwise.
+    pub fn score(&self, output: Tensor<2>) -> Tensor<2> {
+        match self.kind {
+            LossKind::Bce => sigmoid(output),
+            _ => output,
+        }
+    }
+
+    /// True when mean D(x) − mean D(G(z)) estimates a distance worth logging.
+    pub fn has_wasserstein_estimate(&self) -> bool {
+        self.kind == LossKind::Wgan
     }
 }

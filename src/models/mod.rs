@@ -46,3 +46,63 @@ pub fn parameter_values<M: Module>(module: &M) -> Vec<ParamValues> {
     module.visit(&mut collect);
     collect.0
 }
+
+use burn::module::ModuleMapper;
+
+/// `module` with every trainable weight clamped to [-c, c] (WGAN's weight clipping). Buffers such
+/// as BatchNorm's running statistics are left as they are.
+pub fn clip_weights<M: Module>(module: M, c: f64) -> M {
+    struct Clip(f64);
+    impl ModuleMapper for Clip {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let c = self.0;
+            param.map(|t| {
+                if t.is_require_grad() {
+                    // Clamped outside autodiff, then a fresh leaf again: the clamp must not become
+                    // part of the next step's graph.
+                    Tensor::from_inner(t.inner().clamp(-c, c)).require_grad()
+                } else {
+                    t
+                }
+            })
+        }
+    }
+    module.map(&mut Clip(c))
+}
+
+/// `module` with every trainable weight matrix or kernel (rank ≥ 2) redrawn from N(0, std²):
+/// WGAN's small initial weights. Biases and normalisation parameters keep their initial values.
+/// Draws from the device's RNG; call it where the initial weights are drawn.
+pub fn normal_init<M: Module>(module: M, std: f64) -> M {
+    struct Normal(f64);
+    impl ModuleMapper for Normal {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let std = self.0;
+            param.map(|t| {
+                if D >= 2 && t.is_require_grad() {
+                    Tensor::<D>::random(
+                        t.shape(),
+                        burn::tensor::Distribution::Normal(0.0, std),
+                        &t.device(),
+                    )
+                    .require_grad()
+                } else {
+                    t
+                }
+            })
+        }
+    }
+    module.map(&mut Normal(std))
+}
+
+/// Draws every lazily initialised parameter of `module` now. burn initialises a parameter at
+/// its first use; forcing it here lets the caller decide under which RNG state that happens.
+pub fn materialize_parameters<M: Module>(module: &M) {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Touch);
+}

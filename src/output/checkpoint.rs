@@ -191,8 +191,8 @@ pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
     let (generator, discriminator) = config.init_networks(&device.clone().autodiff());
     let generator = read_module(generator, &dir.join(GENERATOR))?;
     let discriminator = read_module(discriminator, &dir.join(DISCRIMINATOR))?;
-    let optim_g = read_optimizer(config.adam(), &dir.join(OPTIM_G))?;
-    let optim_d = read_optimizer(config.adam(), &dir.join(OPTIM_D))?;
+    let optim_g = read_optimizer(config.optimizer(), &dir.join(OPTIM_G))?;
+    let optim_d = read_optimizer(config.optimizer(), &dir.join(OPTIM_D))?;
     Ok(Gan::from_parts(
         config,
         device,

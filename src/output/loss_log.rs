@@ -17,10 +17,17 @@ pub struct StepRecord {
     /// D's loss: mean of its real-batch and fake-batch losses.
     pub d_loss: f64,
     pub g_loss: f64,
-    /// Mean D(x) on the real batch.
+    /// Mean D(x) on the real batch (a probability for `bce`, the critic value otherwise).
     pub d_real: f64,
     /// Mean D(G(z)) on the fake batch.
     pub d_fake: f64,
+    /// Mean D(x) − mean D(G(z)) of the critic (WGAN's estimate of the Wasserstein distance);
+    /// empty for objectives where it is not one.
+    pub wasserstein: Option<f64>,
+    /// L2 norm of the gradient of D's weights (mean over the iteration's D updates).
+    pub d_grad_norm: f64,
+    /// L2 norm of the gradient of G's weights.
+    pub g_grad_norm: f64,
     /// Wall time of the iteration.
     pub seconds: f64,
     /// Batch size over `seconds`.
@@ -35,8 +42,24 @@ pub struct EpochMeans {
     pub g_loss: f64,
     pub d_real: f64,
     pub d_fake: f64,
+    pub wasserstein: Option<f64>,
     pub images_per_second: f64,
 }
+
+/// The header of `losses.csv`, in column order.
+pub const COLUMNS: [&str; 11] = [
+    "step",
+    "epoch",
+    "d_loss",
+    "g_loss",
+    "d_real",
+    "d_fake",
+    "wasserstein",
+    "d_grad_norm",
+    "g_grad_norm",
+    "seconds",
+    "images_per_second",
+];
 
 pub struct LossLog {
     path: PathBuf,
@@ -85,18 +108,7 @@ impl LossLog {
             rewritten.serialize(row).map_err(|e| io(path, e))?;
         }
         if rows.is_empty() {
-            rewritten
-                .write_record([
-                    "step",
-                    "epoch",
-                    "d_loss",
-                    "g_loss",
-                    "d_real",
-                    "d_fake",
-                    "seconds",
-                    "images_per_second",
-                ])
-                .map_err(|e| io(path, e))?;
+            rewritten.write_record(COLUMNS).map_err(|e| io(path, e))?;
         }
         let bytes = rewritten.into_inner().map_err(|e| io(path, e))?;
         super::write_atomic(path, &bytes)?;
@@ -136,9 +148,10 @@ impl LossLog {
 }
 
 pub fn epoch_means(rows: &[StepRecord]) -> Vec<EpochMeans> {
-    let mut out: Vec<(EpochMeans, usize)> = Vec::new();
+    // (means being summed, rows, rows with a Wasserstein estimate)
+    let mut out: Vec<(EpochMeans, usize, usize)> = Vec::new();
     for r in rows {
-        if out.last().map(|(m, _)| m.epoch) != Some(r.epoch) {
+        if out.last().map(|(m, _, _)| m.epoch) != Some(r.epoch) {
             out.push((
                 EpochMeans {
                     epoch: r.epoch,
@@ -146,12 +159,18 @@ pub fn epoch_means(rows: &[StepRecord]) -> Vec<EpochMeans> {
                     g_loss: 0.0,
                     d_real: 0.0,
                     d_fake: 0.0,
+                    wasserstein: None,
                     images_per_second: 0.0,
                 },
                 0,
+                0,
             ));
         }
-        let (m, n) = out.last_mut().expect("just pushed");
+        let (m, n, nw) = out.last_mut().expect("just pushed");
+        if let Some(w) = r.wasserstein {
+            m.wasserstein = Some(m.wasserstein.unwrap_or(0.0) + w);
+            *nw += 1;
+        }
         m.d_loss += r.d_loss;
         m.g_loss += r.g_loss;
         m.d_real += r.d_real;
@@ -160,9 +179,10 @@ pub fn epoch_means(rows: &[StepRecord]) -> Vec<EpochMeans> {
         *n += 1;
     }
     out.into_iter()
-        .map(|(m, n)| {
+        .map(|(m, n, nw)| {
             let n = n as f64;
             EpochMeans {
+                wasserstein: m.wasserstein.map(|w| w / nw as f64),
                 d_loss: m.d_loss / n,
                 g_loss: m.g_loss / n,
                 d_real: m.d_real / n,

@@ -1,4 +1,5 @@
-//! `losses.png`: the tutorial's plot of per-epoch mean D and G losses.
+//! `losses.png`: the tutorial's plot of per-epoch mean D and G losses, with the critic's
+//! Wasserstein estimate for WGAN runs.
 
 use plotters::prelude::*;
 
@@ -21,7 +22,17 @@ pub fn loss_plot(epochs: &[EpochMeans]) -> Result<Vec<u8>> {
         .iter()
         .map(|m| (m.epoch as f64 + 1.0, m.g_loss))
         .collect();
-    let values = d.iter().chain(&g).map(|p| p.1).filter(|v| v.is_finite());
+    // The critic's Wasserstein estimate, for the objectives that have one.
+    let w: Vec<(f64, f64)> = epochs
+        .iter()
+        .filter_map(|m| m.wasserstein.map(|w| (m.epoch as f64 + 1.0, w)))
+        .collect();
+    let values = d
+        .iter()
+        .chain(&g)
+        .chain(&w)
+        .map(|p| p.1)
+        .filter(|v| v.is_finite());
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
@@ -37,7 +48,7 @@ pub fn loss_plot(epochs: &[EpochMeans]) -> Result<Vec<u8>> {
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
         let mut chart = ChartBuilder::on(&root)
-            .caption("Mean loss per epoch", (FONT, 20))
+            .caption("Mean per epoch", (FONT, 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -46,11 +57,15 @@ pub fn loss_plot(epochs: &[EpochMeans]) -> Result<Vec<u8>> {
         chart
             .configure_mesh()
             .x_desc("epoch")
-            .y_desc("loss")
+            .y_desc("loss / estimate")
             .label_style((FONT, 14))
             .draw()
             .map_err(|e| err(&e))?;
-        for (series, name, color) in [(&d, "discriminator", RED), (&g, "generator", BLUE)] {
+        let mut series_list = vec![(&d, "discriminator", RED), (&g, "generator", BLUE)];
+        if !w.is_empty() {
+            series_list.push((&w, "Wasserstein estimate", GREEN));
+        }
+        for (series, name, color) in series_list {
             chart
                 .draw_series(LineSeries::new(
                     series.iter().copied(),

@@ -8,15 +8,17 @@ pub use run::{Progress, ResumeOptions, TrainOptions, TrainSummary, resume, train
 
 use std::sync::Mutex;
 
-use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 
-use crate::config::TrainConfig;
+use crate::config::{OptimizerKind, TrainConfig};
 use crate::data::ImageSet;
-use crate::losses::BceObjective;
-use crate::models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+use crate::losses::Objective;
+use crate::models::{
+    Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, clip_weights,
+    materialize_parameters, normal_init,
+};
 use random::{DataOrder, Stream, noise, stream};
 
 /// Backends such as flex keep one process-wide RNG: seeding it and drawing the initial weights
@@ -40,12 +42,26 @@ impl TrainConfig {
             .with_norm(self.d_norm)
     }
 
-    pub(crate) fn adam(&self) -> ModuleOptimizer {
-        AdamConfig::new()
-            .with_beta_1(self.beta1 as f32)
-            .with_beta_2(self.beta2 as f32)
-            .with_epsilon(1e-8)
-            .init()
+    /// A fresh optimizer of the configured kind (each network has its own).
+    pub(crate) fn optimizer(&self) -> ModuleOptimizer {
+        match self.optimizer {
+            OptimizerKind::Adam => AdamConfig::new()
+                .with_beta_1(self.beta1 as f32)
+                .with_beta_2(self.beta2 as f32)
+                .with_epsilon(1e-8)
+                .init(),
+            OptimizerKind::Rmsprop => RmsPropConfig::new()
+                .with_momentum(0.0)
+                .with_epsilon(1e-8)
+                .init(),
+        }
+    }
+
+    pub fn objective(&self) -> Objective {
+        Objective {
+            kind: self.loss,
+            real_target: self.label_smoothing,
+        }
     }
 
     /// Networks with their initial weights, drawn from `seed` (on the non-autodiff device).
@@ -54,6 +70,13 @@ impl TrainConfig {
         device.seed(self.seed);
         let generator = self.generator_config().init(device);
         let discriminator = self.discriminator_config().init(device);
+        let (generator, discriminator) = match self.init_std {
+            Some(std) => (normal_init(generator, std), normal_init(discriminator, std)),
+            None => (generator, discriminator),
+        };
+        // burn draws a parameter at its first use: draw them all while the seeded RNG is ours.
+        materialize_parameters(&generator);
+        materialize_parameters(&discriminator);
         (generator, discriminator)
     }
 }
@@ -63,8 +86,43 @@ impl TrainConfig {
 pub struct IterationStats {
     pub d_loss: f64,
     pub g_loss: f64,
+    /// Mean reported D output on real and on fake batches (probabilities for `bce`).
     pub d_real: f64,
     pub d_fake: f64,
+    /// Mean raw D(x) − mean raw D(G(z)), for objectives where it estimates a distance.
+    pub wasserstein: Option<f64>,
+    /// L2 norms of the gradients of D's weights (mean over its updates) and of G's.
+    pub d_grad_norm: f64,
+    pub g_grad_norm: f64,
+}
+
+/// What one D update measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpdateStats {
+    pub loss: f64,
+    /// Mean reported D output on the batch.
+    pub score: f64,
+    /// Mean raw D output on the batch.
+    pub raw: f64,
+    pub grad_norm: f64,
+}
+
+/// L2 norm of the gradients `grads` holds for `module`'s weights.
+pub fn gradient_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
+    struct SumSquares<'a> {
+        grads: &'a GradientsParams,
+        total: f64,
+    }
+    impl ModuleVisitor for SumSquares<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.get::<D>(param.id) {
+                self.total += g.square().sum().into_scalar::<f32>() as f64;
+            }
+        }
+    }
+    let mut sum = SumSquares { grads, total: 0.0 };
+    module.visit(&mut sum);
+    sum.total.sqrt()
 }
 
 /// A GAN in training: both networks, both optimizers and the number of iterations done.
@@ -76,7 +134,7 @@ pub struct Gan {
     /// Iterations completed.
     pub step: usize,
     pub config: TrainConfig,
-    objective: BceObjective,
+    objective: Objective,
     /// The autodiff device training runs on.
     device: Device,
 }
@@ -94,8 +152,8 @@ impl Gan {
             device,
             generator,
             discriminator,
-            config.adam(),
-            config.adam(),
+            config.optimizer(),
+            config.optimizer(),
             0,
         )
     }
@@ -118,9 +176,7 @@ impl Gan {
             optim_d,
             step,
             config: config.clone(),
-            objective: BceObjective {
-                real_target: config.label_smoothing,
-            },
+            objective: config.objective(),
             device,
         }
     }
@@ -140,46 +196,60 @@ impl Gan {
         )
     }
 
-    /// One D update on `logits_of(D)` with `loss`; returns (loss, mean D probability).
+    /// One D update on `images` with the loss `loss_of` gives; the weights are clipped after it
+    /// when the configuration says so.
     fn discriminator_update(
         &mut self,
         images: Tensor<4>,
-        loss_of: impl Fn(&BceObjective, Tensor<2>) -> Tensor<1>,
-    ) -> (f64, f64) {
-        let logits = self.discriminator.forward(images);
-        let mean_probability = sigmoid(logits.clone().detach()).mean();
-        let loss = loss_of(&self.objective, logits);
+        loss_of: impl Fn(&Objective, Tensor<2>) -> Tensor<1>,
+    ) -> UpdateStats {
+        let output = self.discriminator.forward(images);
+        let detached = output.clone().detach();
+        let score = self.objective.score(detached.clone()).mean();
+        let raw = detached.mean();
+        let loss = loss_of(&self.objective, output);
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
+        let grad_norm = gradient_norm(&self.discriminator, &grads);
         self.discriminator = self
             .optim_d
             .step(self.config.lr_d, self.discriminator.clone(), grads);
-        (scalar(loss), scalar(mean_probability))
+        if let Some(c) = self.config.clip {
+            self.discriminator = clip_weights(self.discriminator.clone(), c);
+        }
+        UpdateStats {
+            loss: scalar(loss),
+            score: scalar(score),
+            raw: scalar(raw),
+            grad_norm,
+        }
     }
 
-    /// D on a batch of real images, target 1 (or the smoothed target).
-    pub fn discriminator_step_real(&mut self, real: Tensor<4>) -> (f64, f64) {
-        self.discriminator_update(real, BceObjective::discriminator_real)
+    /// D on a batch of real images (target 1, or the smoothed target).
+    pub fn discriminator_step_real(&mut self, real: Tensor<4>) -> UpdateStats {
+        self.discriminator_update(real, Objective::discriminator_real)
     }
 
-    /// D on a separate batch of fakes G makes from `noise`, target 0. G is not updated: it runs
-    /// without gradient tracking, with batch statistics as in training.
-    pub fn discriminator_step_fake(&mut self, noise: Tensor<2>) -> (f64, f64) {
+    /// D on a separate batch of fakes G makes from `noise` (target 0). G is not updated: its
+    /// output is detached, and its graph dropped.
+    pub fn discriminator_step_fake(&mut self, noise: Tensor<2>) -> UpdateStats {
         let fake = self.generator.forward(noise).detach();
-        self.discriminator_update(fake, BceObjective::discriminator_fake)
+        self.discriminator_update(fake, Objective::discriminator_fake)
     }
 
-    /// G through a frozen D, target 1. D's weights take no gradient and its BatchNorm layers
-    /// normalise with the batch's statistics (as when D is trained on a fake batch) on a
-    /// detached copy, so that the G step changes nothing of D, not even its running averages.
-    pub fn generator_step(&mut self, noise: Tensor<2>) -> f64 {
+    /// G through a frozen D, target 1; returns (loss, gradient norm). D's weights take no
+    /// gradient and its BatchNorm layers normalise with the batch's statistics (as when D is
+    /// trained on a fake batch) on a detached copy, so that the G step changes nothing of D, not
+    /// even its running averages.
+    pub fn generator_step(&mut self, noise: Tensor<2>) -> (f64, f64) {
         let frozen_d = self.discriminator.valid().train().no_grad();
-        let logits = frozen_d.forward(self.generator.forward(noise));
-        let loss = self.objective.generator(logits);
+        let output = frozen_d.forward(self.generator.forward(noise));
+        let loss = self.objective.generator(output);
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        let grad_norm = gradient_norm(&self.generator, &grads);
         self.generator = self
             .optim_g
             .step(self.config.lr_g, self.generator.clone(), grads);
-        scalar(loss)
+        (scalar(loss), grad_norm)
     }
 
     /// The tutorial's iteration: `disc_updates` × (D on real, D on fake), then `gen_updates` × G.
@@ -191,31 +261,45 @@ impl Gan {
             g_loss: 0.0,
             d_real: 0.0,
             d_fake: 0.0,
+            wasserstein: None,
+            d_grad_norm: 0.0,
+            g_grad_norm: 0.0,
         };
+        let mut raw_gap = 0.0;
+        let (nd, ng) = (disc_updates as f64, gen_updates as f64);
         for k in 0..disc_updates {
             let draw = (self.step * disc_updates + k) as u64;
             let real = data.batch(&order.indices(draw * batch as u64, batch), &self.device);
-            let (loss_real, d_real) = self.discriminator_step_real(real);
+            let real = self.discriminator_step_real(real);
             let noise = self.noise(Stream::DiscriminatorNoise, draw, batch);
-            let (loss_fake, d_fake) = self.discriminator_step_fake(noise);
-            stats.d_loss += 0.5 * (loss_real + loss_fake) / disc_updates as f64;
-            stats.d_real += d_real / disc_updates as f64;
-            stats.d_fake += d_fake / disc_updates as f64;
+            let fake = self.discriminator_step_fake(noise);
+            stats.d_loss += 0.5 * (real.loss + fake.loss) / nd;
+            stats.d_real += real.score / nd;
+            stats.d_fake += fake.score / nd;
+            stats.d_grad_norm += 0.5 * (real.grad_norm + fake.grad_norm) / nd;
+            raw_gap += (real.raw - fake.raw) / nd;
         }
         for k in 0..gen_updates {
             let draw = (self.step * gen_updates + k) as u64;
             let noise = self.noise(Stream::GeneratorNoise, draw, batch);
-            stats.g_loss += self.generator_step(noise) / gen_updates as f64;
+            let (loss, grad_norm) = self.generator_step(noise);
+            stats.g_loss += loss / ng;
+            stats.g_grad_norm += grad_norm / ng;
+        }
+        if self.objective.has_wasserstein_estimate() {
+            stats.wasserstein = Some(raw_gap);
         }
         self.step += 1;
         stats
     }
 
-    /// D(x) for one batch as D judges batches in training (BatchNorm on the batch's own
-    /// statistics), computed on a detached copy so that nothing of D changes.
+    /// D's reported score (a probability for `bce`, the critic value otherwise) for one batch,
+    /// as D judges batches in training (BatchNorm on the batch's own statistics), computed on a
+    /// detached copy so that nothing of D changes.
     pub fn training_scores(&self, images: Tensor<4>) -> Vec<f32> {
         let d = self.discriminator.valid().train().no_grad();
-        crate::tensor_values(d.probability(images.to_device(&self.device)))
+        let output = d.forward(images.to_device(&self.device));
+        crate::tensor_values(self.objective.score(output))
     }
 
     /// G(z) in inference mode for noise `z`, channel-major images in [-1, 1].

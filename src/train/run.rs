@@ -181,6 +181,9 @@ impl Session {
                 g_loss: stats.g_loss,
                 d_real: stats.d_real,
                 d_fake: stats.d_fake,
+                wasserstein: stats.wasserstein,
+                d_grad_norm: stats.d_grad_norm,
+                g_grad_norm: stats.g_grad_norm,
                 seconds,
                 images_per_second: config.batch as f64 / seconds.max(1e-9),
             };
