@@ -3,6 +3,7 @@
 mod cli;
 mod data;
 mod models;
+mod objectives;
 mod sample;
 mod training;
 
@@ -43,4 +44,23 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     files.sort();
     files
+}
+
+/// Trains a tiny run into a fresh temporary directory; the directory lives as long as the
+/// returned guard.
+pub fn tiny_run(steps: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let guard = tempfile::tempdir().expect("temp dir");
+    let dir = guard.path().to_path_buf();
+    let out = dir.join("run");
+    ganforge::train::train(
+        tiny_config(steps),
+        ganforge::train::TrainOptions {
+            device: ganforge::device::DeviceChoice::Cpu,
+            out: Some(out.clone()),
+            runs_root: dir,
+            progress: ganforge::train::Progress::Quiet,
+        },
+    )
+    .expect("tiny run trains");
+    (guard, out)
 }
