@@ -1,6 +1,7 @@
 //! The one training loop. [`Gan`] holds the networks and their optimizers and performs the
 //! tutorial's iteration; [`run`] drives it and writes the run directory.
 
+pub mod diagnostics;
 pub mod random;
 mod run;
 

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Gan;
+use super::diagnostics::{Diagnostics, mean_pairwise_distance};
 use super::random::{DataOrder, Stream};
 use crate::config::TrainConfig;
 use crate::data::{ImageSet, LoadOptions};
@@ -117,6 +118,7 @@ struct Session {
     log: LossLog,
     reporter: Reporter,
     text_log: std::fs::File,
+    diagnostics: Diagnostics,
 }
 
 impl Session {
@@ -134,6 +136,7 @@ impl Session {
             .open(run.log_path())
             .map_err(|e| GanError::io(format!("cannot open {}", run.log_path().display()), e))?;
         let reporter = Reporter::new(progress, gan.config.total_steps(), gan.step);
+        let diagnostics = Diagnostics::new(gan.config.loss);
         let mut session = Session {
             run,
             gan,
@@ -141,6 +144,7 @@ impl Session {
             log,
             reporter,
             text_log,
+            diagnostics,
         };
         let start = if session.gan.step == 0 {
             "started".to_string()
@@ -199,6 +203,9 @@ impl Session {
             }
             self.log.push(record.clone())?;
             self.reporter.step(&record, total);
+            for event in self.diagnostics.observe_step(&record) {
+                self.say(&event.message())?;
+            }
             if step.is_multiple_of(config.progress_interval) {
                 self.write_samples()?;
             }
@@ -275,13 +282,27 @@ impl Session {
         let inner = gan.device().clone().without_autodiff();
         let real = self.data.batch(&real_indices, &inner);
         let real_scores = gan.training_scores(real.clone());
-        let row = |images: Tensor<4>, scores: Vec<f32>| -> Vec<Tile> {
+        let split = |images: Tensor<4>| -> Vec<Vec<f32>> {
             let [_, c, h, w] = images.dims();
-            let values = crate::tensor_values(images);
-            (0..PREVIEW.min(count))
-                .map(|i| Tile {
-                    pixels: values[i * c * h * w..(i + 1) * c * h * w].to_vec(),
-                    caption: Some(format!("{:.3}", scores[i])),
+            crate::tensor_values(images)
+                .chunks_exact(c * h * w)
+                .map(<[f32]>::to_vec)
+                .collect()
+        };
+        let (fake, real) = (split(fake), split(real));
+        let events = self.diagnostics.observe_diversity(
+            gan.step,
+            mean_pairwise_distance(&fake),
+            mean_pairwise_distance(&real),
+        );
+        let row = |images: Vec<Vec<f32>>, scores: Vec<f32>| -> Vec<Tile> {
+            images
+                .into_iter()
+                .zip(scores)
+                .take(PREVIEW)
+                .map(|(pixels, score)| Tile {
+                    pixels,
+                    caption: Some(format!("{score:.3}")),
                 })
                 .collect()
         };
@@ -294,7 +315,11 @@ impl Session {
                 ("real".to_string(), row(real, real_scores)),
             ],
         };
-        write_atomic(&self.run.sample_figure(gan.step), &figure.to_png()?)
+        write_atomic(&self.run.sample_figure(gan.step), &figure.to_png()?)?;
+        for event in events {
+            self.say(&event.message())?;
+        }
+        Ok(())
     }
 }
 

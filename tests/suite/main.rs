@@ -2,6 +2,7 @@
 
 mod cli;
 mod data;
+mod diagnostics;
 mod models;
 mod objectives;
 mod sample;

@@ -298,3 +298,47 @@ fn data_order_is_a_fixed_sequence_of_shuffled_passes() {
     );
     assert_eq!(&spanning[..2], &first_pass[8..]);
 }
+
+#[test]
+fn divergence_stops_at_once_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    train(tiny_config(5), options(&out)).unwrap();
+    let checkpoints = out.join("checkpoints");
+    let before = super::snapshot(&checkpoints);
+
+    // Learning rates no run survives: the first resumed step blows up.
+    let config_path = out.join("config.toml");
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    let text = text
+        .replace("lr_d = 0.0002", "lr_d = 1e20")
+        .replace("lr_g = 0.0002", "lr_g = 1e20");
+    std::fs::write(&config_path, text).unwrap();
+    let err = resume(ResumeOptions {
+        device: DeviceChoice::Cpu,
+        out: out.clone(),
+        steps: Some(10),
+        epochs: None,
+        progress: Progress::Quiet,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("diverged at step 6"), "{err}");
+    assert_eq!(
+        super::snapshot(&checkpoints),
+        before,
+        "the checkpoint is intact"
+    );
+    let rows = LossLog::read(&out.join("losses.csv")).unwrap();
+    assert_eq!(
+        rows.len(),
+        6,
+        "the diverging step is logged, nothing after it"
+    );
+    assert!(!rows[5].d_loss.is_finite() || !rows[5].g_loss.is_finite());
+    assert!(
+        std::fs::read_to_string(out.join("train.log"))
+            .unwrap()
+            .contains("diverged")
+    );
+}
