@@ -104,6 +104,11 @@ pub struct TrainConfig {
     /// Draw the initial weights of both networks' kernels from N(0, init_std²) instead of burn's
     /// default (Kaiming uniform).
     pub init_std: Option<f64>,
+    /// Keep an exponential moving average of G's weights with this decay, and sample from it.
+    pub g_ema: Option<f64>,
+    /// Train D on one batch of real and fake images together instead of separate batches.
+    #[config(default = false)]
+    pub mixed_batches: bool,
 }
 
 macro_rules! overrides {
@@ -197,6 +202,10 @@ overrides! {
     clip: f64,
     /// Initial kernel weights from N(0, STD²) [default: burn's Kaiming uniform; 0.02 for wgan]
     init_std: f64,
+    /// Sample from an exponential moving average of G's weights with this decay (e.g. 0.999)
+    g_ema: f64,
+    /// Train D on real and fake images in one batch (true) or separate batches (false, the tutorial's) [default: false]
+    mixed_batches: bool,
 }
 
 impl TrainOverrides {
@@ -372,6 +381,14 @@ impl TrainConfig {
                 &format!("is {}: it must be a positive number", value.unwrap_or(0.0)),
             )?;
         }
+        check(
+            self.g_ema.is_none_or(|d| d > 0.0 && d < 1.0),
+            "g_ema",
+            &format!(
+                "is {}: it must be a decay in (0, 1), such as 0.999",
+                self.g_ema.unwrap_or(0.0)
+            ),
+        )?;
         check(
             self.leaky_slope.is_finite() && self.leaky_slope >= 0.0,
             "leaky_slope",

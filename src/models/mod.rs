@@ -106,3 +106,41 @@ pub fn materialize_parameters<M: Module>(module: &M) {
     }
     module.visit(&mut Touch);
 }
+
+/// `average` moved towards `current` (the same model, matched by parameter id):
+/// `decay · average + (1 − decay) · current` for trainable weights; buffers such as running
+/// statistics are copied from `current`. `average` lives on an inference device; `current` is the
+/// model in training (its tensors say which weights are trainable).
+pub fn moving_average<M: Module>(average: M, current: &M, decay: f64) -> M {
+    use std::collections::HashMap;
+    struct Collect(HashMap<u64, (Tensor<1>, bool)>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let t = param.val();
+            let trainable = t.is_require_grad();
+            let n = t.shape().num_elements();
+            let flat = t.without_autodiff().reshape([n]);
+            self.0.insert(param.id.val(), (flat, trainable));
+        }
+    }
+    struct Blend(HashMap<u64, (Tensor<1>, bool)>, f64);
+    impl ModuleMapper for Blend {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let Some((value, trainable)) = self.0.remove(&param.id.val()) else {
+                return param;
+            };
+            let decay = self.1;
+            param.map(|avg| {
+                let value = value.reshape(avg.shape());
+                if trainable {
+                    avg.mul_scalar(decay) + value.mul_scalar(1.0 - decay)
+                } else {
+                    value
+                }
+            })
+        }
+    }
+    let mut collect = Collect(HashMap::new());
+    current.visit(&mut collect);
+    average.map(&mut Blend(collect.0, decay))
+}

@@ -26,6 +26,7 @@ pub const FORMAT_VERSION: u32 = 1;
 const LATEST: &str = "latest";
 const STATE: &str = "state.toml";
 const GENERATOR: &str = "generator.bpk";
+const GENERATOR_EMA: &str = "generator_ema.bpk";
 const DISCRIMINATOR: &str = "discriminator.bpk";
 const OPTIM_G: &str = "optim_g.bpk";
 const OPTIM_D: &str = "optim_d.bpk";
@@ -74,6 +75,12 @@ pub fn save(gan: &Gan, checkpoints: &Path) -> Result<PathBuf> {
         &tmp.join(GENERATOR),
         &record_bytes(gan.generator.valid().into_record().into_bytes())?,
     )?;
+    if let Some(average) = &gan.generator_ema {
+        write_atomic(
+            &tmp.join(GENERATOR_EMA),
+            &record_bytes(average.clone().into_record().into_bytes())?,
+        )?;
+    }
     write_atomic(
         &tmp.join(DISCRIMINATOR),
         &record_bytes(gan.discriminator.valid().into_record().into_bytes())?,
@@ -190,6 +197,13 @@ pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
     }
     let (generator, discriminator) = config.init_networks(&device.clone().autodiff());
     let generator = read_module(generator, &dir.join(GENERATOR))?;
+    let generator_ema = match config.g_ema {
+        Some(_) => Some(read_module(
+            config.generator_config().init(device),
+            &dir.join(GENERATOR_EMA),
+        )?),
+        None => None,
+    };
     let discriminator = read_module(discriminator, &dir.join(DISCRIMINATOR))?;
     let optim_g = read_optimizer(config.optimizer(), &dir.join(OPTIM_G))?;
     let optim_d = read_optimizer(config.optimizer(), &dir.join(OPTIM_D))?;
@@ -197,6 +211,7 @@ pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
         config,
         device,
         generator,
+        generator_ema,
         discriminator,
         optim_g,
         optim_d,
@@ -204,9 +219,14 @@ pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
     ))
 }
 
-/// Just the generator of checkpoint `dir`, for sampling.
+/// The generator samples are drawn from: the moving average of G when the run keeps one, else G.
 pub fn load_generator(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Generator> {
     read_state(dir)?;
     let generator = config.generator_config().init(device);
-    read_module(generator, &dir.join(GENERATOR))
+    let file = if config.g_ema.is_some() {
+        GENERATOR_EMA
+    } else {
+        GENERATOR
+    };
+    read_module(generator, &dir.join(file))
 }

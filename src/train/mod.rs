@@ -18,7 +18,7 @@ use crate::data::ImageSet;
 use crate::losses::Objective;
 use crate::models::{
     Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, clip_weights,
-    materialize_parameters, normal_init,
+    materialize_parameters, moving_average, normal_init,
 };
 use random::{DataOrder, Stream, noise, stream};
 
@@ -129,6 +129,9 @@ pub fn gradient_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
 /// A GAN in training: both networks, both optimizers and the number of iterations done.
 pub struct Gan {
     pub generator: Generator,
+    /// Exponential moving average of G's weights (`g_ema`), on the inference device; what
+    /// samples are drawn from when present.
+    pub generator_ema: Option<Generator>,
     pub discriminator: Discriminator,
     pub(crate) optim_g: ModuleOptimizer,
     pub(crate) optim_d: ModuleOptimizer,
@@ -148,10 +151,12 @@ impl Gan {
     /// Fresh networks for `config` on `device` (autodiff is added here).
     pub fn new(config: &TrainConfig, device: &Device) -> Self {
         let (generator, discriminator) = config.init_networks(&device.clone().autodiff());
+        let generator_ema = config.g_ema.map(|_| generator.valid());
         Self::from_parts(
             config,
             device,
             generator,
+            generator_ema,
             discriminator,
             config.optimizer(),
             config.optimizer(),
@@ -164,6 +169,7 @@ impl Gan {
         config: &TrainConfig,
         device: &Device,
         generator: Generator,
+        generator_ema: Option<Generator>,
         discriminator: Discriminator,
         optim_g: ModuleOptimizer,
         optim_d: ModuleOptimizer,
@@ -172,6 +178,7 @@ impl Gan {
         let device = device.clone().autodiff();
         Gan {
             generator,
+            generator_ema,
             discriminator,
             optim_g,
             optim_d,
@@ -197,18 +204,9 @@ impl Gan {
         )
     }
 
-    /// One D update on `images` with the loss `loss_of` gives; the weights are clipped after it
-    /// when the configuration says so.
-    fn discriminator_update(
-        &mut self,
-        images: Tensor<4>,
-        loss_of: impl Fn(&Objective, Tensor<2>) -> Tensor<1>,
-    ) -> UpdateStats {
-        let output = self.discriminator.forward(images);
-        let detached = output.clone().detach();
-        let score = self.objective.score(detached.clone()).mean();
-        let raw = detached.mean();
-        let loss = loss_of(&self.objective, output);
+    /// Backpropagates `loss` into D, steps D's optimizer and clips D's weights when the
+    /// configuration says so; returns the L2 norm of the gradient.
+    fn apply_discriminator_loss(&mut self, loss: Tensor<1>) -> f64 {
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
         let grad_norm = gradient_norm(&self.discriminator, &grads);
         self.discriminator = self
@@ -217,24 +215,66 @@ impl Gan {
         if let Some(c) = self.config.clip {
             self.discriminator = clip_weights(self.discriminator.clone(), c);
         }
+        grad_norm
+    }
+
+    /// The statistics of D's `output` on one batch.
+    fn update_stats(&self, output: Tensor<2>, loss: f64, grad_norm: f64) -> UpdateStats {
+        let output = output.detach();
         UpdateStats {
-            loss: scalar(loss),
-            score: scalar(score),
-            raw: scalar(raw),
+            loss,
+            score: scalar(self.objective.score(output.clone()).mean()),
+            raw: scalar(output.mean()),
             grad_norm,
         }
     }
 
     /// D on a batch of real images (target 1, or the smoothed target).
     pub fn discriminator_step_real(&mut self, real: Tensor<4>) -> UpdateStats {
-        self.discriminator_update(real, Objective::discriminator_real)
+        let output = self.discriminator.forward(real);
+        let loss = self.objective.discriminator_real(output.clone());
+        let value = scalar(loss.clone());
+        let grad_norm = self.apply_discriminator_loss(loss);
+        self.update_stats(output, value, grad_norm)
     }
 
-    /// D on a separate batch of fakes G makes from `noise` (target 0). G is not updated: its
-    /// output is detached, and its graph dropped.
+    /// G's images for `noise`, for D to judge. G is not updated: its output is detached, and its
+    /// graph dropped.
+    fn fakes_for_discriminator(&self, noise: Tensor<2>) -> Tensor<4> {
+        self.generator.forward(noise).detach()
+    }
+
+    /// D on a separate batch of fakes G makes from `noise` (target 0).
     pub fn discriminator_step_fake(&mut self, noise: Tensor<2>) -> UpdateStats {
-        let fake = self.generator.forward(noise).detach();
-        self.discriminator_update(fake, Objective::discriminator_fake)
+        let output = self
+            .discriminator
+            .forward(self.fakes_for_discriminator(noise));
+        let loss = self.objective.discriminator_fake(output.clone());
+        let value = scalar(loss.clone());
+        let grad_norm = self.apply_discriminator_loss(loss);
+        self.update_stats(output, value, grad_norm)
+    }
+
+    /// D on one batch holding the real images and as many fakes (`mixed_batches`), one update on
+    /// the mean of the two losses; returns the statistics of the real and of the fake half.
+    pub fn discriminator_step_mixed(
+        &mut self,
+        real: Tensor<4>,
+        noise: Tensor<2>,
+    ) -> (UpdateStats, UpdateStats) {
+        let fake = self.fakes_for_discriminator(noise);
+        let (n_real, n_fake) = (real.dims()[0], fake.dims()[0]);
+        let output = self.discriminator.forward(Tensor::cat(vec![real, fake], 0));
+        let out_real = output.clone().narrow(0, 0, n_real);
+        let out_fake = output.narrow(0, n_real, n_fake);
+        let loss_real = self.objective.discriminator_real(out_real.clone());
+        let loss_fake = self.objective.discriminator_fake(out_fake.clone());
+        let (value_real, value_fake) = (scalar(loss_real.clone()), scalar(loss_fake.clone()));
+        let grad_norm = self.apply_discriminator_loss((loss_real + loss_fake).mul_scalar(0.5));
+        (
+            self.update_stats(out_real, value_real, grad_norm),
+            self.update_stats(out_fake, value_fake, grad_norm),
+        )
     }
 
     /// G through a frozen D, target 1; returns (loss, gradient norm). D's weights take no
@@ -250,6 +290,11 @@ impl Gan {
         self.generator = self
             .optim_g
             .step(self.config.lr_g, self.generator.clone(), grads);
+        if let (Some(decay), Some(average)) = (self.config.g_ema, self.generator_ema.take()) {
+            // `valid` brings G's running statistics up to date before they are copied.
+            let _ = self.generator.valid();
+            self.generator_ema = Some(moving_average(average, &self.generator, decay));
+        }
         (scalar(loss), grad_norm)
     }
 
@@ -271,9 +316,13 @@ impl Gan {
         for k in 0..disc_updates {
             let draw = (self.step * disc_updates + k) as u64;
             let real = data.batch(&order.indices(draw * batch as u64, batch), &self.device);
-            let real = self.discriminator_step_real(real);
             let noise = self.noise(Stream::DiscriminatorNoise, draw, batch);
-            let fake = self.discriminator_step_fake(noise);
+            let (real, fake) = if self.config.mixed_batches {
+                self.discriminator_step_mixed(real, noise)
+            } else {
+                let real = self.discriminator_step_real(real);
+                (real, self.discriminator_step_fake(noise))
+            };
             stats.d_loss += 0.5 * (real.loss + fake.loss) / nd;
             stats.d_real += real.score / nd;
             stats.d_fake += fake.score / nd;
@@ -303,9 +352,13 @@ impl Gan {
         crate::tensor_values(self.objective.score(output))
     }
 
-    /// G(z) in inference mode for noise `z`, channel-major images in [-1, 1].
+    /// G(z) in inference mode for noise `z` (from the moving average of G when the run keeps
+    /// one), channel-major images in [-1, 1].
     pub fn generate(&self, noise: Tensor<2>) -> Tensor<4> {
-        let g = self.generator.valid();
-        g.forward(noise.to_device(&self.device.clone().without_autodiff()))
+        let noise = noise.to_device(&self.device.clone().without_autodiff());
+        match &self.generator_ema {
+            Some(average) => average.forward(noise),
+            None => self.generator.valid().forward(noise),
+        }
     }
 }

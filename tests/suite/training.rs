@@ -1,3 +1,4 @@
+use burn::module::Module;
 use burn::prelude::*;
 use ganforge::config::TrainOverrides;
 use ganforge::data::{DataSpec, ImageSet, LoadOptions};
@@ -341,4 +342,90 @@ fn divergence_stops_at_once_and_keeps_the_last_good_checkpoint() {
             .unwrap()
             .contains("diverged")
     );
+}
+
+#[test]
+fn the_moving_average_of_g_follows_its_formula_and_is_what_samples_come_from() {
+    let mut config = tiny_config(1);
+    config.g_ema = Some(0.9);
+    let data = digits(&config);
+    let mut gan = Gan::new(&config, &Device::flex());
+    let mut order = DataOrder::new(config.seed, data.len());
+    gan.iteration(&data, &mut order);
+
+    let average_before = parameter_values(gan.generator_ema.as_ref().unwrap());
+    gan.generator_step(gan.noise(Stream::GeneratorNoise, 500, 8));
+    let _ = gan.generator.valid(); // brings G's running statistics up to date for reading
+    let current = parameter_values(&gan.generator);
+    let average_after = parameter_values(gan.generator_ema.as_ref().unwrap());
+    let mut weights = 0;
+    for ((before, after), g) in average_before.iter().zip(&average_after).zip(&current) {
+        assert_eq!((before.id, after.id), (g.id, g.id));
+        for ((b, a), v) in before.values.iter().zip(&after.values).zip(&g.values) {
+            let expected = if g.trainable { 0.9 * b + 0.1 * v } else { *v };
+            assert!((a - expected).abs() < 1e-6, "{a} vs {expected}");
+        }
+        weights += g.trainable as usize;
+    }
+    assert!(weights > 0);
+
+    // A run with an average samples from it, and keeps it across a checkpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ema");
+    let mut config = tiny_config(4);
+    config.g_ema = Some(0.5);
+    train(config.clone(), options(&out)).unwrap();
+    let sampled = ganforge::sample::generate(&out, 3, 0, DeviceChoice::Cpu).unwrap();
+    let checkpoint = ganforge::output::checkpoint::latest(&out.join("checkpoints")).unwrap();
+    assert!(checkpoint.join("generator_ema.bpk").is_file());
+    let gan = ganforge::output::checkpoint::load(&config, &checkpoint, &Device::flex()).unwrap();
+    let z = ganforge::train::random::noise(
+        &mut ganforge::train::random::stream(0, 0, Stream::Sample),
+        config.noise,
+        3,
+        config.latent,
+        &Device::flex(),
+    );
+    let from_average = ganforge::tensor_values(gan.generate(z.clone()));
+    let from_raw = ganforge::tensor_values(gan.generator.valid().forward(z));
+    let sampled: Vec<f32> = sampled.concat();
+    assert_eq!(sampled, from_average);
+    assert_ne!(sampled, from_raw);
+}
+
+#[test]
+fn a_mixed_batch_judges_real_and_fake_images_together() {
+    for norm in [NormKind::Layer, NormKind::Batch] {
+        let mut config = tiny_config(1);
+        config.mixed_batches = true;
+        config.d_norm = norm;
+        let data = digits(&config);
+        let mut gan = Gan::new(&config, &Device::flex());
+        let mut order = DataOrder::new(config.seed, data.len());
+        let real = data.batch(&order.indices(0, 8), gan.device());
+        let noise = gan.noise(Stream::DiscriminatorNoise, 0, 8);
+
+        // D's losses on each half judged alone, before the update.
+        let objective = config.objective();
+        let alone = gan.discriminator.valid().train().no_grad();
+        let fake = gan.generator.forward(noise.clone()).detach();
+        let alone_real = objective.discriminator_real(alone.forward(real.clone()));
+        let alone_fake = objective.discriminator_fake(alone.forward(fake));
+        let alone = (
+            alone_real.into_scalar::<f32>() as f64,
+            alone_fake.into_scalar::<f32>() as f64,
+        );
+        let (r, f) = gan.discriminator_step_mixed(real, noise);
+        let same = (r.loss - alone.0).abs() < 1e-5 && (f.loss - alone.1).abs() < 1e-5;
+        // Judging each image on its own, the layer-normalised D gives the same losses; the
+        // BatchNorm D normalises the mixed batch as a whole, so its losses change.
+        assert_eq!(
+            same,
+            norm == NormKind::Layer,
+            "{norm:?}: {r:?} {f:?} vs {alone:?}"
+        );
+        assert_eq!(r.grad_norm, f.grad_norm, "one update for both halves");
+        let stats = gan.iteration(&data, &mut order);
+        assert!(stats.d_loss.is_finite() && stats.g_loss.is_finite());
+    }
 }
