@@ -19,7 +19,7 @@ use super::write_atomic;
 use crate::config::TrainConfig;
 use crate::error::{GanError, Result};
 use crate::models::Generator;
-use crate::train::Gan;
+use crate::train::{Gan, GanState};
 
 /// Bumped whenever the layout of a checkpoint changes; older ones are refused, never half-read.
 pub const FORMAT_VERSION: u32 = 1;
@@ -207,15 +207,17 @@ pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
     let discriminator = read_module(discriminator, &dir.join(DISCRIMINATOR))?;
     let optim_g = read_optimizer(config.optimizer(), &dir.join(OPTIM_G))?;
     let optim_d = read_optimizer(config.optimizer(), &dir.join(OPTIM_D))?;
-    Ok(Gan::from_parts(
+    Ok(Gan::from_state(
         config,
         device,
-        generator,
-        generator_ema,
-        discriminator,
-        optim_g,
-        optim_d,
-        state.step,
+        GanState {
+            generator,
+            generator_ema,
+            discriminator,
+            optim_g,
+            optim_d,
+            step: state.step,
+        },
     ))
 }
 

@@ -126,6 +126,16 @@ pub fn gradient_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
     sum.total.sqrt()
 }
 
+/// What a GAN in training consists of besides its configuration: what a checkpoint holds.
+pub(crate) struct GanState {
+    pub generator: Generator,
+    pub generator_ema: Option<Generator>,
+    pub discriminator: Discriminator,
+    pub optim_g: ModuleOptimizer,
+    pub optim_d: ModuleOptimizer,
+    pub step: usize,
+}
+
 /// A GAN in training: both networks, both optimizers and the number of iterations done.
 pub struct Gan {
     pub generator: Generator,
@@ -152,37 +162,30 @@ impl Gan {
     pub fn new(config: &TrainConfig, device: &Device) -> Self {
         let (generator, discriminator) = config.init_networks(&device.clone().autodiff());
         let generator_ema = config.g_ema.map(|_| generator.valid());
-        Self::from_parts(
+        Self::from_state(
             config,
             device,
-            generator,
-            generator_ema,
-            discriminator,
-            config.optimizer(),
-            config.optimizer(),
-            0,
+            GanState {
+                generator,
+                generator_ema,
+                discriminator,
+                optim_g: config.optimizer(),
+                optim_d: config.optimizer(),
+                step: 0,
+            },
         )
     }
 
-    /// A GAN from networks already on the autodiff `device`.
-    pub(crate) fn from_parts(
-        config: &TrainConfig,
-        device: &Device,
-        generator: Generator,
-        generator_ema: Option<Generator>,
-        discriminator: Discriminator,
-        optim_g: ModuleOptimizer,
-        optim_d: ModuleOptimizer,
-        step: usize,
-    ) -> Self {
+    /// A GAN from a state whose networks are already on the autodiff `device`.
+    pub(crate) fn from_state(config: &TrainConfig, device: &Device, state: GanState) -> Self {
         let device = device.clone().autodiff();
         Gan {
-            generator,
-            generator_ema,
-            discriminator,
-            optim_g,
-            optim_d,
-            step,
+            generator: state.generator,
+            generator_ema: state.generator_ema,
+            discriminator: state.discriminator,
+            optim_g: state.optim_g,
+            optim_d: state.optim_d,
+            step: state.step,
             config: config.clone(),
             objective: config.objective(),
             device,
