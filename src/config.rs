@@ -109,6 +109,11 @@ pub struct TrainConfig {
     /// Train D on one batch of real and fake images together instead of separate batches.
     #[config(default = false)]
     pub mixed_batches: bool,
+    /// Condition G and D on the data's class labels.
+    #[config(default = false)]
+    pub conditional: bool,
+    /// Number of classes of a conditional run, taken from the data when the run starts.
+    pub classes: Option<usize>,
 }
 
 macro_rules! overrides {
@@ -205,7 +210,13 @@ overrides! {
     /// Sample from an exponential moving average of G's weights with this decay (e.g. 0.999)
     g_ema: f64,
     /// Train D on real and fake images in one batch (true) or separate batches (false, the tutorial's) [default: false]
+    #[arg(num_args = 0..=1, default_missing_value = "true")]
     mixed_batches: bool,
+    /// Condition G and D on the data's class labels (digits; folder: class subfolders) [default: false]
+    #[arg(num_args = 0..=1, default_missing_value = "true")]
+    conditional: bool,
+    /// Classes of a conditional run [default: taken from the data]
+    classes: usize,
 }
 
 impl TrainOverrides {
@@ -341,7 +352,11 @@ impl TrainConfig {
         ] {
             check(value > 0, key, "is 0: it must be at least 1")?;
         }
-        for (key, value) in [("num_load", self.num_load), ("steps", self.steps)] {
+        for (key, value) in [
+            ("num_load", self.num_load),
+            ("steps", self.steps),
+            ("classes", self.classes),
+        ] {
             check(value != Some(0), key, "is 0: it must be at least 1")?;
         }
         check(

@@ -69,6 +69,10 @@ struct SampleArgs {
     /// Also write one PNG per image into this new or empty folder.
     #[arg(long, value_name = "DIR")]
     each: Option<PathBuf>,
+    /// Draw only class K (conditional runs); without it a conditional run's grid has one row per
+    /// class, n/classes images each.
+    #[arg(long, value_name = "K")]
+    label: Option<usize>,
     #[arg(long, value_enum)]
     device: Option<DeviceChoice>,
 }
@@ -131,6 +135,7 @@ fn run_sample(args: SampleArgs) -> anyhow::Result<()> {
         seed: args.seed,
         out: args.out,
         each: args.each,
+        label: args.label,
         device: args.device.unwrap_or_else(DeviceChoice::default_available),
     })?;
     println!("wrote {}", result.grid.display());

@@ -12,6 +12,7 @@ use crate::output::checkpoint;
 use crate::output::figure::SampleFigure;
 use crate::output::run_dir::RunDir;
 use crate::output::write_atomic;
+use crate::train::label_tensor;
 use crate::train::random::{Stream, noise, stream};
 
 /// Images generated per forward pass, to bound memory for large `n`.
@@ -26,6 +27,9 @@ pub struct SampleOptions {
     pub out: Option<PathBuf>,
     /// Also one PNG per image in this (new or empty) folder.
     pub each: Option<PathBuf>,
+    /// Draw only this class (conditional runs). Without it a conditional run's grid has one row
+    /// per class.
+    pub label: Option<usize>,
     pub device: DeviceChoice,
 }
 
@@ -35,25 +39,78 @@ pub struct SampleResult {
     pub each: Vec<PathBuf>,
 }
 
-/// `n` images from the run's latest generator, channel-major in [-1, 1]; the same seed gives the
-/// same images.
-pub fn generate(run: &Path, n: usize, seed: u64, device: DeviceChoice) -> Result<Vec<Vec<f32>>> {
+/// What `generate` draws: `n` images, or for a conditional run either `n` of one class or, when
+/// no class is given, rows of the same count for every class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Draw {
+    /// `n` images (of any class).
+    Any(usize),
+    /// `n` images of class `label`.
+    Class { label: usize, n: usize },
+    /// `per_class` images of each class, class by class.
+    EveryClass { per_class: usize },
+}
+
+/// Images from the run's latest generator (its moving average when it keeps one), channel-major
+/// in [-1, 1], each with its class in a conditional run; the same seed gives the same images.
+pub fn generate(
+    run: &Path,
+    draw: Draw,
+    seed: u64,
+    device: DeviceChoice,
+) -> Result<Vec<(Vec<f32>, Option<usize>)>> {
     let run = RunDir::open(run)?;
     let config = run.read_config()?;
+    let classes = config.condition_classes();
+    let labels: Option<Vec<usize>> = match draw {
+        Draw::Any(n) if classes == 0 => {
+            let _ = n;
+            None
+        }
+        Draw::Any(n) => Some((0..n).map(|i| i % classes).collect()),
+        Draw::Class { label, n } => {
+            if classes == 0 {
+                return Err(GanError::config(
+                    "label",
+                    "applies to conditional runs only; this run was trained without labels",
+                ));
+            }
+            if label >= classes {
+                return Err(GanError::config(
+                    "label",
+                    format!("is {label}: this run's classes are 0 to {}", classes - 1),
+                ));
+            }
+            Some(vec![label; n])
+        }
+        Draw::EveryClass { per_class } => Some(
+            (0..classes.max(1))
+                .flat_map(|c| std::iter::repeat_n(c, per_class))
+                .collect(),
+        ),
+    };
+    let n = match (draw, &labels) {
+        (_, Some(l)) => l.len(),
+        (Draw::Any(n), None) => n,
+        _ => 0,
+    };
     let device = device.device()?;
     let dir = checkpoint::latest(&run.checkpoints_dir())?;
     let generator = checkpoint::load_generator(&config, &dir, &device)?.valid();
     let mut rng = stream(seed, 0, Stream::Sample);
     let mut images = Vec::with_capacity(n);
-    let mut left = n;
-    while left > 0 {
-        let count = left.min(CHUNK);
+    let mut start = 0;
+    while start < n {
+        let count = (n - start).min(CHUNK);
         let z = noise(&mut rng, config.noise, count, config.latent, &device);
-        let out = generator.forward(z);
+        let chunk_labels = labels.as_ref().map(|l| &l[start..start + count]);
+        let out = generator.forward_conditioned(z, chunk_labels.map(|l| label_tensor(l, &device)));
         let [_, c, h, w] = out.dims();
         let values = crate::tensor_values(out);
-        images.extend(values.chunks_exact(c * h * w).map(<[f32]>::to_vec));
-        left -= count;
+        for (i, image) in values.chunks_exact(c * h * w).enumerate() {
+            images.push((image.to_vec(), chunk_labels.map(|l| l[i])));
+        }
+        start += count;
     }
     Ok(images)
 }
@@ -116,16 +173,33 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
         )));
     }
     let config = run.read_config()?;
-    let images = generate(&options.run, options.n, options.seed, options.device)?;
+    let classes = config.condition_classes();
+    let (draw, columns) = match options.label {
+        Some(label) => (
+            Draw::Class {
+                label,
+                n: options.n,
+            },
+            (options.n as f64).sqrt().ceil() as usize,
+        ),
+        None if classes > 0 => {
+            let per_class = options.n.div_ceil(classes);
+            (Draw::EveryClass { per_class }, per_class)
+        }
+        None => (
+            Draw::Any(options.n),
+            (options.n as f64).sqrt().ceil() as usize,
+        ),
+    };
+    let images = generate(&options.run, draw, options.seed, options.device)?;
 
     // Everything is encoded before anything is written.
-    let columns = (options.n as f64).sqrt().ceil() as usize;
-    let grid =
-        SampleFigure::grid(images.clone(), config.channels, config.spatial, columns).to_png()?;
+    let pixels: Vec<Vec<f32>> = images.iter().map(|(p, _)| p.clone()).collect();
+    let grid = SampleFigure::grid(pixels, config.channels, config.spatial, columns).to_png()?;
     let singles = match &options.each {
         Some(_) => images
             .iter()
-            .map(|p| image_png(p, config.channels, config.spatial))
+            .map(|(p, label)| Ok((image_png(p, config.channels, config.spatial)?, *label)))
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
     };
@@ -138,8 +212,12 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
     if let Some(each) = &options.each {
         std::fs::create_dir_all(each)
             .map_err(|e| GanError::io(format!("cannot create {}", each.display()), e))?;
-        for (i, png) in singles.iter().enumerate() {
-            let path = each.join(format!("sample_{i:05}.png"));
+        for (i, (png, label)) in singles.iter().enumerate() {
+            let name = match label {
+                Some(label) => format!("sample_{i:05}_class{label}.png"),
+                None => format!("sample_{i:05}.png"),
+            };
+            let path = each.join(name);
             write_atomic(&path, png)?;
             each_paths.push(path);
         }

@@ -1,5 +1,7 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, PaddingConfig2d,
+};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, tanh};
 
@@ -65,10 +67,18 @@ pub struct GeneratorConfig {
     pub filter: usize,
     #[config(default = 0.3)]
     pub leaky_slope: f64,
+    /// Classes of a conditional generator; 0 for an unconditional one.
+    #[config(default = 0)]
+    pub classes: usize,
+    /// Size of the learned label embedding joined to the noise of a conditional generator.
+    #[config(default = 50)]
+    pub label_embedding: usize,
 }
 
+/// G(z) or, conditional, G(z, y): the label's learned embedding is joined to the noise.
 #[derive(Module, Debug)]
 pub struct Generator {
+    label_embedding: Option<Embedding>,
     project: Linear,
     project_norm: BatchNorm,
     blocks: Vec<DecoderBlock>,
@@ -96,8 +106,15 @@ impl GeneratorConfig {
             })
             .collect();
         let pad = same_padding(self.filter);
+        let (label_embedding, embedded) = if self.classes > 0 {
+            let e = EmbeddingConfig::new(self.classes, self.label_embedding).init(device);
+            (Some(e), self.label_embedding)
+        } else {
+            (None, 0)
+        };
         Generator {
-            project: LinearConfig::new(self.latent, features).init(device),
+            label_embedding,
+            project: LinearConfig::new(self.latent + embedded, features).init(device),
             project_norm: BatchNormConfig::new(features).init(device),
             blocks,
             to_image: Conv2dConfig::new([self.capacity, self.channels], [self.filter; 2])
@@ -110,10 +127,40 @@ impl GeneratorConfig {
 }
 
 impl Generator {
-    /// Images in [-1, 1], `[batch, channels, spatial, spatial]`, from noise `[batch, latent]`.
+    /// Images in [-1, 1], `[batch, channels, spatial, spatial]`, from noise `[batch, latent]`
+    /// (an unconditional generator).
     pub fn forward(&self, noise: Tensor<2>) -> Tensor<4> {
+        self.forward_conditioned(noise, None)
+    }
+
+    /// True when the generator takes labels.
+    pub fn is_conditional(&self) -> bool {
+        self.label_embedding.is_some()
+    }
+
+    /// Images for noise `[batch, latent]` and, for a conditional generator, labels `[batch]`.
+    ///
+    /// # Panics
+    /// When labels are given to an unconditional generator or missing for a conditional one.
+    pub fn forward_conditioned(
+        &self,
+        noise: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> Tensor<4> {
         let [batch, _] = noise.dims();
-        let x = self.project_norm.forward(self.project.forward(noise));
+        let input = match (&self.label_embedding, labels) {
+            (Some(embedding), Some(labels)) => {
+                let [_, d] = embedding.weight.dims();
+                let embedded = embedding
+                    .forward(labels.reshape([batch, 1]))
+                    .reshape([batch, d]);
+                Tensor::cat(vec![noise, embedded], 1)
+            }
+            (None, None) => noise,
+            (Some(_), None) => panic!("a conditional generator needs labels"),
+            (None, Some(_)) => panic!("an unconditional generator takes no labels"),
+        };
+        let x = self.project_norm.forward(self.project.forward(input));
         let x = x.reshape([batch, self.start_channels, self.start, self.start]);
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
         tanh(self.to_image.forward(x))

@@ -27,8 +27,18 @@ use random::{DataOrder, Stream, noise, stream};
 static INIT_LOCK: Mutex<()> = Mutex::new(());
 
 impl TrainConfig {
+    /// Classes the networks are conditioned on; 0 for an unconditional run.
+    pub fn condition_classes(&self) -> usize {
+        if self.conditional {
+            self.classes.unwrap_or(0)
+        } else {
+            0
+        }
+    }
+
     pub fn generator_config(&self) -> GeneratorConfig {
         GeneratorConfig::new(self.spatial, self.channels)
+            .with_classes(self.condition_classes())
             .with_latent(self.latent)
             .with_capacity(self.capacity)
             .with_filter(self.filter)
@@ -41,6 +51,7 @@ impl TrainConfig {
             .with_filter(self.filter)
             .with_leaky_slope(self.leaky_slope)
             .with_norm(self.d_norm)
+            .with_classes(self.condition_classes())
     }
 
     /// A fresh optimizer of the configured kind (each network has its own).
@@ -80,6 +91,19 @@ impl TrainConfig {
         materialize_parameters(&discriminator);
         (generator, discriminator)
     }
+}
+
+/// G's input: noise and, for a conditional run, the class of each image.
+#[derive(Debug, Clone)]
+pub struct Latent {
+    pub noise: Tensor<2>,
+    pub labels: Option<Tensor<1, Int>>,
+}
+
+/// Class labels as an integer tensor.
+pub fn label_tensor(labels: &[usize], device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+    Tensor::from_data(TensorData::new(values, [labels.len()]), device)
 }
 
 /// Means over one iteration's updates.
@@ -198,13 +222,37 @@ impl Gan {
 
     /// Noise for stream `purpose` at `index`, on the training device.
     pub fn noise(&self, purpose: Stream, index: u64, count: usize) -> Tensor<2> {
-        noise(
-            &mut stream(self.config.seed, index, purpose),
+        self.latent(purpose, index, count).noise
+    }
+
+    /// G's input for stream `purpose` at `index`: noise and, for a conditional run, classes
+    /// drawn uniformly from the same stream.
+    pub fn latent(&self, purpose: Stream, index: u64, count: usize) -> Latent {
+        let mut rng = stream(self.config.seed, index, purpose);
+        let noise = noise(
+            &mut rng,
             self.config.noise,
             count,
             self.config.latent,
             &self.device,
-        )
+        );
+        let classes = self.config.condition_classes();
+        let labels = (classes > 0).then(|| {
+            let drawn: Vec<usize> = (0..count)
+                .map(|_| rand::Rng::random_range(&mut rng, 0..classes))
+                .collect();
+            label_tensor(&drawn, &self.device)
+        });
+        Latent { noise, labels }
+    }
+
+    /// G's input for stream `purpose` at `index` with the given classes.
+    pub fn latent_with_labels(&self, purpose: Stream, index: u64, labels: &[usize]) -> Latent {
+        let noise = self.latent(purpose, index, labels.len()).noise;
+        Latent {
+            noise,
+            labels: Some(label_tensor(labels, &self.device)),
+        }
     }
 
     /// Backpropagates `loss` into D, steps D's optimizer and clips D's weights when the
@@ -232,26 +280,32 @@ impl Gan {
         }
     }
 
-    /// D on a batch of real images (target 1, or the smoothed target).
-    pub fn discriminator_step_real(&mut self, real: Tensor<4>) -> UpdateStats {
-        let output = self.discriminator.forward(real);
+    /// D on a batch of real images (target 1, or the smoothed target), with their labels in a
+    /// conditional run.
+    pub fn discriminator_step_real(
+        &mut self,
+        real: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> UpdateStats {
+        let output = self.discriminator.forward_conditioned(real, labels);
         let loss = self.objective.discriminator_real(output.clone());
         let value = scalar(loss.clone());
         let grad_norm = self.apply_discriminator_loss(loss);
         self.update_stats(output, value, grad_norm)
     }
 
-    /// G's images for `noise`, for D to judge. G is not updated: its output is detached, and its
-    /// graph dropped.
-    fn fakes_for_discriminator(&self, noise: Tensor<2>) -> Tensor<4> {
-        self.generator.forward(noise).detach()
+    /// G's images for `latent`, for D to judge. G is not updated: its output is detached, and
+    /// its graph dropped.
+    fn fakes_for_discriminator(&self, latent: &Latent) -> Tensor<4> {
+        self.generator
+            .forward_conditioned(latent.noise.clone(), latent.labels.clone())
+            .detach()
     }
 
-    /// D on a separate batch of fakes G makes from `noise` (target 0).
-    pub fn discriminator_step_fake(&mut self, noise: Tensor<2>) -> UpdateStats {
-        let output = self
-            .discriminator
-            .forward(self.fakes_for_discriminator(noise));
+    /// D on a separate batch of fakes G makes from `latent` (target 0).
+    pub fn discriminator_step_fake(&mut self, latent: Latent) -> UpdateStats {
+        let fakes = self.fakes_for_discriminator(&latent);
+        let output = self.discriminator.forward_conditioned(fakes, latent.labels);
         let loss = self.objective.discriminator_fake(output.clone());
         let value = scalar(loss.clone());
         let grad_norm = self.apply_discriminator_loss(loss);
@@ -263,11 +317,18 @@ impl Gan {
     pub fn discriminator_step_mixed(
         &mut self,
         real: Tensor<4>,
-        noise: Tensor<2>,
+        real_labels: Option<Tensor<1, Int>>,
+        latent: Latent,
     ) -> (UpdateStats, UpdateStats) {
-        let fake = self.fakes_for_discriminator(noise);
+        let fake = self.fakes_for_discriminator(&latent);
         let (n_real, n_fake) = (real.dims()[0], fake.dims()[0]);
-        let output = self.discriminator.forward(Tensor::cat(vec![real, fake], 0));
+        let labels = match (real_labels, latent.labels) {
+            (Some(r), Some(f)) => Some(Tensor::cat(vec![r, f], 0)),
+            _ => None,
+        };
+        let output = self
+            .discriminator
+            .forward_conditioned(Tensor::cat(vec![real, fake], 0), labels);
         let out_real = output.clone().narrow(0, 0, n_real);
         let out_fake = output.narrow(0, n_real, n_fake);
         let loss_real = self.objective.discriminator_real(out_real.clone());
@@ -284,9 +345,12 @@ impl Gan {
     /// gradient and its BatchNorm layers normalise with the batch's statistics (as when D is
     /// trained on a fake batch) on a detached copy, so that the G step changes nothing of D, not
     /// even its running averages.
-    pub fn generator_step(&mut self, noise: Tensor<2>) -> (f64, f64) {
+    pub fn generator_step(&mut self, latent: Latent) -> (f64, f64) {
         let frozen_d = self.discriminator.valid().train().no_grad();
-        let output = frozen_d.forward(self.generator.forward(noise));
+        let fakes = self
+            .generator
+            .forward_conditioned(latent.noise, latent.labels.clone());
+        let output = frozen_d.forward_conditioned(fakes, latent.labels);
         let loss = self.objective.generator(output);
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         let grad_norm = gradient_norm(&self.generator, &grads);
@@ -318,13 +382,15 @@ impl Gan {
         let (nd, ng) = (disc_updates as f64, gen_updates as f64);
         for k in 0..disc_updates {
             let draw = (self.step * disc_updates + k) as u64;
-            let real = data.batch(&order.indices(draw * batch as u64, batch), &self.device);
-            let noise = self.noise(Stream::DiscriminatorNoise, draw, batch);
+            let indices = order.indices(draw * batch as u64, batch);
+            let real = data.batch(&indices, &self.device);
+            let real_labels = self.real_labels(data, &indices);
+            let latent = self.latent(Stream::DiscriminatorNoise, draw, batch);
             let (real, fake) = if self.config.mixed_batches {
-                self.discriminator_step_mixed(real, noise)
+                self.discriminator_step_mixed(real, real_labels, latent)
             } else {
-                let real = self.discriminator_step_real(real);
-                (real, self.discriminator_step_fake(noise))
+                let real = self.discriminator_step_real(real, real_labels);
+                (real, self.discriminator_step_fake(latent))
             };
             stats.d_loss += 0.5 * (real.loss + fake.loss) / nd;
             stats.d_real += real.score / nd;
@@ -334,8 +400,8 @@ impl Gan {
         }
         for k in 0..gen_updates {
             let draw = (self.step * gen_updates + k) as u64;
-            let noise = self.noise(Stream::GeneratorNoise, draw, batch);
-            let (loss, grad_norm) = self.generator_step(noise);
+            let latent = self.latent(Stream::GeneratorNoise, draw, batch);
+            let (loss, grad_norm) = self.generator_step(latent);
             stats.g_loss += loss / ng;
             stats.g_grad_norm += grad_norm / ng;
         }
@@ -346,22 +412,35 @@ impl Gan {
         stats
     }
 
-    /// D's reported score (a probability for `bce`, the critic value otherwise) for one batch,
-    /// as D judges batches in training (BatchNorm on the batch's own statistics), computed on a
-    /// detached copy so that nothing of D changes.
-    pub fn training_scores(&self, images: Tensor<4>) -> Vec<f32> {
+    /// The labels of data images `indices` as a tensor, in a conditional run.
+    pub fn real_labels(&self, data: &ImageSet, indices: &[usize]) -> Option<Tensor<1, Int>> {
+        if self.config.condition_classes() == 0 {
+            return None;
+        }
+        let labels = data.labels.as_ref()?;
+        let picked: Vec<usize> = indices.iter().map(|&i| labels[i]).collect();
+        Some(label_tensor(&picked, &self.device))
+    }
+
+    /// D's reported score (a probability for `bce`, the critic value otherwise) for one batch
+    /// (with its labels in a conditional run), as D judges batches in training (BatchNorm on the
+    /// batch's own statistics), computed on a detached copy so that nothing of D changes.
+    pub fn training_scores(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Vec<f32> {
         let d = self.discriminator.valid().train().no_grad();
-        let output = d.forward(images.to_device(&self.device));
+        let labels = labels.map(|l| l.to_device(&self.device));
+        let output = d.forward_conditioned(images.to_device(&self.device), labels);
         crate::tensor_values(self.objective.score(output))
     }
 
     /// G(z) in inference mode for noise `z` (from the moving average of G when the run keeps
     /// one), channel-major images in [-1, 1].
-    pub fn generate(&self, noise: Tensor<2>) -> Tensor<4> {
-        let noise = noise.to_device(&self.device.clone().without_autodiff());
+    pub fn generate(&self, latent: Latent) -> Tensor<4> {
+        let inner = self.device.clone().without_autodiff();
+        let noise = latent.noise.to_device(&inner);
+        let labels = latent.labels.map(|l| l.to_device(&inner));
         match &self.generator_ema {
-            Some(average) => average.forward(noise),
-            None => self.generator.valid().forward(noise),
+            Some(average) => average.forward_conditioned(noise, labels),
+            None => self.generator.valid().forward_conditioned(noise, labels),
         }
     }
 }

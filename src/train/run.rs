@@ -7,9 +7,9 @@ use std::time::Instant;
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::Gan;
 use super::diagnostics::{Diagnostics, mean_pairwise_distance};
 use super::random::{DataOrder, Stream};
+use super::{Gan, Latent, label_tensor};
 use crate::config::TrainConfig;
 use crate::data::{ImageSet, LoadOptions};
 use crate::device::DeviceChoice;
@@ -71,12 +71,34 @@ fn load_data(config: &TrainConfig) -> Result<ImageSet> {
     )
 }
 
+/// The number of classes a conditional run on `data` has; `asked` (from the configuration) must
+/// agree with the data.
+fn classes_of(data: &ImageSet, asked: Option<usize>) -> Result<usize> {
+    let found = data.class_names.len();
+    if data.labels.is_none() || found < 2 {
+        return Err(GanError::config(
+            "conditional",
+            "needs class labels: use `digits`, or a folder with one subfolder of images per class",
+        ));
+    }
+    match asked {
+        Some(asked) if asked != found => Err(GanError::config(
+            "classes",
+            format!("is {asked} but the data has {found} classes"),
+        )),
+        _ => Ok(found),
+    }
+}
+
 /// Trains a new run. Everything that can be wrong with the input (configuration, device, data)
 /// is checked before the run directory is made, so a refused run leaves nothing behind.
-pub fn train(config: TrainConfig, options: TrainOptions) -> Result<TrainSummary> {
+pub fn train(mut config: TrainConfig, options: TrainOptions) -> Result<TrainSummary> {
     config.validate()?;
     let device = options.device.device()?;
     let data = load_data(&config)?;
+    if config.conditional {
+        config.classes = Some(classes_of(&data, config.classes)?);
+    }
     let run = match &options.out {
         Some(path) => RunDir::create(path)?,
         None => RunDir::create_numbered(&options.runs_root, &config.run_name())?,
@@ -275,13 +297,30 @@ impl Session {
     /// real and of fake batches, and would score neither as training does.
     fn write_samples(&mut self) -> Result<()> {
         let gan = &self.gan;
+        let classes = gan.config.condition_classes();
+        // A conditional run shows one row per class, the same noise in each column; otherwise a
+        // training-sized batch from fixed noise, of which the first images are shown.
+        let latent = if classes > 0 {
+            let noise = gan.latent(Stream::Preview, 0, PREVIEW).noise;
+            let labels: Vec<usize> = (0..classes)
+                .flat_map(|c| std::iter::repeat_n(c, PREVIEW))
+                .collect();
+            Latent {
+                noise: Tensor::cat(vec![noise; classes], 0),
+                labels: Some(label_tensor(&labels, gan.device())),
+            }
+        } else {
+            gan.latent(Stream::Preview, 0, gan.config.batch.max(PREVIEW))
+        };
+        let fake_labels = latent.labels.clone();
+        let fake = gan.generate(latent);
+        let fake_scores = gan.training_scores(fake.clone(), fake_labels);
         let count = gan.config.batch.max(PREVIEW);
-        let fake = gan.generate(gan.noise(Stream::Preview, 0, count));
-        let fake_scores = gan.training_scores(fake.clone());
         let real_indices: Vec<usize> = (0..count).map(|i| i * self.data.len() / count).collect();
         let inner = gan.device().clone().without_autodiff();
         let real = self.data.batch(&real_indices, &inner);
-        let real_scores = gan.training_scores(real.clone());
+        let real_scores =
+            gan.training_scores(real.clone(), gan.real_labels(&self.data, &real_indices));
         let split = |images: Tensor<4>| -> Vec<Vec<f32>> {
             let [_, c, h, w] = images.dims();
             crate::tensor_values(images)
@@ -295,25 +334,41 @@ impl Session {
             mean_pairwise_distance(&fake),
             mean_pairwise_distance(&real),
         );
-        let row = |images: Vec<Vec<f32>>, scores: Vec<f32>| -> Vec<Tile> {
+        let row = |images: &[Vec<f32>], scores: &[f32]| -> Vec<Tile> {
             images
-                .into_iter()
+                .iter()
                 .zip(scores)
                 .take(PREVIEW)
                 .map(|(pixels, score)| Tile {
-                    pixels,
+                    pixels: pixels.clone(),
                     caption: Some(format!("{score:.3}")),
                 })
                 .collect()
         };
+        let mut rows = Vec::new();
+        if classes > 0 {
+            for c in 0..classes {
+                let name = self
+                    .data
+                    .class_names
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| c.to_string());
+                let range = c * PREVIEW..(c + 1) * PREVIEW;
+                rows.push((
+                    format!("generated, class {name}"),
+                    row(&fake[range.clone()], &fake_scores[range]),
+                ));
+            }
+        } else {
+            rows.push(("generated".to_string(), row(&fake, &fake_scores)));
+        }
+        rows.push(("real".to_string(), row(&real, &real_scores)));
         let figure = SampleFigure {
             title: Some(format!("step {} — D(x) under each image", gan.step)),
             channels: gan.config.channels,
             spatial: gan.config.spatial,
-            rows: vec![
-                ("generated".to_string(), row(fake, fake_scores)),
-                ("real".to_string(), row(real, real_scores)),
-            ],
+            rows,
         };
         write_atomic(&self.run.sample_figure(gan.step), &figure.to_png()?)?;
         for event in events {

@@ -1,6 +1,7 @@
 //! ganforge's integration tests: one test binary (burn links once), one module per concern.
 
 mod cli;
+mod conditional;
 mod data;
 mod diagnostics;
 mod models;

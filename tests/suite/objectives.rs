@@ -209,7 +209,7 @@ fn weight_clipping_holds_every_critic_weight_after_each_step() {
         let mut order = DataOrder::new(1, data.len());
         for step in 0..4 {
             let real = data.batch(&order.indices(step * 8, 8), gan.device());
-            gan.discriminator_step_real(real);
+            gan.discriminator_step_real(real, None);
             let within = |gan: &Gan| {
                 parameter_values(&gan.discriminator)
                     .iter()

@@ -1,5 +1,5 @@
 use ganforge::device::DeviceChoice;
-use ganforge::sample::{SampleOptions, generate, sample};
+use ganforge::sample::{Draw, SampleOptions, generate, sample};
 use ganforge::train::{Progress, TrainOptions, train};
 
 use super::tiny_config;
@@ -20,13 +20,16 @@ fn sampling_is_repeatable_and_writes_the_asked_count() {
     )
     .unwrap();
 
-    let a = generate(&run, 5, 11, DeviceChoice::Cpu).unwrap();
-    let b = generate(&run, 5, 11, DeviceChoice::Cpu).unwrap();
-    let c = generate(&run, 5, 12, DeviceChoice::Cpu).unwrap();
+    let a = generate(&run, Draw::Any(5), 11, DeviceChoice::Cpu).unwrap();
+    let b = generate(&run, Draw::Any(5), 11, DeviceChoice::Cpu).unwrap();
+    let c = generate(&run, Draw::Any(5), 12, DeviceChoice::Cpu).unwrap();
     assert_eq!(a, b, "same seed, same images");
     assert_ne!(a, c, "another seed, other images");
     assert_eq!(a.len(), 5);
-    assert!(a.iter().all(|img| img.len() == 16 * 16));
+    assert!(
+        a.iter()
+            .all(|(img, label)| img.len() == 16 * 16 && label.is_none())
+    );
 
     let each = dir.path().join("each");
     let result = sample(&SampleOptions {
@@ -35,6 +38,7 @@ fn sampling_is_repeatable_and_writes_the_asked_count() {
         seed: 3,
         out: Some(dir.path().join("grid.png")),
         each: Some(each.clone()),
+        label: None,
         device: DeviceChoice::Cpu,
     })
     .unwrap();
@@ -49,8 +53,8 @@ fn sampling_is_repeatable_and_writes_the_asked_count() {
     assert_eq!(grid.height(), 2 * 8 + 3 * (64 + 4));
 
     // The grid's pixels are the generated images: the first tile's top-left pixel.
-    let first = generate(&run, 10, 3, DeviceChoice::Cpu).unwrap();
-    let expected = ((first[0][0].clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+    let first = generate(&run, Draw::Any(10), 3, DeviceChoice::Cpu).unwrap();
+    let expected = ((first[0].0[0].clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
     assert_eq!(grid.to_rgb8().get_pixel(8, 8).0, [expected; 3]);
 
     // The default path lies in the run's samples folder.
@@ -60,6 +64,7 @@ fn sampling_is_repeatable_and_writes_the_asked_count() {
         seed: 0,
         out: None,
         each: None,
+        label: None,
         device: DeviceChoice::Cpu,
     })
     .unwrap();

@@ -92,12 +92,12 @@ fn a_short_run_writes_every_output_and_they_parse() {
 /// them all near 0.5.
 fn discriminator_auc(gan: &Gan, data: &ImageSet, count: usize) -> f64 {
     let indices: Vec<usize> = (0..count).map(|i| i * data.len() / count).collect();
-    let real = gan.training_scores(data.batch(&indices, gan.device()));
+    let real = gan.training_scores(data.batch(&indices, gan.device()), None);
     let fakes = gan
         .generator
         .forward(gan.noise(Stream::Sample, 99, count))
         .detach();
-    let fake = gan.training_scores(fakes);
+    let fake = gan.training_scores(fakes, None);
     let ordered: usize = real
         .iter()
         .map(|r| fake.iter().filter(|&&f| *r > f).count())
@@ -188,7 +188,7 @@ fn each_step_trains_only_its_own_network() {
         let g_before = parameter_values(&gan.generator);
         let has_running_stats = d_before.iter().any(|p| !p.trainable);
         assert_eq!(has_running_stats, norm == NormKind::Batch);
-        gan.generator_step(gan.noise(Stream::GeneratorNoise, 1000, 8));
+        gan.generator_step(gan.latent(Stream::GeneratorNoise, 1000, 8));
         let d_after = parameter_values(&gan.discriminator);
         assert_eq!(
             changed(&d_before, &d_after, false),
@@ -199,8 +199,8 @@ fn each_step_trains_only_its_own_network() {
 
         let g_before = parameter_values(&gan.generator);
         let real = data.batch(&order.indices(0, 8), gan.device());
-        gan.discriminator_step_real(real);
-        gan.discriminator_step_fake(gan.noise(Stream::DiscriminatorNoise, 1000, 8));
+        gan.discriminator_step_real(real, None);
+        gan.discriminator_step_fake(gan.latent(Stream::DiscriminatorNoise, 1000, 8));
         let g_after = parameter_values(&gan.generator);
         assert_eq!(
             changed(&g_before, &g_after, true),
@@ -354,7 +354,7 @@ fn the_moving_average_of_g_follows_its_formula_and_is_what_samples_come_from() {
     gan.iteration(&data, &mut order);
 
     let average_before = parameter_values(gan.generator_ema.as_ref().unwrap());
-    gan.generator_step(gan.noise(Stream::GeneratorNoise, 500, 8));
+    gan.generator_step(gan.latent(Stream::GeneratorNoise, 500, 8));
     let _ = gan.generator.valid(); // brings G's running statistics up to date for reading
     let current = parameter_values(&gan.generator);
     let average_after = parameter_values(gan.generator_ema.as_ref().unwrap());
@@ -375,7 +375,9 @@ fn the_moving_average_of_g_follows_its_formula_and_is_what_samples_come_from() {
     let mut config = tiny_config(4);
     config.g_ema = Some(0.5);
     train(config.clone(), options(&out)).unwrap();
-    let sampled = ganforge::sample::generate(&out, 3, 0, DeviceChoice::Cpu).unwrap();
+    let sampled =
+        ganforge::sample::generate(&out, ganforge::sample::Draw::Any(3), 0, DeviceChoice::Cpu)
+            .unwrap();
     let checkpoint = ganforge::output::checkpoint::latest(&out.join("checkpoints")).unwrap();
     assert!(checkpoint.join("generator_ema.bpk").is_file());
     let gan = ganforge::output::checkpoint::load(&config, &checkpoint, &Device::flex()).unwrap();
@@ -386,9 +388,12 @@ fn the_moving_average_of_g_follows_its_formula_and_is_what_samples_come_from() {
         config.latent,
         &Device::flex(),
     );
-    let from_average = ganforge::tensor_values(gan.generate(z.clone()));
+    let from_average = ganforge::tensor_values(gan.generate(ganforge::train::Latent {
+        noise: z.clone(),
+        labels: None,
+    }));
     let from_raw = ganforge::tensor_values(gan.generator.valid().forward(z));
-    let sampled: Vec<f32> = sampled.concat();
+    let sampled: Vec<f32> = sampled.into_iter().flat_map(|(p, _)| p).collect();
     assert_eq!(sampled, from_average);
     assert_ne!(sampled, from_raw);
 }
@@ -403,19 +408,19 @@ fn a_mixed_batch_judges_real_and_fake_images_together() {
         let mut gan = Gan::new(&config, &Device::flex());
         let mut order = DataOrder::new(config.seed, data.len());
         let real = data.batch(&order.indices(0, 8), gan.device());
-        let noise = gan.noise(Stream::DiscriminatorNoise, 0, 8);
+        let latent = gan.latent(Stream::DiscriminatorNoise, 0, 8);
 
         // D's losses on each half judged alone, before the update.
         let objective = config.objective();
         let alone = gan.discriminator.valid().train().no_grad();
-        let fake = gan.generator.forward(noise.clone()).detach();
+        let fake = gan.generator.forward(latent.noise.clone()).detach();
         let alone_real = objective.discriminator_real(alone.forward(real.clone()));
         let alone_fake = objective.discriminator_fake(alone.forward(fake));
         let alone = (
             alone_real.into_scalar::<f32>() as f64,
             alone_fake.into_scalar::<f32>() as f64,
         );
-        let (r, f) = gan.discriminator_step_mixed(real, noise);
+        let (r, f) = gan.discriminator_step_mixed(real, None, latent);
         let same = (r.loss - alone.0).abs() < 1e-5 && (f.loss - alone.1).abs() < 1e-5;
         // Judging each image on its own, the layer-normalised D gives the same losses; the
         // BatchNorm D normalises the mixed batch as a whole, so its losses change.
