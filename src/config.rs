@@ -114,6 +114,15 @@ pub struct TrainConfig {
     pub conditional: bool,
     /// Number of classes of a conditional run, taken from the data when the run starts.
     pub classes: Option<usize>,
+    /// PacGAN: D judges this many images joined together (1 = no packing).
+    #[config(default = 1)]
+    pub pack: usize,
+    /// Append the minibatch standard deviation to D's features.
+    #[config(default = false)]
+    pub minibatch_stddev: bool,
+    /// G matches the mean of D's last features on real images instead of fooling D.
+    #[config(default = false)]
+    pub feature_matching: bool,
 }
 
 macro_rules! overrides {
@@ -217,6 +226,14 @@ overrides! {
     conditional: bool,
     /// Classes of a conditional run [default: taken from the data]
     classes: usize,
+    /// PacGAN: D judges M images joined together; the batch must be a multiple of M [default: 1]
+    pack: usize,
+    /// Append the minibatch standard deviation to D's features (mode-collapse remedy) [default: false]
+    #[arg(num_args = 0..=1, default_missing_value = "true")]
+    minibatch_stddev: bool,
+    /// G's loss: match the mean of D's last features on real images (Salimans et al. 2016) [default: false]
+    #[arg(num_args = 0..=1, default_missing_value = "true")]
+    feature_matching: bool,
 }
 
 impl TrainOverrides {
@@ -349,6 +366,7 @@ impl TrainConfig {
             ("iterations_per_epoch", self.iterations_per_epoch),
             ("epochs", self.epochs),
             ("checkpoint_interval", self.checkpoint_interval),
+            ("pack", self.pack),
         ] {
             check(value > 0, key, "is 0: it must be at least 1")?;
         }
@@ -396,6 +414,19 @@ impl TrainConfig {
                 &format!("is {}: it must be a positive number", value.unwrap_or(0.0)),
             )?;
         }
+        check(
+            self.batch % self.pack == 0,
+            "pack",
+            &format!(
+                "is {}: the batch ({}) must be a multiple of it",
+                self.pack, self.batch
+            ),
+        )?;
+        check(
+            !(self.pack > 1 && self.conditional),
+            "pack",
+            "cannot be combined with `conditional`: a packed group of images has no one label",
+        )?;
         check(
             self.g_ema.is_none_or(|d| d > 0.0 && d < 1.0),
             "g_ema",

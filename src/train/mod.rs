@@ -52,6 +52,8 @@ impl TrainConfig {
             .with_leaky_slope(self.leaky_slope)
             .with_norm(self.d_norm)
             .with_classes(self.condition_classes())
+            .with_pack(self.pack)
+            .with_minibatch_stddev(self.minibatch_stddev)
     }
 
     /// A fresh optimizer of the configured kind (each network has its own).
@@ -352,6 +354,27 @@ impl Gan {
             .forward_conditioned(latent.noise, latent.labels.clone());
         let output = frozen_d.forward_conditioned(fakes, latent.labels);
         let loss = self.objective.generator(output);
+        self.apply_generator_loss(loss)
+    }
+
+    /// G's feature-matching step (Salimans et al. 2016): G minimises the squared distance
+    /// between the mean of D's pooled last-block features on `real` and on its own images,
+    /// through a frozen D as in [`Gan::generator_step`]; returns (loss, gradient norm).
+    pub fn generator_step_matching(&mut self, latent: Latent, real: Tensor<4>) -> (f64, f64) {
+        let frozen_d = self.discriminator.valid().train().no_grad();
+        let target = frozen_d.features(real).mean_dim(0).detach();
+        let fakes = self
+            .generator
+            .forward_conditioned(latent.noise, latent.labels);
+        let loss = (frozen_d.features(fakes).mean_dim(0) - target)
+            .square()
+            .sum();
+        self.apply_generator_loss(loss)
+    }
+
+    /// Backpropagates `loss` into G, steps G's optimizer and moves its average; returns (loss,
+    /// gradient norm).
+    fn apply_generator_loss(&mut self, loss: Tensor<1>) -> (f64, f64) {
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         let grad_norm = gradient_norm(&self.generator, &grads);
         self.generator = self
@@ -380,11 +403,13 @@ impl Gan {
         };
         let mut raw_gap = 0.0;
         let (nd, ng) = (disc_updates as f64, gen_updates as f64);
+        let mut last_real = Vec::new();
         for k in 0..disc_updates {
             let draw = (self.step * disc_updates + k) as u64;
             let indices = order.indices(draw * batch as u64, batch);
             let real = data.batch(&indices, &self.device);
             let real_labels = self.real_labels(data, &indices);
+            last_real = indices;
             let latent = self.latent(Stream::DiscriminatorNoise, draw, batch);
             let (real, fake) = if self.config.mixed_batches {
                 self.discriminator_step_mixed(real, real_labels, latent)
@@ -401,7 +426,13 @@ impl Gan {
         for k in 0..gen_updates {
             let draw = (self.step * gen_updates + k) as u64;
             let latent = self.latent(Stream::GeneratorNoise, draw, batch);
-            let (loss, grad_norm) = self.generator_step(latent);
+            let (loss, grad_norm) = if self.config.feature_matching {
+                // The real images D last saw are the ones G's features are matched to.
+                let real = data.batch(&last_real, &self.device);
+                self.generator_step_matching(latent, real)
+            } else {
+                self.generator_step(latent)
+            };
             stats.g_loss += loss / ng;
             stats.g_grad_norm += grad_norm / ng;
         }
@@ -429,7 +460,11 @@ impl Gan {
         let d = self.discriminator.valid().train().no_grad();
         let labels = labels.map(|l| l.to_device(&self.device));
         let output = d.forward_conditioned(images.to_device(&self.device), labels);
+        // A packed D scores groups of images: each image gets its group's score.
         crate::tensor_values(self.objective.score(output))
+            .into_iter()
+            .flat_map(|score| std::iter::repeat_n(score, self.config.pack))
+            .collect()
     }
 
     /// G(z) in inference mode for noise `z` (from the moving average of G when the run keeps

@@ -132,6 +132,12 @@ pub fn resume(options: ResumeOptions) -> Result<TrainSummary> {
     Session::new(run, gan, data, log, options.device, options.progress)?.run()
 }
 
+/// Images D scores for a sample figure: a training-sized batch (at least the images shown), in
+/// whole packs.
+fn preview_count(config: &TrainConfig) -> usize {
+    config.batch.max(PREVIEW).div_ceil(config.pack) * config.pack
+}
+
 /// One training session over a run directory.
 struct Session {
     run: RunDir,
@@ -310,12 +316,12 @@ impl Session {
                 labels: Some(label_tensor(&labels, gan.device())),
             }
         } else {
-            gan.latent(Stream::Preview, 0, gan.config.batch.max(PREVIEW))
+            gan.latent(Stream::Preview, 0, preview_count(&gan.config))
         };
         let fake_labels = latent.labels.clone();
         let fake = gan.generate(latent);
         let fake_scores = gan.training_scores(fake.clone(), fake_labels);
-        let count = gan.config.batch.max(PREVIEW);
+        let count = preview_count(&gan.config);
         let real_indices: Vec<usize> = (0..count).map(|i| i * self.data.len() / count).collect();
         let inner = gan.device().clone().without_autodiff();
         let real = self.data.batch(&real_indices, &inner);
