@@ -415,7 +415,7 @@ impl TrainConfig {
             )?;
         }
         check(
-            self.batch % self.pack == 0,
+            self.batch.is_multiple_of(self.pack),
             "pack",
             &format!(
                 "is {}: the batch ({}) must be a multiple of it",
