@@ -123,6 +123,9 @@ pub struct TrainConfig {
     /// G matches the mean of D's last features on real images instead of fooling D.
     #[config(default = false)]
     pub feature_matching: bool,
+    /// λ of the WGAN-GP gradient penalty.
+    #[config(default = 10.0)]
+    pub gp_weight: f64,
 }
 
 macro_rules! overrides {
@@ -234,6 +237,8 @@ overrides! {
     /// G's loss: match the mean of D's last features on real images (Salimans et al. 2016) [default: false]
     #[arg(num_args = 0..=1, default_missing_value = "true")]
     feature_matching: bool,
+    /// λ of the WGAN-GP gradient penalty [default: 10]
+    gp_weight: f64,
 }
 
 impl TrainOverrides {
@@ -279,6 +284,17 @@ fn loss_preset(loss: LossKind) -> TrainOverrides {
             lr_g: Some(5e-5),
             clip: Some(0.01),
             init_std: Some(0.02),
+            ..Default::default()
+        },
+        // Gulrajani et al.: 5 critic steps, Adam(1e-4, β = (0, 0.9)), λ = 10, and a critic
+        // without BatchNorm (the penalty is per image): LayerNorm.
+        LossKind::WganGp => TrainOverrides {
+            disc_updates: Some(5),
+            lr_d: Some(1e-4),
+            lr_g: Some(1e-4),
+            beta1: Some(0.0),
+            beta2: Some(0.9),
+            d_norm: Some(NormKind::Layer),
             ..Default::default()
         },
         LossKind::Bce | LossKind::Lsgan | LossKind::Hinge => TrainOverrides::default(),
@@ -427,6 +443,23 @@ impl TrainConfig {
             "pack",
             "cannot be combined with `conditional`: a packed group of images has no one label",
         )?;
+        if self.loss == LossKind::WganGp {
+            check(
+                self.d_norm != NormKind::Batch,
+                "d_norm",
+                "is batch: the WGAN-GP penalty is per image, and BatchNorm mixes the images of a batch (use layer or none)",
+            )?;
+            check(
+                !self.minibatch_stddev,
+                "minibatch_stddev",
+                "cannot be combined with wgan-gp: it couples the images whose gradients are penalised",
+            )?;
+            check(
+                self.gp_weight.is_finite() && self.gp_weight >= 0.0,
+                "gp_weight",
+                &format!("is {}: it must be zero or positive", self.gp_weight),
+            )?;
+        }
         check(
             self.g_ema.is_none_or(|d| d > 0.0 && d < 1.0),
             "g_ema",

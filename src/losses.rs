@@ -4,6 +4,8 @@ use burn::prelude::*;
 use burn::tensor::activation::{log_sigmoid, relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
+use crate::models::Discriminator;
+
 /// Which adversarial objective a run trains with (`--loss`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -16,6 +18,9 @@ pub enum LossKind {
     Hinge,
     /// Wasserstein GAN (Arjovsky et al. 2017): linear critic with clipped weights.
     Wgan,
+    /// WGAN with gradient penalty (Gulrajani et al. 2017): the critic's gradient norm is held
+    /// near 1 on interpolates of real and fake images instead of clipping its weights.
+    WganGp,
 }
 
 /// Binary cross-entropy of logits against a constant target `t` ∈ [0, 1]:
@@ -48,7 +53,7 @@ impl Objective {
                 .mean()
                 .mul_scalar(0.5),
             LossKind::Hinge => relu(real.neg().add_scalar(1.0)).mean(),
-            LossKind::Wgan => real.mean().neg(),
+            LossKind::Wgan | LossKind::WganGp => real.mean().neg(),
         }
     }
 
@@ -58,7 +63,7 @@ impl Objective {
             LossKind::Bce => bce_with_logits(fake, 0.0),
             LossKind::Lsgan => fake.square().mean().mul_scalar(0.5),
             LossKind::Hinge => relu(fake.add_scalar(1.0)).mean(),
-            LossKind::Wgan => fake.mean(),
+            LossKind::Wgan | LossKind::WganGp => fake.mean(),
         }
     }
 
@@ -67,7 +72,7 @@ impl Objective {
         match self.kind {
             LossKind::Bce => bce_with_logits(fake, 1.0),
             LossKind::Lsgan => fake.sub_scalar(1.0).square().mean().mul_scalar(0.5),
-            LossKind::Hinge | LossKind::Wgan => fake.mean().neg(),
+            LossKind::Hinge | LossKind::Wgan | LossKind::WganGp => fake.mean().neg(),
         }
     }
 
@@ -81,6 +86,32 @@ impl Objective {
 
     /// True when mean D(x) − mean D(G(z)) estimates a distance worth logging.
     pub fn has_wasserstein_estimate(&self) -> bool {
-        self.kind == LossKind::Wgan
+        matches!(self.kind, LossKind::Wgan | LossKind::WganGp)
     }
+}
+
+/// The WGAN-GP penalty λ·mean((‖∇x̂ D(x̂)‖₂ − 1)²) at x̂ = ε·real + (1 − ε)·fake, with one ε per
+/// image (`epsilon`, `[batch]`, in [0, 1]); norms are taken per packed group when D packs images.
+/// The gradient comes from [`Discriminator::input_gradient`], so the penalty's own gradient with
+/// respect to D's weights is exact under first-order autodiff.
+pub fn gradient_penalty(
+    critic: &Discriminator,
+    real: Tensor<4>,
+    fake: Tensor<4>,
+    labels: Option<Tensor<1, Int>>,
+    epsilon: Tensor<1>,
+    weight: f64,
+) -> Tensor<1> {
+    let [b, c, h, w] = real.dims();
+    let e = epsilon.reshape([b, 1, 1, 1]);
+    let interpolates = (real * e.clone() + fake * e.neg().add_scalar(1.0)).detach();
+    let gradient = critic.input_gradient(interpolates, labels);
+    let groups = critic.outputs_for(b);
+    let norms = gradient
+        .reshape([groups, (b / groups) * c * h * w])
+        .square()
+        .sum_dim(1)
+        .add_scalar(1e-12)
+        .sqrt();
+    norms.sub_scalar(1.0).square().mean().mul_scalar(weight)
 }

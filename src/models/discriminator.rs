@@ -5,6 +5,8 @@ use burn::nn::{
 };
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, sigmoid};
+use burn::tensor::module::conv_transpose2d;
+use burn::tensor::ops::ConvTransposeOptions;
 
 use super::same_padding;
 
@@ -48,6 +50,74 @@ impl Normalization {
             Normalization::None(n) => n.forward(x),
         }
     }
+
+    /// The gradient with respect to this layer's input `x` of a function whose gradient with
+    /// respect to the layer's output is `g`, written as differentiable tensor operations.
+    /// LayerNorm over (c, h, w) with a per-channel scale γ: with x̂ = (x − μ)/σ and g' = γg,
+    /// ∂/∂x = (g' − mean(g') − x̂ · mean(g'x̂)) / σ, the means per image.
+    ///
+    /// # Panics
+    /// For BatchNorm, which mixes the images of a batch: the gradient penalty is per image, and the
+    /// configuration refuses `wgan-gp` with `d_norm = "batch"`.
+    pub fn input_gradient(&self, x: Tensor<4>, g: Tensor<4>) -> Tensor<4> {
+        match self {
+            Normalization::None(_) => g,
+            Normalization::Layer(n) => {
+                let [b, c, h, w] = x.dims();
+                let g = match &n.gamma {
+                    Some(gamma) => g * gamma.val().reshape([1, c, 1, 1]),
+                    None => g,
+                };
+                let (x, g) = (x.reshape([b, c * h * w]), g.reshape([b, c * h * w]));
+                let centred = x.clone() - x.mean_dim(1);
+                let inv_std = centred
+                    .clone()
+                    .square()
+                    .mean_dim(1)
+                    .add_scalar(n.epsilon)
+                    .sqrt()
+                    .recip();
+                let x_hat = centred * inv_std.clone();
+                let projection = (g.clone() * x_hat.clone()).mean_dim(1);
+                ((g.clone() - g.mean_dim(1) - x_hat * projection) * inv_std).reshape([b, c, h, w])
+            }
+            Normalization::Batch(_) => {
+                panic!("BatchNorm has no per-image input gradient; use d_norm layer or none")
+            }
+        }
+    }
+}
+
+/// The gradient with respect to a convolution's input (of spatial size `input`) of a function
+/// whose gradient with respect to the convolution's output is `g`: the transposed convolution
+/// with the same weights, which is differentiable in them.
+fn conv_input_gradient(conv: &Conv2d, g: Tensor<4>, input: [usize; 2]) -> Tensor<4> {
+    let weight = conv.weight.val();
+    let [_, _, k, _] = weight.dims();
+    let [_, _, out_h, out_w] = g.dims();
+    let stride = conv.stride;
+    let pad = same_padding(k);
+    // The rows and columns the strided convolution skipped at the far edge.
+    let extra = |input: usize, out: usize, s: usize| input + 2 * pad - ((out - 1) * s + k);
+    let options = ConvTransposeOptions::new(
+        stride,
+        [pad, pad],
+        [
+            extra(input[0], out_h, stride[0]),
+            extra(input[1], out_w, stride[1]),
+        ],
+        [1, 1],
+        1,
+    );
+    conv_transpose2d(g, weight, None, options)
+}
+
+/// What an encoder block's forward pass keeps for its input gradient.
+struct BlockTrace {
+    input: [usize; 2],
+    conv: Tensor<4>,
+    conv_down: Tensor<4>,
+    norm_down: Tensor<4>,
 }
 
 /// One block of the tutorial's discriminator: Conv(k, same) → norm → Conv(k, stride 2, same) →
@@ -98,6 +168,39 @@ impl EncoderBlock {
         let x = self.norm.forward(self.conv.forward(x));
         let x = self.norm_down.forward(self.conv_down.forward(x));
         leaky_relu(x, self.leaky_slope)
+    }
+
+    fn forward_traced(&self, x: Tensor<4>) -> (Tensor<4>, BlockTrace) {
+        let [_, _, h, w] = x.dims();
+        let conv = self.conv.forward(x);
+        let conv_down = self.conv_down.forward(self.norm.forward(conv.clone()));
+        let norm_down = self.norm_down.forward(conv_down.clone());
+        let out = leaky_relu(norm_down.clone(), self.leaky_slope);
+        let trace = BlockTrace {
+            input: [h, w],
+            conv,
+            conv_down,
+            norm_down,
+        };
+        (out, trace)
+    }
+
+    /// The block's backward pass for an output gradient `g`, as differentiable operations.
+    fn input_gradient(&self, trace: BlockTrace, g: Tensor<4>) -> Tensor<4> {
+        // LeakyReLU's derivative is 1 or the slope: piecewise constant, so a detached mask.
+        let positive = trace
+            .norm_down
+            .detach()
+            .greater_elem(0.0)
+            .float()
+            .cast(g.dtype());
+        let slope = self.leaky_slope;
+        let g = g * positive.mul_scalar(1.0 - slope).add_scalar(slope);
+        let g = self.norm_down.input_gradient(trace.conv_down, g);
+        let [_, _, h, w] = trace.conv.dims();
+        let g = conv_input_gradient(&self.conv_down, g, [h, w]);
+        let g = self.norm.input_gradient(trace.conv, g);
+        conv_input_gradient(&self.conv, g, trace.input)
     }
 }
 
@@ -267,6 +370,55 @@ impl Discriminator {
             (Some(_), None) => panic!("a conditional discriminator needs labels"),
             (None, Some(_)) => panic!("an unconditional discriminator takes no labels"),
         }
+    }
+
+    /// ∂(Σᵢ D(xᵢ, yᵢ))/∂x, the gradient of D's output for each image with respect to that image,
+    /// built from differentiable tensor operations (each layer's backward pass written out), so
+    /// that a loss on it — the WGAN-GP penalty — has exact gradients with respect to D's weights
+    /// from burn's first-order autodiff.
+    ///
+    /// # Panics
+    /// With BatchNorm or the minibatch standard deviation, which couple the images of a batch
+    /// (the configuration refuses both for `wgan-gp`).
+    pub fn input_gradient(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
+        assert!(
+            !self.minibatch_stddev,
+            "the minibatch standard deviation couples the images of a batch"
+        );
+        let [b, c, h, w] = images.dims();
+        let mut x = self.pack(images);
+        let mut traces = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            let (out, trace) = block.forward_traced(x);
+            traces.push(trace);
+            x = out;
+        }
+        let [groups, features, fh, fw] = x.dims();
+        // Head (and class projection): ∂D/∂φ = w (+ e_y) for every image.
+        let mut grad = self
+            .head
+            .weight
+            .val()
+            .reshape([1, features])
+            .repeat_dim(0, groups);
+        match (&self.class_projection, labels) {
+            (Some(embedding), Some(labels)) => {
+                let e = embedding.forward(labels.reshape([groups, 1]));
+                grad = grad + e.reshape([groups, features]);
+            }
+            (None, None) => {}
+            _ => panic!("labels must be given exactly to a conditional discriminator"),
+        }
+        // Global average pool: each position gets 1/(h·w) of the feature's gradient.
+        let mut grad = grad
+            .reshape([groups, features, 1, 1])
+            .repeat_dim(2, fh)
+            .repeat_dim(3, fw)
+            .div_scalar((fh * fw) as f64);
+        for (block, trace) in self.blocks.iter().zip(traces).rev() {
+            grad = block.input_gradient(trace, grad);
+        }
+        grad.reshape([b, c, h, w])
     }
 
     /// D(x) as the tutorial's sigmoid output, in (0, 1).

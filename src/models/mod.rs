@@ -26,6 +26,7 @@ pub struct ParamValues {
     /// True for weights the optimizer trains; false for buffers such as BatchNorm's running
     /// mean and variance.
     pub trainable: bool,
+    pub shape: Vec<usize>,
     pub values: Vec<f32>,
 }
 
@@ -38,6 +39,7 @@ pub fn parameter_values<M: Module>(module: &M) -> Vec<ParamValues> {
             self.0.push(ParamValues {
                 id: param.id.val(),
                 trainable: tensor.is_require_grad(),
+                shape: tensor.dims().to_vec(),
                 values: crate::tensor_values(tensor),
             });
         }

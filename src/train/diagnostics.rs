@@ -193,7 +193,7 @@ impl Diagnostics {
         let strong = match self.loss {
             LossKind::Bce => d_mean < STRONG_D && d_fake < STRONG_D,
             LossKind::Lsgan | LossKind::Hinge => d_mean < STRONG_D,
-            LossKind::Wgan => false,
+            LossKind::Wgan | LossKind::WganGp => false,
         };
         [
             self.update(

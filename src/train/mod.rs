@@ -15,7 +15,7 @@ use burn::prelude::*;
 
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::data::ImageSet;
-use crate::losses::Objective;
+use crate::losses::{LossKind, Objective, gradient_penalty};
 use crate::models::{
     Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, clip_weights,
     materialize_parameters, moving_average, normal_init,
@@ -25,6 +25,15 @@ use random::{DataOrder, Stream, noise, stream};
 /// Backends such as flex keep one process-wide RNG: seeding it and drawing the initial weights
 /// happen under this lock so that concurrent runs in one process (tests) stay reproducible.
 static INIT_LOCK: Mutex<()> = Mutex::new(());
+
+/// Runs `init` with `device`'s RNG seeded by `seed` and no other initialisation in this process
+/// drawing from it meanwhile. `init` should materialise what it draws (burn draws a parameter
+/// at its first use): see [`crate::models::materialize_parameters`].
+pub fn with_seed<T>(device: &Device, seed: u64, init: impl FnOnce() -> T) -> T {
+    let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    init()
+}
 
 impl TrainConfig {
     /// Classes the networks are conditioned on; 0 for an unconditional run.
@@ -80,8 +89,10 @@ impl TrainConfig {
 
     /// Networks with their initial weights, drawn from `seed` (on the non-autodiff device).
     pub fn init_networks(&self, device: &Device) -> (Generator, Discriminator) {
-        let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        device.seed(self.seed);
+        with_seed(device, self.seed, || self.draw_networks(device))
+    }
+
+    fn draw_networks(&self, device: &Device) -> (Generator, Discriminator) {
         let generator = self.generator_config().init(device);
         let discriminator = self.discriminator_config().init(device);
         let (generator, discriminator) = match self.init_std {
@@ -343,6 +354,55 @@ impl Gan {
         )
     }
 
+    /// One WGAN-GP critic update (Gulrajani et al. 2017) on a real batch and as many fakes:
+    /// −mean D(x) + mean D(G(z)) + λ·penalty, one optimizer step. In a conditional run the
+    /// fakes take the real images' labels, so that each interpolate has one label. Returns the
+    /// statistics of the real and the fake half; the fake half's loss includes the penalty.
+    pub fn critic_step_gradient_penalty(
+        &mut self,
+        real: Tensor<4>,
+        real_labels: Option<Tensor<1, Int>>,
+        latent: Latent,
+        draw: u64,
+    ) -> (UpdateStats, UpdateStats) {
+        let latent = Latent {
+            labels: real_labels.clone().or(latent.labels),
+            ..latent
+        };
+        let fake = self.fakes_for_discriminator(&latent);
+        let n = real.dims()[0];
+        let out_real = self
+            .discriminator
+            .forward_conditioned(real.clone(), real_labels.clone());
+        let out_fake = self
+            .discriminator
+            .forward_conditioned(fake.clone(), latent.labels.clone());
+        let loss_real = self.objective.discriminator_real(out_real.clone());
+        let loss_fake = self.objective.discriminator_fake(out_fake.clone());
+        let epsilon: Vec<f32> = {
+            let mut rng = stream(self.config.seed, draw, Stream::Interpolation);
+            (0..n).map(|_| rand::Rng::random::<f32>(&mut rng)).collect()
+        };
+        let epsilon = Tensor::from_data(TensorData::new(epsilon, [n]), &self.device);
+        let penalty = gradient_penalty(
+            &self.discriminator,
+            real,
+            fake,
+            real_labels,
+            epsilon,
+            self.config.gp_weight,
+        );
+        let values = (
+            scalar(loss_real.clone()),
+            scalar(loss_fake.clone()) + scalar(penalty.clone()),
+        );
+        let grad_norm = self.apply_discriminator_loss(loss_real + loss_fake + penalty);
+        (
+            self.update_stats(out_real, values.0, grad_norm),
+            self.update_stats(out_fake, values.1, grad_norm),
+        )
+    }
+
     /// G through a frozen D, target 1; returns (loss, gradient norm). D's weights take no
     /// gradient and its BatchNorm layers normalise with the batch's statistics (as when D is
     /// trained on a fake batch) on a detached copy, so that the G step changes nothing of D, not
@@ -411,7 +471,9 @@ impl Gan {
             let real_labels = self.real_labels(data, &indices);
             last_real = indices;
             let latent = self.latent(Stream::DiscriminatorNoise, draw, batch);
-            let (real, fake) = if self.config.mixed_batches {
+            let (real, fake) = if self.config.loss == LossKind::WganGp {
+                self.critic_step_gradient_penalty(real, real_labels, latent, draw)
+            } else if self.config.mixed_batches {
                 self.discriminator_step_mixed(real, real_labels, latent)
             } else {
                 let real = self.discriminator_step_real(real, real_labels);

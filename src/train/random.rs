@@ -22,6 +22,8 @@ pub enum Stream {
     Preview = 4,
     /// `ganforge sample --seed`.
     Sample = 5,
+    /// Where WGAN-GP interpolates between real and fake images.
+    Interpolation = 6,
 }
 
 pub fn stream(seed: u64, index: u64, purpose: Stream) -> ChaCha8Rng {

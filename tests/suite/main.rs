@@ -6,6 +6,7 @@ mod data;
 mod diagnostics;
 mod models;
 mod objectives;
+mod penalty;
 mod remedies;
 mod sample;
 mod training;
