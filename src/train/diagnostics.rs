@@ -20,8 +20,11 @@ pub const OSCILLATING_D_STD: f64 = 1.0;
 pub const OSCILLATING_G_STD: f64 = 3.0;
 /// Fakes are collapsing when their mean pairwise distance falls below this share of the reals'
 /// (a healthy digits run sits near 0.7; a generator that makes one image, near 0) and below half
-/// the best share the run has reached.
+/// the best share the run has reached, or is still below it after [`DIVERSITY_WARMUP`] steps.
 pub const COLLAPSE_RATIO: f64 = 0.25;
+/// Steps after which a generator that never found diversity counts as collapsed (a healthy
+/// digits run passes a ratio of 0.4 by step 20).
+pub const DIVERSITY_WARMUP: usize = 4 * WINDOW;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Symptom {
@@ -220,12 +223,15 @@ impl Diagnostics {
         .collect()
     }
 
-    /// Takes the diversity of a batch of fakes and of reals (mean pairwise distances).
+    /// Takes the diversity of fakes and of reals (mean pairwise distances; within each class for
+    /// a conditional run, where the classes alone would make any batch look varied).
     pub fn observe_diversity(&mut self, step: usize, fake: f64, real: f64) -> Vec<Event> {
         let ratio = if real > 0.0 { fake / real } else { 1.0 };
         // An untrained G makes near-identical images (a ratio near 0.06 at step 10 of a healthy
-        // digits run, 0.44 by step 20): collapse is diversity lost, not diversity not yet found.
-        let lost = ratio < COLLAPSE_RATIO && ratio < 0.5 * self.best_diversity;
+        // digits run, 0.44 by step 20): collapse is diversity lost, or never found by the end of
+        // the warm-up.
+        let lost = ratio < COLLAPSE_RATIO
+            && (ratio < 0.5 * self.best_diversity || step >= DIVERSITY_WARMUP);
         self.best_diversity = self.best_diversity.max(ratio);
         self.update(
             Symptom::ModeCollapse,

@@ -335,11 +335,29 @@ impl Session {
                 .collect()
         };
         let (fake, real) = (split(fake), split(real));
-        let events = self.diagnostics.observe_diversity(
-            gan.step,
-            mean_pairwise_distance(&fake),
-            mean_pairwise_distance(&real),
-        );
+        let (fake_spread, real_spread) = match (&self.data.labels, classes) {
+            (Some(labels), classes) if classes > 0 => {
+                // Each class's row of fakes against as many real images of that class.
+                let mut sums = (0.0, 0.0);
+                for c in 0..classes {
+                    let of_class: Vec<usize> = (0..self.data.len())
+                        .filter(|&i| labels[i] == c)
+                        .take(PREVIEW)
+                        .collect();
+                    let reals: Vec<Vec<f32>> = of_class
+                        .iter()
+                        .map(|&i| self.data.image(i).to_vec())
+                        .collect();
+                    sums.0 += mean_pairwise_distance(&fake[c * PREVIEW..(c + 1) * PREVIEW]);
+                    sums.1 += mean_pairwise_distance(&reals);
+                }
+                sums
+            }
+            _ => (mean_pairwise_distance(&fake), mean_pairwise_distance(&real)),
+        };
+        let events = self
+            .diagnostics
+            .observe_diversity(gan.step, fake_spread, real_spread);
         let row = |images: &[Vec<f32>], scores: &[f32]| -> Vec<Tile> {
             images
                 .iter()
