@@ -15,16 +15,7 @@ fn conditional_run(dir: &std::path::Path) -> std::path::PathBuf {
     let out = dir.join("cond");
     let mut config = tiny_config(4);
     config.conditional = true;
-    let summary = train(
-        config,
-        TrainOptions {
-            device: DeviceChoice::Cpu,
-            out: Some(out.clone()),
-            runs_root: dir.into(),
-            progress: Progress::Quiet,
-        },
-    )
-    .unwrap();
+    let summary = super::train_quiet(config, &out);
     assert_eq!(summary.steps, 4);
     out
 }

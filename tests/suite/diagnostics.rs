@@ -147,16 +147,7 @@ fn a_healthy_short_run_logs_no_warning() {
         .unwrap();
     config.steps = Some(70);
     config.progress_interval = 10;
-    let summary = ganforge::train::train(
-        config,
-        ganforge::train::TrainOptions {
-            device: ganforge::device::DeviceChoice::Cpu,
-            out: Some(dir.path().join("run")),
-            runs_root: dir.path().into(),
-            progress: ganforge::train::Progress::Quiet,
-        },
-    )
-    .unwrap();
+    let summary = super::train_quiet(config, &dir.path().join("run"));
     let log = std::fs::read_to_string(summary.run_dir.join("train.log")).unwrap();
     assert!(!log.contains("warning"), "{log}");
 }

@@ -50,21 +50,39 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// Options of a quiet run on the CPU into `out`.
+pub fn quiet(out: &Path) -> ganforge::train::TrainOptions {
+    ganforge::train::TrainOptions {
+        device: ganforge::device::DeviceChoice::Cpu,
+        out: Some(out.to_path_buf()),
+        runs_root: out.parent().unwrap_or(out).to_path_buf(),
+        progress: ganforge::train::Progress::Quiet,
+    }
+}
+
+/// Trains `config` quietly into `out`.
+pub fn train_quiet(config: TrainConfig, out: &Path) -> ganforge::train::TrainSummary {
+    ganforge::train::train(config, quiet(out)).expect("the run trains")
+}
+
+/// The first `limit` digits at 16×16 grey.
+pub fn small_digits(limit: usize) -> ganforge::data::ImageSet {
+    ganforge::data::ImageSet::load(
+        &ganforge::data::DataSpec::Digits,
+        ganforge::data::LoadOptions {
+            spatial: 16,
+            channels: 1,
+            limit: Some(limit),
+        },
+    )
+    .expect("the digits load")
+}
+
 /// Trains a tiny run into a fresh temporary directory; the directory lives as long as the
 /// returned guard.
 pub fn tiny_run(steps: usize) -> (tempfile::TempDir, std::path::PathBuf) {
     let guard = tempfile::tempdir().expect("temp dir");
-    let dir = guard.path().to_path_buf();
-    let out = dir.join("run");
-    ganforge::train::train(
-        tiny_config(steps),
-        ganforge::train::TrainOptions {
-            device: ganforge::device::DeviceChoice::Cpu,
-            out: Some(out.clone()),
-            runs_root: dir,
-            progress: ganforge::train::Progress::Quiet,
-        },
-    )
-    .expect("tiny run trains");
+    let out = guard.path().join("run");
+    train_quiet(tiny_config(steps), &out);
     (guard, out)
 }

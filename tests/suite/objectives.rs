@@ -4,7 +4,7 @@ use burn::nn::LinearConfig;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use ganforge::config::{OptimizerKind, TrainOverrides};
-use ganforge::data::{DataSpec, ImageSet, LoadOptions};
+use ganforge::data::ImageSet;
 use ganforge::losses::{LossKind, Objective};
 use ganforge::models::{NormKind, parameter_values};
 use ganforge::output::loss_log::LossLog;
@@ -177,15 +177,7 @@ fn wgan_gan(norm: NormKind) -> (Gan, ImageSet) {
     config.clip = Some(0.01);
     config.init_std = Some(0.02);
     config.d_norm = norm;
-    let data = ImageSet::load(
-        &DataSpec::Digits,
-        LoadOptions {
-            spatial: 16,
-            channels: 1,
-            limit: Some(64),
-        },
-    )
-    .unwrap();
+    let data = super::small_digits(64);
     (Gan::new(&config, &Device::flex()), data)
 }
 
@@ -236,16 +228,7 @@ fn a_wgan_run_logs_its_wasserstein_estimate_and_gradient_norms() {
     let mut config = super::tiny_config(4);
     config.loss = LossKind::Wgan;
     config.clip = Some(0.01);
-    let summary = ganforge::train::train(
-        config,
-        ganforge::train::TrainOptions {
-            device: ganforge::device::DeviceChoice::Cpu,
-            out: Some(dir.path().join("w")),
-            runs_root: dir.path().into(),
-            progress: ganforge::train::Progress::Quiet,
-        },
-    )
-    .unwrap();
+    let summary = super::train_quiet(config, &dir.path().join("w"));
     let rows = LossLog::read(&summary.run_dir.join("losses.csv")).unwrap();
     for r in &rows {
         // For the critic the reported scores are raw, so the estimate is their difference.

@@ -74,6 +74,18 @@ fn relative_error(a: &[f64], b: &[f64]) -> f64 {
     (diff / norm).sqrt()
 }
 
+/// The analytic values agree with the finite differences to a relative error below 1e-3.
+fn assert_matches(case: &Case, analytic: &[f64], finite: &[f64]) {
+    let error = relative_error(analytic, finite);
+    assert!(
+        error < 1e-3,
+        "{:?}/{} classes/pack {}: relative error {error}",
+        case.norm,
+        case.classes,
+        case.pack
+    );
+}
+
 struct Case {
     norm: NormKind,
     classes: usize,
@@ -188,14 +200,7 @@ fn the_input_gradient_matches_finite_differences() {
             })
             .collect();
         let analytic: Vec<f64> = picked.iter().map(|&i| gradient[i]).collect();
-        let error = relative_error(&analytic, &finite);
-        assert!(
-            error < 1e-3,
-            "{:?}/{} classes/pack {}: relative error {error}",
-            case.norm,
-            case.classes,
-            case.pack
-        );
+        assert_matches(case, &analytic, &finite);
     }
 }
 
@@ -249,14 +254,7 @@ fn the_penalty_weight_gradient_matches_finite_differences() {
             finite.iter().any(|v| v.abs() > 1e-3),
             "the check is not vacuous"
         );
-        let error = relative_error(&analytic, &finite);
-        assert!(
-            error < 1e-3,
-            "{:?}/{} classes/pack {}: relative error {error}",
-            case.norm,
-            case.classes,
-            case.pack
-        );
+        assert_matches(case, &analytic, &finite);
     }
 }
 
@@ -300,16 +298,7 @@ fn wgan_gp_has_its_recipe_and_trains() {
     let mut config = super::tiny_config(3);
     config.loss = LossKind::WganGp;
     config.disc_updates = 2;
-    let summary = ganforge::train::train(
-        config,
-        ganforge::train::TrainOptions {
-            device: ganforge::device::DeviceChoice::Cpu,
-            out: Some(dir.path().join("gp")),
-            runs_root: dir.path().into(),
-            progress: ganforge::train::Progress::Quiet,
-        },
-    )
-    .unwrap();
+    let summary = super::train_quiet(config, &dir.path().join("gp"));
     let rows =
         ganforge::output::loss_log::LossLog::read(&summary.run_dir.join("losses.csv")).unwrap();
     assert_eq!(rows.len(), 3);

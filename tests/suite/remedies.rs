@@ -3,12 +3,10 @@
 use burn::module::Module;
 use burn::prelude::*;
 use ganforge::config::TrainOverrides;
-use ganforge::data::{DataSpec, ImageSet, LoadOptions};
-use ganforge::device::DeviceChoice;
 use ganforge::models::{Discriminator, DiscriminatorConfig, parameter_values};
 use ganforge::output::loss_log::LossLog;
+use ganforge::train::Gan;
 use ganforge::train::random::{DataOrder, Stream};
-use ganforge::train::{Gan, Progress, TrainOptions, train};
 
 use super::tiny_config;
 
@@ -72,15 +70,7 @@ fn the_minibatch_stddev_is_the_mean_spread_across_the_batch() {
 fn feature_matching_minimises_the_distance_of_mean_features() {
     let mut config = tiny_config(1);
     config.feature_matching = true;
-    let data = ImageSet::load(
-        &DataSpec::Digits,
-        LoadOptions {
-            spatial: 16,
-            channels: 1,
-            limit: Some(64),
-        },
-    )
-    .unwrap();
+    let data = super::small_digits(64);
     let mut gan = Gan::new(&config, &Device::flex());
     let mut order = DataOrder::new(1, data.len());
     let real = data.batch(&order.indices(0, 8), gan.device());
@@ -119,16 +109,7 @@ fn each_remedy_trains_and_writes_its_run() {
     ] {
         let mut config = tiny_config(6);
         edit(&mut config);
-        let summary = train(
-            config,
-            TrainOptions {
-                device: DeviceChoice::Cpu,
-                out: Some(dir.path().join(name)),
-                runs_root: dir.path().into(),
-                progress: Progress::Quiet,
-            },
-        )
-        .unwrap();
+        let summary = super::train_quiet(config, &dir.path().join(name));
         let rows = LossLog::read(&summary.run_dir.join("losses.csv")).unwrap();
         assert_eq!(rows.len(), 6, "{name}");
         assert!(

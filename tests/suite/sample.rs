@@ -1,6 +1,5 @@
 use ganforge::device::DeviceChoice;
 use ganforge::sample::{Draw, SampleOptions, generate, sample};
-use ganforge::train::{Progress, TrainOptions, train};
 
 use super::tiny_config;
 
@@ -9,16 +8,7 @@ fn sampling_is_repeatable_and_writes_the_asked_count() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let config = tiny_config(3);
-    train(
-        config.clone(),
-        TrainOptions {
-            device: DeviceChoice::Cpu,
-            out: Some(run.clone()),
-            runs_root: dir.path().into(),
-            progress: Progress::Quiet,
-        },
-    )
-    .unwrap();
+    super::train_quiet(config.clone(), &run);
 
     let a = generate(&run, Draw::Any(5), 11, DeviceChoice::Cpu).unwrap();
     let b = generate(&run, Draw::Any(5), 11, DeviceChoice::Cpu).unwrap();
