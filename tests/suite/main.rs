@@ -9,6 +9,7 @@ mod objectives;
 mod penalty;
 mod remedies;
 mod sample;
+mod scores;
 mod training;
 
 use std::path::Path;

@@ -1,0 +1,3 @@
+//! Evaluation: scores of a generator against real data, from a classifier's outputs and features.
+
+pub mod scores;
