@@ -29,6 +29,58 @@ enum Command {
     Train(Box<TrainArgs>),
     /// Draw images from a trained run's generator.
     Sample(SampleArgs),
+    /// The judge classifier of the evaluation scores.
+    Classifier {
+        #[command(subcommand)]
+        command: ClassifierCommand,
+    },
+    /// Score a run's generator against the real data (writes eval.json into the run).
+    Eval(EvalArgs),
+}
+
+#[derive(Subcommand)]
+enum ClassifierCommand {
+    /// Train a judge on labelled data and save it (held-out accuracy reported).
+    Train(ClassifierTrainArgs),
+}
+
+#[derive(clap::Args)]
+struct ClassifierTrainArgs {
+    /// Labelled data: `digits` or `folder:DIR` with one subfolder per class.
+    #[arg(long, default_value = "digits")]
+    data: String,
+    /// Image side [default: the data's, as for training: 16 for digits, 64 for folders].
+    #[arg(long)]
+    spatial: Option<usize>,
+    /// Image channels [default: 1 for digits, 3 for folders].
+    #[arg(long)]
+    channels: Option<usize>,
+    #[arg(long, default_value_t = 60)]
+    epochs: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to save the judge [default: judges/<data>_s<spatial>_c<channels>, where eval looks].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// A run directory made by `ganforge train`.
+    #[arg(long, value_name = "DIR")]
+    run: PathBuf,
+    /// Generated images to score (and as many real ones, at most the data set).
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// A judge saved by `ganforge classifier train` [default: the run's data set's].
+    #[arg(long, value_name = "DIR")]
+    classifier: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
 }
 
 #[derive(clap::Args)]
@@ -145,11 +197,98 @@ fn run_sample(args: SampleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_classifier_train(args: ClassifierTrainArgs) -> anyhow::Result<()> {
+    use ganforge::data::{DataSpec, ImageSet, LoadOptions};
+    use ganforge::eval::evaluate::default_judge_dir;
+    use ganforge::eval::judge::{JudgeTraining, save_judge, train_judge};
+    let preset = DataSpec::parse(&args.data)?.preset();
+    let spatial = args.spatial.or(preset.spatial).unwrap_or(64);
+    let channels = args.channels.or(preset.channels).unwrap_or(3);
+    let out = args
+        .out
+        .unwrap_or_else(|| default_judge_dir(&args.data, spatial, channels));
+    if out.exists() {
+        return Err(GanError::Output(format!(
+            "{} exists: a judge is reused, not overwritten (remove it or pass --out)",
+            out.display()
+        ))
+        .into());
+    }
+    let data = ImageSet::load(
+        &DataSpec::parse(&args.data)?,
+        LoadOptions {
+            spatial,
+            channels,
+            limit: None,
+        },
+    )?;
+    let device = args
+        .device
+        .unwrap_or_else(DeviceChoice::default_available)
+        .device()?;
+    println!("training a judge on {}", data.summary());
+    let training = JudgeTraining::new()
+        .with_epochs(args.epochs)
+        .with_seed(args.seed);
+    let (judge, info) = train_judge(&data, &args.data, &training, 32, &device)?;
+    save_judge(&judge, &info, &out)?;
+    println!(
+        "held-out accuracy {:.2}% on {} images; judge saved in {}",
+        100.0 * info.held_out_accuracy,
+        info.held_out_images,
+        out.display()
+    );
+    Ok(())
+}
+
+fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
+    let report = ganforge::eval::evaluate::evaluate(
+        &args.run,
+        args.n,
+        args.seed,
+        args.classifier.as_deref(),
+        args.device.unwrap_or_else(DeviceChoice::default_available),
+    )?;
+    println!(
+        "{} at step {} ({} generated, {} real; judge {}, held-out accuracy {:.2}%)",
+        report.run,
+        report.step,
+        report.generated,
+        report.real,
+        report.judge,
+        100.0 * report.judge_held_out_accuracy
+    );
+    println!(
+        "Inception-style score: generated {:.3}, real {:.3}",
+        report.inception_score_generated, report.inception_score_real
+    );
+    println!("Fréchet distance: {:.4}", report.frechet_distance);
+    println!("kernel distance (KID): {:.5}", report.kernel_distance);
+    println!(
+        "precision {:.3}, recall {:.3}",
+        report.precision, report.recall
+    );
+    if let Some(per_class) = &report.per_class_accuracy {
+        let shown: Vec<String> = per_class
+            .iter()
+            .enumerate()
+            .map(|(c, a)| format!("{c}: {:.0}%", 100.0 * a))
+            .collect();
+        println!("judge accuracy on each asked class: {}", shown.join(", "));
+    }
+    println!("written to {}/eval.json", args.run.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Train(args) => run_train(*args),
         Command::Sample(args) => run_sample(args),
+        Command::Classifier {
+            command: ClassifierCommand::Train(args),
+        } => run_classifier_train(args),
+        Command::Eval(args) => run_eval(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

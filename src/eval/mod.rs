@@ -1,3 +1,5 @@
 //! Evaluation: scores of a generator against real data, from a classifier's outputs and features.
 
+pub mod evaluate;
+pub mod judge;
 pub mod scores;

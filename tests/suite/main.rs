@@ -4,6 +4,8 @@ mod cli;
 mod conditional;
 mod data;
 mod diagnostics;
+mod evaluate;
+mod judge;
 mod models;
 mod objectives;
 mod penalty;

@@ -1,0 +1,213 @@
+//! `ganforge eval`: a run's generator against the real data, through a judge.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::judge::{Judge, load_judge};
+use super::scores::{
+    Moments, frechet_distance, inception_score, kernel_distance, precision_recall,
+};
+use crate::data::{ImageSet, LoadOptions};
+use crate::device::DeviceChoice;
+use crate::error::{GanError, Result};
+use crate::output::run_dir::RunDir;
+use crate::output::write_atomic;
+use crate::sample::{Draw, generate};
+
+/// Nearest neighbours of the precision/recall manifolds (Kynkäänniemi et al. use 3).
+pub const NEIGHBOURS: usize = 3;
+
+/// Where `ganforge classifier train` puts the judge of a data set and shape, and where `eval`
+/// looks for it.
+pub fn default_judge_dir(data: &str, spatial: usize, channels: usize) -> PathBuf {
+    let name: String = data
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    PathBuf::from("judges").join(format!("{name}_s{spatial}_c{channels}"))
+}
+
+/// `eval.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub run: String,
+    pub step: usize,
+    pub judge: String,
+    pub judge_held_out_accuracy: f64,
+    pub generated: usize,
+    pub real: usize,
+    pub inception_score_generated: f64,
+    pub inception_score_real: f64,
+    /// On the judge's features as they are.
+    pub frechet_distance: f64,
+    /// KID on the judge's features divided by the real features' RMS.
+    pub kernel_distance: f64,
+    pub precision: f64,
+    pub recall: f64,
+    /// Conditional runs: the share of generated images of each asked class the judge assigns to
+    /// that class.
+    pub per_class_accuracy: Option<Vec<f64>>,
+}
+
+struct Judged {
+    probabilities: Vec<Vec<f64>>,
+    features: Vec<Vec<f64>>,
+}
+
+fn judge_images(judge: &Judge, images: &[Vec<f32>], shape: [usize; 3], device: &Device) -> Judged {
+    let [c, h, w] = shape;
+    let mut out = Judged {
+        probabilities: Vec::new(),
+        features: Vec::new(),
+    };
+    for chunk in images.chunks(256) {
+        let data: Vec<f32> = chunk.concat();
+        let batch = Tensor::<4>::from_data(TensorData::new(data, [chunk.len(), c, h, w]), device);
+        let rows = |t: Tensor<2>| -> Vec<Vec<f64>> {
+            let [_, d] = t.dims();
+            crate::tensor_values(t)
+                .chunks_exact(d)
+                .map(|r| r.iter().map(|&v| v as f64).collect())
+                .collect()
+        };
+        out.features.extend(rows(judge.features(batch.clone())));
+        out.probabilities.extend(rows(judge.probabilities(batch)));
+    }
+    out
+}
+
+/// Root mean square of every feature value.
+fn rms(features: &[Vec<f64>]) -> f64 {
+    let (sum, n) = features
+        .iter()
+        .flatten()
+        .fold((0.0, 0usize), |(s, n), v| (s + v * v, n + 1));
+    (sum / n.max(1) as f64).sqrt()
+}
+
+/// `features` divided by `scale`. KID's cubic kernel (x·y/d + 1)³ assumes features of unit scale
+/// (Inception's pooled features are); the judge's are not, so both sets are divided by the real
+/// features' RMS before it, which leaves KID independent of the judge's feature scale.
+fn rms_scaled(features: &[Vec<f64>], scale: f64) -> Vec<Vec<f64>> {
+    let scale = if scale > 0.0 { scale } else { 1.0 };
+    features
+        .iter()
+        .map(|f| f.iter().map(|v| v / scale).collect())
+        .collect()
+}
+
+fn argmax(p: &[f64]) -> usize {
+    p.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
+}
+
+/// Scores `n` generated images of the run in `run` against as many real ones (at most the data
+/// set), with the judge in `judge_dir` (default: the data set's), and writes `eval.json`.
+pub fn evaluate(
+    run: &Path,
+    n: usize,
+    seed: u64,
+    judge_dir: Option<&Path>,
+    device: DeviceChoice,
+) -> Result<EvalReport> {
+    if n < 2 {
+        return Err(GanError::config(
+            "n",
+            "must be at least 2 to compare distributions",
+        ));
+    }
+    let run_dir = RunDir::open(run)?;
+    let config = run_dir.read_config()?;
+    let judge_dir = judge_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_judge_dir(&config.data, config.spatial, config.channels));
+    if !judge_dir.exists() {
+        return Err(GanError::Output(format!(
+            "no judge in {}: train one with `ganforge classifier train --data {} --spatial {} --channels {}`, or pass --classifier DIR",
+            judge_dir.display(),
+            config.data,
+            config.spatial,
+            config.channels
+        )));
+    }
+    let inference = device.device()?;
+    let (judge, info) = load_judge(&judge_dir, &inference)?;
+    if (info.spatial, info.channels) != (config.spatial, config.channels) {
+        return Err(GanError::Output(format!(
+            "the judge in {} takes {}×{}×{} images, the run makes {}×{}×{}: train a judge for the run's shape",
+            judge_dir.display(),
+            info.channels,
+            info.spatial,
+            info.spatial,
+            config.channels,
+            config.spatial,
+            config.spatial
+        )));
+    }
+    let classes = config.condition_classes();
+    let generated = generate(run, Draw::Any(n), seed, device)?;
+    let data = ImageSet::load(
+        &config.data_spec()?,
+        LoadOptions {
+            spatial: config.spatial,
+            channels: config.channels,
+            limit: None,
+        },
+    )?;
+    let count = n.min(data.len());
+    let real: Vec<Vec<f32>> = (0..count)
+        .map(|i| data.image(i * data.len() / count).to_vec())
+        .collect();
+    let shape = [config.channels, config.spatial, config.spatial];
+    let fake_images: Vec<Vec<f32>> = generated.iter().map(|(p, _)| p.clone()).collect();
+    let fake = judge_images(&judge, &fake_images, shape, &inference);
+    let real_judged = judge_images(&judge, &real, shape, &inference);
+    let (precision, recall) = precision_recall(&real_judged.features, &fake.features, NEIGHBOURS);
+    let feature_rms = rms(&real_judged.features);
+
+    let per_class_accuracy = (classes > 0).then(|| {
+        (0..classes)
+            .map(|c| {
+                let asked: Vec<&Vec<f64>> = generated
+                    .iter()
+                    .zip(&fake.probabilities)
+                    .filter(|((_, label), _)| *label == Some(c))
+                    .map(|(_, p)| p)
+                    .collect();
+                let right = asked.iter().filter(|p| argmax(p) == c).count();
+                right as f64 / asked.len().max(1) as f64
+            })
+            .collect()
+    });
+    let step = crate::output::checkpoint::latest(&run_dir.checkpoints_dir())
+        .and_then(|dir| crate::output::checkpoint::read_state(&dir))
+        .map(|s| s.step)?;
+    let report = EvalReport {
+        run: run.display().to_string(),
+        step,
+        judge: judge_dir.display().to_string(),
+        judge_held_out_accuracy: info.held_out_accuracy,
+        generated: fake_images.len(),
+        real: real.len(),
+        inception_score_generated: inception_score(&fake.probabilities),
+        inception_score_real: inception_score(&real_judged.probabilities),
+        frechet_distance: frechet_distance(
+            &Moments::of(&real_judged.features),
+            &Moments::of(&fake.features),
+        ),
+        kernel_distance: kernel_distance(
+            &rms_scaled(&real_judged.features, feature_rms),
+            &rms_scaled(&fake.features, feature_rms),
+        ),
+        precision,
+        recall,
+        per_class_accuracy,
+    };
+    let json = serde_json::to_string_pretty(&report).expect("the report serialises");
+    write_atomic(&run_dir.root().join("eval.json"), json.as_bytes())?;
+    Ok(report)
+}

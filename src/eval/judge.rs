@@ -1,0 +1,286 @@
+//! The judge: a small CNN classifier trained on real labelled data, whose class probabilities
+//! and penultimate features the scores use (no pretrained Inception network can be downloaded
+//! here, so ganforge trains its own, as the tutorial's evaluation needs one).
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use burn::tensor::activation::{log_softmax, relu, softmax};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::ImageSet;
+use crate::error::{GanError, Result};
+use crate::output::write_atomic;
+
+#[derive(Config, Debug)]
+pub struct JudgeConfig {
+    pub channels: usize,
+    pub spatial: usize,
+    pub classes: usize,
+    /// Filters of the first two convolutions; the last two have twice as many.
+    #[config(default = 32)]
+    pub width: usize,
+}
+
+/// Conv3×3 → ReLU → Conv3×3/2 → ReLU → Conv3×3 → ReLU → Conv3×3/2 → ReLU → global average pool
+/// (the features) → Linear (the class logits).
+#[derive(Module, Debug)]
+pub struct Judge {
+    convs: Vec<Conv2d>,
+    head: Linear,
+}
+
+impl JudgeConfig {
+    pub fn init(&self, device: &Device) -> Judge {
+        let w = self.width;
+        let layers = [
+            (self.channels, w, 1),
+            (w, w, 2),
+            (w, 2 * w, 1),
+            (2 * w, 2 * w, 2),
+        ];
+        Judge {
+            convs: layers
+                .iter()
+                .map(|&(i, o, s)| {
+                    Conv2dConfig::new([i, o], [3, 3])
+                        .with_stride([s, s])
+                        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                        .init(device)
+                })
+                .collect(),
+            head: LinearConfig::new(2 * w, self.classes).init(device),
+        }
+    }
+}
+
+impl Judge {
+    /// Penultimate features, `[batch, 2 × width]`.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        let x = self
+            .convs
+            .iter()
+            .fold(images, |x, conv| relu(conv.forward(x)));
+        x.mean_dims(&[2, 3]).flatten(1, 3)
+    }
+
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.head.forward(self.features(images))
+    }
+
+    pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
+        softmax(self.forward(images), 1)
+    }
+}
+
+/// How to train a judge.
+#[derive(Config, Debug)]
+pub struct JudgeTraining {
+    #[config(default = 60)]
+    pub epochs: usize,
+    #[config(default = 64)]
+    pub batch: usize,
+    #[config(default = 1e-3)]
+    pub lr: f64,
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Share of each class held out to measure accuracy.
+    #[config(default = 0.2)]
+    pub held_out: f64,
+}
+
+/// A trained judge and what is known of it (`judge.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeInfo {
+    pub format: u32,
+    pub channels: usize,
+    pub spatial: usize,
+    pub classes: usize,
+    pub width: usize,
+    pub class_names: Vec<String>,
+    /// Accuracy on the held-out images, which training never saw.
+    pub held_out_accuracy: f64,
+    pub held_out_images: usize,
+    /// The data it was trained on.
+    pub data: String,
+}
+
+const JUDGE_FORMAT: u32 = 1;
+
+/// Indices of `labels` split per class into (train, held out), shuffled from `seed`.
+pub fn stratified_split(labels: &[usize], held_out: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let classes = labels.iter().max().map_or(0, |m| m + 1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for c in 0..classes {
+        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+        members.shuffle(&mut rng);
+        let n_test = (members.len() as f64 * held_out).round() as usize;
+        test.extend_from_slice(&members[..n_test]);
+        train.extend_from_slice(&members[n_test..]);
+    }
+    train.shuffle(&mut rng);
+    (train, test)
+}
+
+fn one_hot(labels: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+    let mut values = vec![0.0f32; labels.len() * classes];
+    for (i, &l) in labels.iter().enumerate() {
+        values[i * classes + l] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(values, [labels.len(), classes]), device)
+}
+
+/// Share of `indices` the judge classifies as their label.
+pub fn accuracy(
+    judge: &Judge,
+    data: &ImageSet,
+    labels: &[usize],
+    indices: &[usize],
+    device: &Device,
+) -> f64 {
+    let mut right = 0;
+    for chunk in indices.chunks(256) {
+        let predicted = judge
+            .forward(data.batch(chunk, device))
+            .argmax(1)
+            .into_data()
+            .try_into_vec_as::<i64>()
+            .expect("argmax gives integers");
+        right += chunk
+            .iter()
+            .zip(predicted)
+            .filter(|(i, p)| labels[**i] as i64 == *p)
+            .count();
+    }
+    right as f64 / indices.len().max(1) as f64
+}
+
+/// Trains a judge on labelled `data`; returns it (on the inference device) and its description.
+pub fn train_judge(
+    data: &ImageSet,
+    data_name: &str,
+    options: &JudgeTraining,
+    width: usize,
+    device: &Device,
+) -> Result<(Judge, JudgeInfo)> {
+    let labels = data.labels.as_ref().ok_or_else(|| {
+        GanError::config(
+            "data",
+            "has no class labels: a judge learns from `digits` or a folder of class subfolders",
+        )
+    })?;
+    let classes = data.class_names.len();
+    let ad = device.clone().autodiff();
+    let config = JudgeConfig::new(data.channels, data.spatial, classes).with_width(width);
+    let mut judge = crate::train::with_seed(&ad, options.seed, || {
+        let judge = config.init(&ad);
+        crate::models::materialize_parameters(&judge);
+        judge
+    });
+    let (train, test) = stratified_split(labels, options.held_out, options.seed);
+    let mut optim = AdamConfig::new().init();
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut order = train.clone();
+    for epoch in 0..options.epochs {
+        // A tenth of the learning rate for the last third: the late, small steps settle the
+        // weights (measured: 97.2% held-out without, on the digits).
+        let lr = if 3 * epoch >= 2 * options.epochs {
+            options.lr / 10.0
+        } else {
+            options.lr
+        };
+        order.shuffle(&mut rng);
+        for chunk in order.chunks(options.batch) {
+            let targets: Vec<usize> = chunk.iter().map(|&i| labels[i]).collect();
+            let logits = judge.forward(data.batch(chunk, &ad));
+            let loss = (log_softmax(logits, 1) * one_hot(&targets, classes, &ad))
+                .sum_dim(1)
+                .mean()
+                .neg();
+            let grads = GradientsParams::from_grads(loss.backward(), &judge);
+            judge = optim.step(lr, judge.clone(), grads);
+        }
+    }
+    let judge = judge.valid();
+    let held_out_accuracy = accuracy(&judge, data, labels, &test, device);
+    let info = JudgeInfo {
+        format: JUDGE_FORMAT,
+        channels: data.channels,
+        spatial: data.spatial,
+        classes,
+        width,
+        class_names: data.class_names.clone(),
+        held_out_accuracy,
+        held_out_images: test.len(),
+        data: data_name.to_string(),
+    };
+    Ok((judge, info))
+}
+
+fn judge_files(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("judge.bpk"), dir.join("judge.toml"))
+}
+
+/// Writes a judge into `dir` (created; an existing non-empty `dir` is refused).
+pub fn save_judge(judge: &Judge, info: &JudgeInfo, dir: &Path) -> Result<()> {
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(GanError::Output(format!(
+            "{} is not empty: choose another --out for the judge (nothing was changed)",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| GanError::io(format!("cannot create {}", dir.display()), e))?;
+    let (weights, description) = judge_files(dir);
+    let bytes = judge
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| GanError::Output(format!("cannot encode the judge: {e}")))?;
+    write_atomic(&weights, &bytes)?;
+    write_atomic(
+        &description,
+        toml::to_string(info)
+            .expect("judge info serialises")
+            .as_bytes(),
+    )
+}
+
+/// Reads a judge saved by [`save_judge`].
+pub fn load_judge(dir: &Path, device: &Device) -> Result<(Judge, JudgeInfo)> {
+    let (weights, description) = judge_files(dir);
+    let bad =
+        |why: String| GanError::Output(format!("{} is not a ganforge judge: {why}", dir.display()));
+    let text = std::fs::read_to_string(&description).map_err(|e| bad(e.to_string()))?;
+    let info: JudgeInfo = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    if info.format != JUDGE_FORMAT {
+        return Err(bad(format!(
+            "format {} (this ganforge reads {JUDGE_FORMAT})",
+            info.format
+        )));
+    }
+    let bytes = std::fs::read(&weights).map_err(|e| bad(e.to_string()))?;
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad(e.to_string()))?;
+    let judge = JudgeConfig::new(info.channels, info.spatial, info.classes)
+        .with_width(info.width)
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok((judge, info))
+}

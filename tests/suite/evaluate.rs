@@ -1,0 +1,86 @@
+//! `ganforge eval` end to end on a tiny run, and its refusals.
+
+use burn::prelude::*;
+use ganforge::data::{DataSpec, ImageSet, LoadOptions};
+use ganforge::device::DeviceChoice;
+use ganforge::eval::evaluate::{EvalReport, evaluate};
+use ganforge::eval::judge::{JudgeTraining, save_judge, train_judge};
+
+use super::{tiny_config, train_quiet};
+
+/// A quickly trained (not accurate) judge for `spatial`×`spatial` grey digits, saved in `dir`.
+fn quick_judge(dir: &std::path::Path, spatial: usize) {
+    let data = ImageSet::load(
+        &DataSpec::Digits,
+        LoadOptions {
+            spatial,
+            channels: 1,
+            limit: Some(200),
+        },
+    )
+    .unwrap();
+    let (judge, info) = train_judge(
+        &data,
+        "digits",
+        &JudgeTraining::new().with_epochs(1),
+        4,
+        &Device::flex(),
+    )
+    .unwrap();
+    save_judge(&judge, &info, dir).unwrap();
+}
+
+#[test]
+fn eval_scores_a_run_and_writes_eval_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let judge = dir.path().join("judge");
+    quick_judge(&judge, 16);
+    let mut config = tiny_config(3);
+    config.conditional = true;
+    let run = dir.path().join("run");
+    train_quiet(config, &run);
+
+    let report = evaluate(&run, 40, 0, Some(&judge), DeviceChoice::Cpu).unwrap();
+    assert_eq!((report.generated, report.real, report.step), (40, 40, 3));
+    for v in [
+        report.inception_score_generated,
+        report.inception_score_real,
+        report.frechet_distance,
+        report.kernel_distance,
+    ] {
+        assert!(v.is_finite(), "{report:?}");
+    }
+    assert!(report.inception_score_generated >= 1.0 - 1e-9);
+    assert!((0.0..=1.0).contains(&report.precision) && (0.0..=1.0).contains(&report.recall));
+    assert_eq!(report.per_class_accuracy.as_ref().map(Vec::len), Some(10));
+    let written: EvalReport =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(written, report);
+}
+
+#[test]
+fn eval_refuses_a_missing_or_mismatched_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_quiet(tiny_config(2), &run);
+    let missing = dir.path().join("no-judge");
+    let err = evaluate(&run, 10, 0, Some(&missing), DeviceChoice::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ganforge classifier train"), "{err}");
+
+    let judge32 = dir.path().join("judge32");
+    quick_judge(&judge32, 32);
+    let err = evaluate(&run, 10, 0, Some(&judge32), DeviceChoice::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("1×32×32") && err.contains("1×16×16"), "{err}");
+    let err = evaluate(&run, 1, 0, Some(&judge32), DeviceChoice::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`n`"), "{err}");
+    assert!(
+        !run.join("eval.json").exists(),
+        "nothing written on refusal"
+    );
+}

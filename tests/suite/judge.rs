@@ -1,0 +1,54 @@
+//! The judge classifier the evaluation scores use.
+
+use burn::prelude::*;
+use ganforge::data::{DataSpec, ImageSet, LoadOptions};
+use ganforge::eval::judge::{JudgeTraining, load_judge, save_judge, stratified_split, train_judge};
+
+#[test]
+fn the_split_holds_out_a_share_of_every_class() {
+    let labels: Vec<usize> = (0..100).map(|i| i % 4).collect();
+    let (train, test) = stratified_split(&labels, 0.2, 1);
+    assert_eq!((train.len(), test.len()), (80, 20));
+    for c in 0..4 {
+        assert_eq!(test.iter().filter(|&&i| labels[i] == c).count(), 5);
+    }
+    let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+    all.sort();
+    assert_eq!(all, (0..100).collect::<Vec<_>>(), "a partition");
+}
+
+#[test]
+fn a_judge_trained_on_the_digits_is_accurate_and_reloads() {
+    let data = ImageSet::load(
+        &DataSpec::Digits,
+        LoadOptions {
+            spatial: 16,
+            channels: 1,
+            limit: None,
+        },
+    )
+    .unwrap();
+    let device = Device::flex();
+    let (judge, info) = train_judge(&data, "digits", &JudgeTraining::new(), 32, &device).unwrap();
+    assert!(
+        info.held_out_accuracy >= 0.97,
+        "held-out accuracy {}",
+        info.held_out_accuracy
+    );
+    assert_eq!((info.classes, info.held_out_images), (10, 359));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("judge");
+    save_judge(&judge, &info, &path).unwrap();
+    let (loaded, loaded_info) = load_judge(&path, &device).unwrap();
+    assert_eq!(loaded_info, info);
+    let images = data.batch(&[0, 1, 2], &device);
+    assert_eq!(
+        ganforge::tensor_values(judge.forward(images.clone())),
+        ganforge::tensor_values(loaded.forward(images)),
+    );
+    assert!(
+        save_judge(&judge, &info, &path).is_err(),
+        "an existing judge is kept"
+    );
+}
