@@ -36,6 +36,28 @@ enum Command {
     },
     /// Score a run's generator against the real data (writes eval.json into the run).
     Eval(EvalArgs),
+    /// Write a labelled synthetic data set (one folder per class) for data augmentation.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// A run directory made by `ganforge train`.
+    #[arg(long, value_name = "DIR")]
+    run: PathBuf,
+    /// Images to write.
+    #[arg(long)]
+    n: usize,
+    /// A new or empty folder; it gets one subfolder per class, readable by `--data folder:DIR`.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The judge that labels an unconditional run's images [default: the data set's].
+    #[arg(long, value_name = "DIR")]
+    classifier: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
 }
 
 #[derive(Subcommand)]
@@ -280,6 +302,34 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_export(args: ExportArgs) -> anyhow::Result<()> {
+    let export = ganforge::eval::export::export(
+        &args.run,
+        args.n,
+        args.seed,
+        &args.out,
+        args.classifier.as_deref(),
+        args.device.unwrap_or_else(DeviceChoice::default_available),
+    )?;
+    let counts: Vec<String> = export
+        .per_class
+        .iter()
+        .map(|(name, n)| format!("{name}: {n}"))
+        .collect();
+    let how = if export.judge_labelled {
+        "labelled by the judge"
+    } else {
+        "labelled as asked"
+    };
+    println!(
+        "wrote {} images into {} ({how}; {})",
+        args.n,
+        args.out.display(),
+        counts.join(", ")
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -289,6 +339,7 @@ fn main() -> ExitCode {
             command: ClassifierCommand::Train(args),
         } => run_classifier_train(args),
         Command::Eval(args) => run_eval(args),
+        Command::Export(args) => run_export(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! Evaluation: scores of a generator against real data, from a classifier's outputs and features.
 
 pub mod evaluate;
+pub mod export;
 pub mod judge;
 pub mod scores;

@@ -80,6 +80,18 @@ impl RunDir {
     pub fn losses_png(&self) -> PathBuf {
         self.root.join("losses.png")
     }
+    /// `classes.txt`: the data's class names, one a line, for runs on labelled data.
+    pub fn classes_path(&self) -> PathBuf {
+        self.root.join("classes.txt")
+    }
+
+    /// The class names recorded when the run started (empty for data without classes).
+    pub fn class_names(&self) -> Vec<String> {
+        std::fs::read_to_string(self.classes_path())
+            .map(|t| t.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.root.join("train.log")
     }

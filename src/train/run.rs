@@ -104,6 +104,9 @@ pub fn train(mut config: TrainConfig, options: TrainOptions) -> Result<TrainSumm
         None => RunDir::create_numbered(&options.runs_root, &config.run_name())?,
     };
     write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
+    if !data.class_names.is_empty() {
+        write_atomic(&run.classes_path(), data.class_names.join("\n").as_bytes())?;
+    }
     let gan = Gan::new(&config, &device);
     let log = LossLog::create(&run.losses_csv())?;
     Session::new(run, gan, data, log, options.device, options.progress)?.run()

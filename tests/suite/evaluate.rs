@@ -84,3 +84,47 @@ fn eval_refuses_a_missing_or_mismatched_judge() {
         "nothing written on refusal"
     );
 }
+
+#[test]
+fn export_writes_a_labelled_set_that_reads_back() {
+    use ganforge::eval::export::export;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(2);
+    config.conditional = true;
+    let run = dir.path().join("cond");
+    train_quiet(config, &run);
+    let out = dir.path().join("synthetic");
+    let written = export(&run, 20, 0, &out, None, DeviceChoice::Cpu).unwrap();
+    assert!(!written.judge_labelled);
+    assert!(written.per_class.iter().all(|(_, n)| *n == 2));
+    let set = ImageSet::load(
+        &DataSpec::Folder(out.clone()),
+        LoadOptions {
+            spatial: 16,
+            channels: 1,
+            limit: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(set.len(), 20);
+    assert_eq!(
+        set.class_names,
+        (0..10).map(|d| d.to_string()).collect::<Vec<_>>()
+    );
+    let labels = set.labels.unwrap();
+    assert!((0..10).all(|c| labels.iter().filter(|&&l| l == c).count() == 2));
+    assert!(
+        export(&run, 5, 0, &out, None, DeviceChoice::Cpu).is_err(),
+        "not over a set"
+    );
+
+    // An unconditional run is labelled by a judge.
+    let judge = dir.path().join("judge");
+    quick_judge(&judge, 16);
+    let plain = dir.path().join("plain");
+    train_quiet(tiny_config(2), &plain);
+    let out = dir.path().join("judged");
+    let written = export(&plain, 12, 0, &out, Some(&judge), DeviceChoice::Cpu).unwrap();
+    assert!(written.judge_labelled);
+    assert_eq!(written.per_class.iter().map(|(_, n)| n).sum::<usize>(), 12);
+}
