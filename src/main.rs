@@ -264,13 +264,13 @@ fn run_classifier_train(args: ClassifierTrainArgs) -> anyhow::Result<()> {
 }
 
 fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
-    let report = ganforge::eval::evaluate::evaluate(
-        &args.run,
+    let mut options = ganforge::eval::evaluate::EvalOptions::new(
         args.n,
-        args.seed,
-        args.classifier.as_deref(),
         args.device.unwrap_or_else(DeviceChoice::default_available),
-    )?;
+    );
+    options.seed = args.seed;
+    options.judge = args.classifier.clone();
+    let report = ganforge::eval::evaluate::evaluate(&args.run, &options)?;
     println!(
         "{} at step {} ({} generated, {} real; judge {}, held-out accuracy {:.2}%)",
         report.run,
@@ -297,6 +297,13 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
             .map(|(c, a)| format!("{c}: {:.0}%", 100.0 * a))
             .collect();
         println!("judge accuracy on each asked class: {}", shown.join(", "));
+    }
+    if let (Some(tstr), Some(trtr)) = (report.tstr_accuracy, report.trtr_accuracy) {
+        println!(
+            "train on synthetic, test on real: {:.2}% (train on real: {:.2}%)",
+            100.0 * tstr,
+            100.0 * trtr
+        );
     }
     println!("written to {}/eval.json", args.run.display());
     Ok(())

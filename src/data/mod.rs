@@ -100,7 +100,8 @@ impl ImageSet {
         }
     }
 
-    pub(crate) fn from_parts(
+    /// An image set from its parts (`pixels` channel-major, image after image, in [-1, 1]).
+    pub fn from_parts(
         pixels: Vec<f32>,
         channels: usize,
         spatial: usize,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::judge::{Judge, load_judge};
+use super::judge::{Judge, JudgeTraining, accuracy, fit_classifier, load_judge, stratified_split};
 use super::scores::{
     Moments, frechet_distance, inception_score, kernel_distance, precision_recall,
 };
@@ -49,6 +49,86 @@ pub struct EvalReport {
     /// Conditional runs: the share of generated images of each asked class the judge assigns to
     /// that class.
     pub per_class_accuracy: Option<Vec<f64>>,
+    /// Conditional runs: accuracy on held-out real images of a classifier trained only on
+    /// generated labelled images (train on synthetic, test on real)…
+    pub tstr_accuracy: Option<f64>,
+    /// …and of the same classifier trained on the other real images (train on real, test on
+    /// real), the reference TSTR is read against.
+    pub trtr_accuracy: Option<f64>,
+}
+
+/// How `evaluate` works.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Generated images to score.
+    pub n: usize,
+    pub seed: u64,
+    /// The judge; default the data set's.
+    pub judge: Option<PathBuf>,
+    pub device: DeviceChoice,
+    /// How the TSTR and TRTR classifiers are trained.
+    pub classifier_training: JudgeTraining,
+}
+
+impl EvalOptions {
+    pub fn new(n: usize, device: DeviceChoice) -> Self {
+        EvalOptions {
+            n,
+            seed: 0,
+            judge: None,
+            device,
+            classifier_training: JudgeTraining::new().with_epochs(30),
+        }
+    }
+}
+
+/// TSTR and TRTR accuracies of a conditional run: real data split as the judge's held-out split
+/// is; the synthetic training set has as many images as the real one, classes in turn.
+fn train_on_synthetic(
+    run: &Path,
+    data: &ImageSet,
+    options: &EvalOptions,
+    width: usize,
+    device: &Device,
+) -> Result<(f64, f64)> {
+    let labels = data
+        .labels
+        .as_ref()
+        .ok_or_else(|| GanError::config("conditional", "needs labelled data"))?;
+    let training = &options.classifier_training;
+    let classes = data.class_names.len();
+    let (train, test) = stratified_split(labels, training.held_out, training.seed);
+    let real_model = fit_classifier(data, labels, classes, &train, training, width, device);
+    let trtr = accuracy(&real_model, data, labels, &test, device);
+
+    let synthetic = generate(
+        run,
+        Draw::Any(train.len()),
+        options.seed + 1,
+        options.device,
+    )?;
+    let synthetic_labels: Vec<usize> = synthetic.iter().map(|(_, l)| l.unwrap_or(0)).collect();
+    let pixels: Vec<f32> = synthetic.into_iter().flat_map(|(p, _)| p).collect();
+    let synthetic_set = ImageSet::from_parts(
+        pixels,
+        data.channels,
+        data.spatial,
+        Some(synthetic_labels.clone()),
+        data.class_names.clone(),
+        Vec::new(),
+    );
+    let all: Vec<usize> = (0..synthetic_set.len()).collect();
+    let synthetic_model = fit_classifier(
+        &synthetic_set,
+        &synthetic_labels,
+        classes,
+        &all,
+        training,
+        width,
+        device,
+    );
+    let tstr = accuracy(&synthetic_model, data, labels, &test, device);
+    Ok((tstr, trtr))
 }
 
 struct Judged {
@@ -107,13 +187,9 @@ fn argmax(p: &[f64]) -> usize {
 
 /// Scores `n` generated images of the run in `run` against as many real ones (at most the data
 /// set), with the judge in `judge_dir` (default: the data set's), and writes `eval.json`.
-pub fn evaluate(
-    run: &Path,
-    n: usize,
-    seed: u64,
-    judge_dir: Option<&Path>,
-    device: DeviceChoice,
-) -> Result<EvalReport> {
+pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
+    let (n, seed, device) = (options.n, options.seed, options.device);
+    let judge_dir = options.judge.as_deref();
     if n < 2 {
         return Err(GanError::config(
             "n",
@@ -183,6 +259,12 @@ pub fn evaluate(
             })
             .collect()
     });
+    let (tstr_accuracy, trtr_accuracy) = if classes > 0 {
+        let (tstr, trtr) = train_on_synthetic(run, &data, options, info.width, &inference)?;
+        (Some(tstr), Some(trtr))
+    } else {
+        (None, None)
+    };
     let step = crate::output::checkpoint::latest(&run_dir.checkpoints_dir())
         .and_then(|dir| crate::output::checkpoint::read_state(&dir))
         .map(|s| s.step)?;
@@ -206,6 +288,8 @@ pub fn evaluate(
         precision,
         recall,
         per_class_accuracy,
+        tstr_accuracy,
+        trtr_accuracy,
     };
     let json = serde_json::to_string_pretty(&report).expect("the report serialises");
     write_atomic(&run_dir.root().join("eval.json"), json.as_bytes())?;

@@ -3,8 +3,16 @@
 use burn::prelude::*;
 use ganforge::data::{DataSpec, ImageSet, LoadOptions};
 use ganforge::device::DeviceChoice;
-use ganforge::eval::evaluate::{EvalReport, evaluate};
+use ganforge::eval::evaluate::{EvalOptions, EvalReport, evaluate};
 use ganforge::eval::judge::{JudgeTraining, save_judge, train_judge};
+
+/// Options with the given judge and classifiers trained for one epoch.
+fn quick_options(n: usize, judge: &std::path::Path) -> EvalOptions {
+    let mut options = EvalOptions::new(n, DeviceChoice::Cpu);
+    options.judge = Some(judge.to_path_buf());
+    options.classifier_training = JudgeTraining::new().with_epochs(1);
+    options
+}
 
 use super::{tiny_config, train_quiet};
 
@@ -40,7 +48,7 @@ fn eval_scores_a_run_and_writes_eval_json() {
     let run = dir.path().join("run");
     train_quiet(config, &run);
 
-    let report = evaluate(&run, 40, 0, Some(&judge), DeviceChoice::Cpu).unwrap();
+    let report = evaluate(&run, &quick_options(40, &judge)).unwrap();
     assert_eq!((report.generated, report.real, report.step), (40, 40, 3));
     for v in [
         report.inception_score_generated,
@@ -53,6 +61,12 @@ fn eval_scores_a_run_and_writes_eval_json() {
     assert!(report.inception_score_generated >= 1.0 - 1e-9);
     assert!((0.0..=1.0).contains(&report.precision) && (0.0..=1.0).contains(&report.recall));
     assert_eq!(report.per_class_accuracy.as_ref().map(Vec::len), Some(10));
+    for accuracy in [report.tstr_accuracy, report.trtr_accuracy] {
+        assert!(
+            accuracy.is_some_and(|a| (0.0..=1.0).contains(&a)),
+            "{report:?}"
+        );
+    }
     let written: EvalReport =
         serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
     assert_eq!(written, report);
@@ -64,18 +78,18 @@ fn eval_refuses_a_missing_or_mismatched_judge() {
     let run = dir.path().join("run");
     train_quiet(tiny_config(2), &run);
     let missing = dir.path().join("no-judge");
-    let err = evaluate(&run, 10, 0, Some(&missing), DeviceChoice::Cpu)
+    let err = evaluate(&run, &quick_options(10, &missing))
         .unwrap_err()
         .to_string();
     assert!(err.contains("ganforge classifier train"), "{err}");
 
     let judge32 = dir.path().join("judge32");
     quick_judge(&judge32, 32);
-    let err = evaluate(&run, 10, 0, Some(&judge32), DeviceChoice::Cpu)
+    let err = evaluate(&run, &quick_options(10, &judge32))
         .unwrap_err()
         .to_string();
     assert!(err.contains("1×32×32") && err.contains("1×16×16"), "{err}");
-    let err = evaluate(&run, 1, 0, Some(&judge32), DeviceChoice::Cpu)
+    let err = evaluate(&run, &quick_options(1, &judge32))
         .unwrap_err()
         .to_string();
     assert!(err.contains("`n`"), "{err}");
