@@ -334,7 +334,12 @@ impl TrainConfig {
             .collect();
         let model = match self.loss {
             LossKind::Bce => "dcgan".to_string(),
-            other => format!("dcgan-{}", serde_plain_name(other)),
+            other => format!(
+                "dcgan-{}",
+                clap::ValueEnum::to_possible_value(&other)
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            ),
         };
         format!(
             "{model}_{data}_s{}_c{}_lat{}_cap{}_b{}_k{}_du{}_gu{}",
@@ -475,16 +480,4 @@ impl TrainConfig {
         )?;
         Ok(())
     }
-}
-
-/// The name a value has in the config file (`"wgan"`), for run names and messages.
-fn serde_plain_name<T: Serialize>(value: T) -> String {
-    #[derive(Serialize)]
-    struct Wrap<T> {
-        v: T,
-    }
-    toml::to_string(&Wrap { v: value })
-        .ok()
-        .and_then(|s| s.split('"').nth(1).map(str::to_string))
-        .unwrap_or_default()
 }

@@ -1,7 +1,8 @@
 //! ganforge: train, sample and evaluate generative adversarial networks on burn.
 //!
 //! The layout follows the data flow: [`data`] → [`models`] → [`losses`] → [`train`] (the one
-//! training loop) → [`output`] (run directory, samples, plots, checkpoints) → [`sample`].
+//! training loop) → [`output`] (run directory, samples, plots, checkpoints) → [`sample`] →
+//! [`eval`] (judge classifier, scores, export).
 
 pub mod config;
 pub mod data;

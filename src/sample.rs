@@ -63,10 +63,7 @@ pub fn generate(
     let config = run.read_config()?;
     let classes = config.condition_classes();
     let labels: Option<Vec<usize>> = match draw {
-        Draw::Any(n) if classes == 0 => {
-            let _ = n;
-            None
-        }
+        Draw::Any(_) if classes == 0 => None,
         Draw::Any(n) => Some((0..n).map(|i| i % classes).collect()),
         Draw::Class { label, n } => {
             if classes == 0 {

@@ -233,11 +233,6 @@ impl Gan {
         &self.device
     }
 
-    /// Noise for stream `purpose` at `index`, on the training device.
-    pub fn noise(&self, purpose: Stream, index: u64, count: usize) -> Tensor<2> {
-        self.latent(purpose, index, count).noise
-    }
-
     /// G's input for stream `purpose` at `index`: noise and, for a conditional run, classes
     /// drawn uniformly from the same stream.
     pub fn latent(&self, purpose: Stream, index: u64, count: usize) -> Latent {

@@ -233,7 +233,7 @@ impl Session {
                 return Err(GanError::Output(message));
             }
             self.log.push(record.clone())?;
-            self.reporter.step(&record, total);
+            self.reporter.step(&record);
             for event in self.diagnostics.observe_step(&record) {
                 self.say(&event.message())?;
             }
@@ -439,7 +439,7 @@ impl Reporter {
         }
     }
 
-    fn step(&self, r: &StepRecord, _total: usize) {
+    fn step(&self, r: &StepRecord) {
         if let Reporter::Bar(bar) = self {
             bar.set_position(r.step as u64);
             bar.set_message(format!(

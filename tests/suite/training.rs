@@ -95,7 +95,7 @@ fn discriminator_auc(gan: &Gan, data: &ImageSet, count: usize) -> f64 {
     let real = gan.training_scores(data.batch(&indices, gan.device()), None);
     let fakes = gan
         .generator
-        .forward(gan.noise(Stream::Sample, 99, count))
+        .forward(gan.latent(Stream::Sample, 99, count).noise)
         .detach();
     let fake = gan.training_scores(fakes, None);
     let ordered: usize = real
