@@ -3,4 +3,5 @@
 pub mod evaluate;
 pub mod export;
 pub mod judge;
+pub mod modes;
 pub mod scores;

@@ -7,6 +7,7 @@ mod diagnostics;
 mod evaluate;
 mod judge;
 mod models;
+mod modes;
 mod objectives;
 mod penalty;
 mod remedies;
