@@ -64,6 +64,19 @@ struct ExportArgs {
 enum ClassifierCommand {
     /// Train a judge on labelled data and save it (held-out accuracy reported).
     Train(ClassifierTrainArgs),
+    /// Write a judge as a safetensors feature network (PyTorch names and layouts; see
+    /// docs/feature-network.md), for use elsewhere or as `--classifier FILE.safetensors`.
+    Export(ClassifierExportArgs),
+}
+
+#[derive(clap::Args)]
+struct ClassifierExportArgs {
+    /// A judge saved by `ganforge classifier train`.
+    #[arg(long, value_name = "DIR")]
+    judge: PathBuf,
+    /// The file to write (must not exist).
+    #[arg(long, value_name = "FILE.safetensors")]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -98,8 +111,9 @@ struct EvalArgs {
     n: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// A judge saved by `ganforge classifier train` [default: the run's data set's].
-    #[arg(long, value_name = "DIR")]
+    /// A judge saved by `ganforge classifier train`, or a feature network of your own in the
+    /// safetensors layout of docs/feature-network.md [default: the run's data set's judge].
+    #[arg(long, value_name = "DIR|FILE.safetensors")]
     classifier: Option<PathBuf>,
     #[arg(long, value_enum)]
     device: Option<DeviceChoice>,
@@ -256,10 +270,29 @@ fn run_classifier_train(args: ClassifierTrainArgs) -> anyhow::Result<()> {
     save_judge(&judge, &info, &out)?;
     println!(
         "held-out accuracy {:.2}% on {} images; judge saved in {}",
-        100.0 * info.held_out_accuracy,
+        100.0 * info.held_out_accuracy.unwrap_or(f64::NAN),
         info.held_out_images,
         out.display()
     );
+    Ok(())
+}
+
+fn run_classifier_export(args: ClassifierExportArgs) -> anyhow::Result<()> {
+    use ganforge::eval::feature_net::{is_feature_network, save_feature_network};
+    use ganforge::eval::judge::load_judge;
+    if !is_feature_network(&args.out) {
+        return Err(GanError::config(
+            "out",
+            format!(
+                "is {}: name a file ending in .safetensors",
+                args.out.display()
+            ),
+        )
+        .into());
+    }
+    let (judge, info) = load_judge(&args.judge, &burn::prelude::Device::flex())?;
+    save_feature_network(&judge, &info, &args.out)?;
+    println!("wrote {}", args.out.display());
     Ok(())
 }
 
@@ -272,13 +305,16 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     options.judge = args.classifier.clone();
     let report = ganforge::eval::evaluate::evaluate(&args.run, &options)?;
     println!(
-        "{} at step {} ({} generated, {} real; judge {}, held-out accuracy {:.2}%)",
+        "{} at step {} ({} generated, {} real; judge {}{})",
         report.run,
         report.step,
         report.generated,
         report.real,
         report.judge,
-        100.0 * report.judge_held_out_accuracy
+        report
+            .judge_held_out_accuracy
+            .map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a))
+            .unwrap_or_default()
     );
     println!(
         "Inception-style score: generated {:.3}, real {:.3}",
@@ -345,6 +381,9 @@ fn main() -> ExitCode {
         Command::Classifier {
             command: ClassifierCommand::Train(args),
         } => run_classifier_train(args),
+        Command::Classifier {
+            command: ClassifierCommand::Export(args),
+        } => run_classifier_export(args),
         Command::Eval(args) => run_eval(args),
         Command::Export(args) => run_export(args),
     };

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::judge::{Judge, JudgeTraining, accuracy, fit_classifier, load_judge, stratified_split};
+use super::feature_net::load_classifier;
+use super::judge::{Judge, JudgeTraining, accuracy, fit_classifier, stratified_split};
 use super::scores::{
     Moments, frechet_distance, inception_score, kernel_distance, precision_recall,
 };
@@ -35,7 +36,8 @@ pub struct EvalReport {
     pub run: String,
     pub step: usize,
     pub judge: String,
-    pub judge_held_out_accuracy: f64,
+    /// Absent for a feature network of the user's, whose accuracy ganforge does not know.
+    pub judge_held_out_accuracy: Option<f64>,
     pub generated: usize,
     pub real: usize,
     pub inception_score_generated: f64,
@@ -203,7 +205,7 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
         .unwrap_or_else(|| default_judge_dir(&config.data, config.spatial, config.channels));
     if !judge_dir.exists() {
         return Err(GanError::Output(format!(
-            "no judge in {}: train one with `ganforge classifier train --data {} --spatial {} --channels {}`, or pass --classifier DIR",
+            "no judge in {}: train one with `ganforge classifier train --data {} --spatial {} --channels {}`, or pass --classifier DIR|FILE.safetensors",
             judge_dir.display(),
             config.data,
             config.spatial,
@@ -211,8 +213,10 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
         )));
     }
     let inference = device.device()?;
-    let (judge, info) = load_judge(&judge_dir, &inference)?;
-    if (info.spatial, info.channels) != (config.spatial, config.channels) {
+    let (judge, info) = load_classifier(&judge_dir, config.channels, &inference)?;
+    // A feature network that does not state its image size takes any.
+    let spatial_ok = info.spatial == 0 || info.spatial == config.spatial;
+    if !spatial_ok || info.channels != config.channels {
         return Err(GanError::Output(format!(
             "the judge in {} takes {}×{}×{} images, the run makes {}×{}×{}: train a judge for the run's shape",
             judge_dir.display(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 
 use super::evaluate::default_judge_dir;
-use super::judge::load_judge;
+use super::feature_net::load_classifier;
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
 use crate::output::run_dir::RunDir;
@@ -70,7 +70,7 @@ pub fn export(
             )));
         }
         let inference = device.device()?;
-        let (judge, info) = load_judge(&dir, &inference)?;
+        let (judge, info) = load_classifier(&dir, config.channels, &inference)?;
         let [c, s] = [config.channels, config.spatial];
         let mut labels = Vec::with_capacity(images.len());
         for chunk in images.chunks(256) {

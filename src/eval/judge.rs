@@ -39,38 +39,77 @@ pub struct Judge {
     head: Linear,
 }
 
+/// One convolution of a judge: padding `kernel / 2` on every side, ReLU after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvLayer {
+    pub channels_out: usize,
+    /// Kernel side (odd).
+    pub kernel: usize,
+    pub stride: usize,
+}
+
 impl JudgeConfig {
-    pub fn init(&self, device: &Device) -> Judge {
+    /// The layers of the judge architecture ganforge trains.
+    pub fn layers(&self) -> Vec<ConvLayer> {
         let w = self.width;
-        let layers = [
-            (self.channels, w, 1),
-            (w, w, 2),
-            (w, 2 * w, 1),
-            (2 * w, 2 * w, 2),
-        ];
-        Judge {
-            convs: layers
-                .iter()
-                .map(|&(i, o, s)| {
-                    Conv2dConfig::new([i, o], [3, 3])
-                        .with_stride([s, s])
-                        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                        .init(device)
-                })
-                .collect(),
-            head: LinearConfig::new(2 * w, self.classes).init(device),
-        }
+        [(w, 1), (w, 2), (2 * w, 1), (2 * w, 2)]
+            .map(|(channels_out, stride)| ConvLayer {
+                channels_out,
+                kernel: 3,
+                stride,
+            })
+            .to_vec()
+    }
+
+    pub fn init(&self, device: &Device) -> Judge {
+        Judge::from_layers(self.channels, &self.layers(), self.classes, device)
     }
 }
 
 impl Judge {
-    /// Penultimate features, `[batch, 2 × width]`.
+    /// A judge of any depth: `layers` convolutions (each followed by ReLU) on `channels`-channel
+    /// images, a global average pool and a linear head to `classes` logits.
+    ///
+    /// # Panics
+    /// With no layers.
+    pub fn from_layers(
+        channels: usize,
+        layers: &[ConvLayer],
+        classes: usize,
+        device: &Device,
+    ) -> Judge {
+        let mut channels_in = channels;
+        let convs = layers
+            .iter()
+            .map(|layer| {
+                let pad = layer.kernel / 2;
+                let conv = Conv2dConfig::new([channels_in, layer.channels_out], [layer.kernel; 2])
+                    .with_stride([layer.stride; 2])
+                    .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                    .init(device);
+                channels_in = layer.channels_out;
+                conv
+            })
+            .collect();
+        let features = layers.last().expect("a judge has layers").channels_out;
+        Judge {
+            convs,
+            head: LinearConfig::new(features, classes).init(device),
+        }
+    }
+
+    /// Penultimate features, `[batch, channels of the last convolution]`.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         let x = self
             .convs
             .iter()
             .fold(images, |x, conv| relu(conv.forward(x)));
         x.mean_dims(&[2, 3]).flatten(1, 3)
+    }
+
+    /// The stride of each convolution.
+    pub fn strides(&self) -> Vec<usize> {
+        self.convs.iter().map(|c| c.stride[0]).collect()
     }
 
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
@@ -109,13 +148,13 @@ pub struct JudgeInfo {
     pub width: usize,
     pub class_names: Vec<String>,
     /// Accuracy on the held-out images, which training never saw.
-    pub held_out_accuracy: f64,
+    pub held_out_accuracy: Option<f64>,
     pub held_out_images: usize,
     /// The data it was trained on.
     pub data: String,
 }
 
-const JUDGE_FORMAT: u32 = 1;
+pub(crate) const JUDGE_FORMAT: u32 = 1;
 
 /// Indices of `labels` split per class into (train, held out), shuffled from `seed`.
 pub fn stratified_split(labels: &[usize], held_out: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
@@ -234,7 +273,7 @@ pub fn train_judge(
         classes,
         width,
         class_names: data.class_names.clone(),
-        held_out_accuracy,
+        held_out_accuracy: Some(held_out_accuracy),
         held_out_images: test.len(),
         data: data_name.to_string(),
     };

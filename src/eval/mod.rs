@@ -2,6 +2,7 @@
 
 pub mod evaluate;
 pub mod export;
+pub mod feature_net;
 pub mod judge;
 pub mod modes;
 pub mod scores;

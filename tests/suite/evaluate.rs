@@ -70,6 +70,25 @@ fn eval_scores_a_run_and_writes_eval_json() {
     let written: EvalReport =
         serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
     assert_eq!(written, report);
+
+    // The same judge as a safetensors feature network gives the same scores.
+    let file = dir.path().join("judge.safetensors");
+    let (loaded, info) = ganforge::eval::judge::load_judge(&judge, &Device::flex()).unwrap();
+    ganforge::eval::feature_net::save_feature_network(&loaded, &info, &file).unwrap();
+    let from_file = evaluate(&run, &quick_options(40, &file)).unwrap();
+    assert_eq!(from_file.judge_held_out_accuracy, None);
+    assert_eq!(
+        (
+            from_file.frechet_distance,
+            from_file.inception_score_generated,
+            from_file.precision
+        ),
+        (
+            report.frechet_distance,
+            report.inception_score_generated,
+            report.precision
+        )
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod conditional;
 mod data;
 mod diagnostics;
 mod evaluate;
+mod feature_net;
 mod judge;
 mod models;
 mod modes;
