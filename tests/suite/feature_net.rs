@@ -8,22 +8,16 @@ use ganforge::eval::feature_net::{load_feature_network, save_feature_network};
 use ganforge::eval::judge::JudgeConfig;
 use safetensors::tensor::{Dtype, TensorView};
 
+/// A tensor to write: name, shape, values.
+type Named = (&'static str, Vec<usize>, Vec<f32>);
+
 /// Writes `tensors` (name, shape, values) and `metadata` as a safetensors file of float32.
-fn write_safetensors(
-    path: &Path,
-    tensors: &[(&str, Vec<usize>, Vec<f32>)],
-    metadata: &[(&str, &str)],
-) {
+fn write_safetensors(path: &Path, tensors: &[Named], metadata: &[(&str, &str)]) {
     write_safetensors_as(path, tensors, metadata, Dtype::F32)
 }
 
 /// …of float32 or float64.
-fn write_safetensors_as(
-    path: &Path,
-    tensors: &[(&str, Vec<usize>, Vec<f32>)],
-    metadata: &[(&str, &str)],
-    dtype: Dtype,
-) {
+fn write_safetensors_as(path: &Path, tensors: &[Named], metadata: &[(&str, &str)], dtype: Dtype) {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(_, _, v)| match dtype {
@@ -52,9 +46,7 @@ fn write_safetensors_as(
 /// ReLU: the reference the layout is read against.
 fn conv_relu(
     x: &[f32],
-    c: usize,
-    h: usize,
-    w: usize,
+    [c, h, w]: [usize; 3],
     weight: &[f32],
     bias: &[f32],
     k: usize,
@@ -139,9 +131,9 @@ fn check_hand_computed(dtype: Dtype) {
     assert_eq!(info.held_out_accuracy, None);
 
     let image: Vec<f32> = (0..25).map(|i| (i as f32 / 12.0) - 1.0).collect();
-    let (x, h, w) = conv_relu(&image, 1, 5, 5, &w0, &b0, 3, 2);
+    let (x, h, w) = conv_relu(&image, [1, 5, 5], &w0, &b0, 3, 2);
     assert_eq!((h, w), (3, 3));
-    let (x, h, w) = conv_relu(&x, 2, h, w, &w1, &b1, 1, 1);
+    let (x, h, w) = conv_relu(&x, [2, h, w], &w1, &b1, 1, 1);
     let features: Vec<f32> = (0..2)
         .map(|c| x[c * h * w..(c + 1) * h * w].iter().sum::<f32>() / (h * w) as f32)
         .collect();
@@ -204,7 +196,7 @@ fn an_exported_judge_reads_back_as_the_same_network() {
 }
 
 /// The error loading a file holding `tensors`, for 1-channel images.
-fn refusal(tensors: &[(&str, Vec<usize>, Vec<f32>)], metadata: &[(&str, &str)]) -> String {
+fn refusal(tensors: &[Named], metadata: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("net.safetensors");
     write_safetensors(&path, tensors, metadata);
@@ -244,7 +236,7 @@ fn networks_outside_the_layout_are_refused_with_the_tensor_named() {
             ("head.bias", vec![classes], vec![0.0; classes]),
         ]
     };
-    let join = |parts: Vec<Vec<(&'static str, Vec<usize>, Vec<f32>)>>| parts.concat();
+    let join = |parts: Vec<Vec<Named>>| parts.concat();
 
     let e = refusal(&conv(0, 4, 1, 3), &[]);
     assert!(e.contains("`head.weight`"), "{e}");
