@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::DataSpec;
 use crate::error::GanError;
 use crate::losses::LossKind;
-use crate::models::NormKind;
+use crate::models::{ModelKind, NormKind};
 
 /// Distribution of the generator's input noise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -40,9 +40,12 @@ pub enum OptimizerKind {
 pub struct TrainConfig {
     /// Dataset spec: `digits` or `folder:DIR`.
     pub data: String,
-    /// Side of the square images (power of two, 16..=256).
+    /// The networks' architecture.
+    #[config(default = "ModelKind::Dcgan")]
+    pub model: ModelKind,
+    /// Side of the square images (power of two, 16..=256); 1 for 2-D points.
     pub spatial: usize,
-    /// 1 (grey) or 3 (RGB).
+    /// 1 (grey) or 3 (RGB); 2 for 2-D points.
     pub channels: usize,
     #[config(default = 100)]
     pub latent: usize,
@@ -159,8 +162,11 @@ macro_rules! overrides {
 }
 
 overrides! {
-    /// Dataset: `digits` (embedded, default) or `folder:DIR`
+    /// Dataset: `digits` (embedded, default), `folder:DIR`, or a 2-D mixture `mixture:ring8`, `mixture:grid25`
     data: String,
+    /// Networks: dcgan (the tutorial's convolutional ones) or mlp (fully connected) [default: dcgan; mlp for mixtures]
+    #[arg(value_enum)]
+    model: ModelKind,
     /// Image side, a power of two from 16 to 256 [default: 16 for digits, 64 for folders]
     spatial: usize,
     /// Image channels, 1 or 3 [default: 1 for digits, 3 for folders]
@@ -332,10 +338,13 @@ impl TrainConfig {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
+        let model = clap::ValueEnum::to_possible_value(&self.model)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
         let model = match self.loss {
-            LossKind::Bce => "dcgan".to_string(),
+            LossKind::Bce => model,
             other => format!(
-                "dcgan-{}",
+                "{model}-{}",
                 clap::ValueEnum::to_possible_value(&other)
                     .map(|v| v.get_name().to_string())
                     .unwrap_or_default()
@@ -364,19 +373,46 @@ impl TrainConfig {
                 Err(GanError::config(key, problem))
             }
         };
-        check(
-            self.spatial.is_power_of_two() && (16..=256).contains(&self.spatial),
-            "spatial",
-            &format!(
-                "is {}: it must be a power of two from 16 to 256",
-                self.spatial
-            ),
-        )?;
-        check(
-            matches!(self.channels, 1 | 3),
-            "channels",
-            &format!("is {}: it must be 1 (grey) or 3 (RGB)", self.channels),
-        )?;
+        let points = matches!(self.data_spec()?, DataSpec::Mixture(_));
+        if points {
+            check(
+                self.model == ModelKind::Mlp,
+                "model",
+                "is dcgan: the mixtures are 2-D points, which the convolutional networks cannot take (use mlp)",
+            )?;
+            check(
+                (self.spatial, self.channels) == (1, 2),
+                "spatial",
+                &format!(
+                    "and `channels` are {} and {}: a mixture's samples are 2-D points (spatial 1, channels 2)",
+                    self.spatial, self.channels
+                ),
+            )?;
+        } else {
+            check(
+                matches!(self.channels, 1 | 3),
+                "channels",
+                &format!("is {}: it must be 1 (grey) or 3 (RGB)", self.channels),
+            )?;
+            match self.model {
+                ModelKind::Dcgan => check(
+                    self.spatial.is_power_of_two() && (16..=256).contains(&self.spatial),
+                    "spatial",
+                    &format!(
+                        "is {}: it must be a power of two from 16 to 256",
+                        self.spatial
+                    ),
+                )?,
+                ModelKind::Mlp => check(
+                    (1..=64).contains(&self.spatial),
+                    "spatial",
+                    &format!(
+                        "is {}: the mlp model takes images from 1 to 64 pixels wide",
+                        self.spatial
+                    ),
+                )?,
+            }
+        }
         for (key, value) in [
             ("latent", self.latent),
             ("batch", self.batch),

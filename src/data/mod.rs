@@ -10,7 +10,8 @@ use burn::prelude::*;
 
 use crate::config::TrainOverrides;
 use crate::error::{GanError, Result};
-use crate::models::NormKind;
+use crate::eval::modes::Mixture;
+use crate::models::{ModelKind, NormKind};
 
 pub use folder::SkippedFile;
 
@@ -21,6 +22,8 @@ pub enum DataSpec {
     Digits,
     /// Every JPEG/PNG/BMP/WebP file below a folder.
     Folder(PathBuf),
+    /// 2-D points from a mixture of Gaussians (the mode-collapse benchmarks), labelled by mode.
+    Mixture(Mixture),
 }
 
 impl DataSpec {
@@ -28,6 +31,7 @@ impl DataSpec {
         match spec.split_once(':') {
             None if spec == "digits" => Ok(DataSpec::Digits),
             Some(("folder", dir)) if !dir.is_empty() => Ok(DataSpec::Folder(PathBuf::from(dir))),
+            Some(("mixture", _)) => Ok(DataSpec::Mixture(Mixture::parse(spec)?)),
             _ => Err(GanError::UnknownDataset(spec.to_string())),
         }
     }
@@ -40,6 +44,7 @@ impl DataSpec {
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_else(|| "folder".to_string()),
+            DataSpec::Mixture(m) => m.name().to_string(),
         }
     }
 
@@ -63,8 +68,42 @@ impl DataSpec {
                 channels: Some(3),
                 ..Default::default()
             },
+            // PacGAN's 2-D setting (Lin et al. 2018, after VEEGAN): fully connected G (4 × 400
+            // units) and maxout D (3 × 200), a 2-D latent, Adam at 1e-4.
+            DataSpec::Mixture(_) => TrainOverrides {
+                model: Some(ModelKind::Mlp),
+                spatial: Some(1),
+                channels: Some(2),
+                latent: Some(2),
+                capacity: Some(200),
+                batch: Some(100),
+                lr_d: Some(1e-4),
+                lr_g: Some(1e-4),
+                iterations_per_epoch: Some(500),
+                progress_interval: Some(500),
+                checkpoint_interval: Some(1000),
+                epochs: Some(10),
+                ..Default::default()
+            },
         }
     }
+}
+
+/// Points of a mixture in a fixed data set: `limit` of them (default 100 000), from a fixed seed
+/// so that every run sees the same set, labelled by their mode.
+fn mixture_points(mixture: Mixture, options: LoadOptions) -> ImageSet {
+    use rand::SeedableRng;
+    let n = options.limit.unwrap_or(100_000);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x6d69_7874);
+    let (points, labels) = mixture.sample_labelled(&mut rng, n);
+    let pixels = points
+        .iter()
+        .flat_map(|p| [p[0] as f32, p[1] as f32])
+        .collect();
+    let class_names = (0..mixture.centres().len())
+        .map(|m| format!("mode {m}"))
+        .collect();
+    ImageSet::from_parts(pixels, 2, 1, Some(labels), class_names, Vec::new())
 }
 
 /// How to turn stored images into training tensors.
@@ -97,6 +136,7 @@ impl ImageSet {
         match spec {
             DataSpec::Digits => digits::load(options),
             DataSpec::Folder(dir) => folder::load(dir, options),
+            DataSpec::Mixture(m) => Ok(mixture_points(*m, options)),
         }
     }
 

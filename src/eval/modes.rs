@@ -49,18 +49,33 @@ impl Mixture {
         }
     }
 
+    /// The data spec naming it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mixture::Ring8 => "ring8",
+            Mixture::Grid25 => "grid25",
+        }
+    }
+
     /// `n` points, each from a uniformly chosen mode.
     pub fn sample(&self, rng: &mut impl Rng, n: usize) -> Vec<[f64; 2]> {
+        self.sample_labelled(rng, n).0
+    }
+
+    /// `n` points, each from a uniformly chosen mode, and the mode of each.
+    pub fn sample_labelled(&self, rng: &mut impl Rng, n: usize) -> (Vec<[f64; 2]>, Vec<usize>) {
         let centres = self.centres();
         (0..n)
             .map(|_| {
-                let c = centres[rng.random_range(0..centres.len())];
-                [
+                let mode = rng.random_range(0..centres.len());
+                let c = centres[mode];
+                let point = [
                     c[0] + self.std() * rng.sample::<f64, _>(StandardNormal),
                     c[1] + self.std() * rng.sample::<f64, _>(StandardNormal),
-                ]
+                ];
+                (point, mode)
             })
-            .collect()
+            .unzip()
     }
 }
 

@@ -207,7 +207,7 @@ impl EncoderBlock {
 /// The tutorial's discriminator: four encoder blocks with capacity × 1, 2, 4, 8 filters, a global
 /// average pool and a one-unit dense layer.
 #[derive(Config, Debug)]
-pub struct DiscriminatorConfig {
+pub struct DcganDiscriminatorConfig {
     /// Image channels: 1 (grey) or 3 (RGB).
     pub channels: usize,
     /// Filters of the first block; the blocks use capacity × 1, 2, 4, 8.
@@ -231,8 +231,8 @@ pub struct DiscriminatorConfig {
     pub minibatch_stddev: bool,
 }
 
-/// D(x). [`Discriminator::forward`] returns the logit of "x is real"; the tutorial's sigmoid output
-/// is [`Discriminator::probability`]. Losses work on the logit because `log(sigmoid(l))` computed
+/// D(x). [`DcganDiscriminator::forward`] returns the logit of "x is real"; the tutorial's sigmoid output
+/// is [`DcganDiscriminator::probability`]. Losses work on the logit because `log(sigmoid(l))` computed
 /// from a logit stays finite where a saturated probability would give `log(0)`.
 ///
 /// A conditional D is a projection discriminator (Miyato & Koyama 2018): with φ(x) the pooled
@@ -247,7 +247,7 @@ pub struct DiscriminatorConfig {
 /// Salimans et al.'s minibatch discrimination for having no parameters and, at one feature,
 /// no cost to speak of.
 #[derive(Module, Debug)]
-pub struct Discriminator {
+pub struct DcganDiscriminator {
     blocks: Vec<EncoderBlock>,
     head: Linear,
     class_projection: Option<Embedding>,
@@ -255,8 +255,8 @@ pub struct Discriminator {
     minibatch_stddev: bool,
 }
 
-impl DiscriminatorConfig {
-    pub fn init(&self, device: &Device) -> Discriminator {
+impl DcganDiscriminatorConfig {
+    pub fn init(&self, device: &Device) -> DcganDiscriminator {
         let widths = [1, 2, 4, 8].map(|m| m * self.capacity);
         let mut channels_in = self.channels * self.pack.max(1);
         let blocks = widths
@@ -280,7 +280,7 @@ impl DiscriminatorConfig {
                 .init(device)
         });
         let head_inputs = widths[3] + usize::from(self.minibatch_stddev);
-        Discriminator {
+        DcganDiscriminator {
             blocks,
             head: LinearConfig::new(head_inputs, 1).init(device),
             class_projection,
@@ -290,7 +290,7 @@ impl DiscriminatorConfig {
     }
 }
 
-impl Discriminator {
+impl DcganDiscriminator {
     /// Pooled features after the last encoder block, `[batch, 8 × capacity]`.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
         Self::pool(self.feature_maps(images))
@@ -358,18 +358,12 @@ impl Discriminator {
             features.clone()
         };
         let unconditional = self.head.forward(head_input);
-        match (&self.class_projection, labels) {
-            (Some(embedding), Some(labels)) => {
-                let [batch, d] = features.dims();
-                let e = embedding
-                    .forward(labels.reshape([batch, 1]))
-                    .reshape([batch, d]);
-                unconditional + (features * e).sum_dim(1)
-            }
-            (None, None) => unconditional,
-            (Some(_), None) => panic!("a conditional discriminator needs labels"),
-            (None, Some(_)) => panic!("an unconditional discriminator takes no labels"),
-        }
+        super::add_class_projection(
+            unconditional,
+            features,
+            self.class_projection.as_ref(),
+            labels,
+        )
     }
 
     /// ∂(Σᵢ D(xᵢ, yᵢ))/∂x, the gradient of D's output for each image with respect to that image,

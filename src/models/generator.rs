@@ -54,7 +54,7 @@ impl DecoderBlock {
 /// The tutorial's generator: Dense(latent → s·s·8·capacity) → BatchNorm → reshape to s×s (s =
 /// spatial / 16) → four decoder blocks (capacity × 4, 2, 1, 1) → Conv(channels, k, same) → tanh.
 #[derive(Config, Debug)]
-pub struct GeneratorConfig {
+pub struct DcganGeneratorConfig {
     /// Side of the square output image: a power of two, at least 16.
     pub spatial: usize,
     /// Image channels: 1 (grey) or 3 (RGB).
@@ -77,7 +77,7 @@ pub struct GeneratorConfig {
 
 /// G(z) or, conditional, G(z, y): the label's learned embedding is joined to the noise.
 #[derive(Module, Debug)]
-pub struct Generator {
+pub struct DcganGenerator {
     label_embedding: Option<Embedding>,
     project: Linear,
     project_norm: BatchNorm,
@@ -87,8 +87,8 @@ pub struct Generator {
     start_channels: usize,
 }
 
-impl GeneratorConfig {
-    pub fn init(&self, device: &Device) -> Generator {
+impl DcganGeneratorConfig {
+    pub fn init(&self, device: &Device) -> DcganGenerator {
         let start = self.spatial / 16;
         let start_channels = 8 * self.capacity;
         let features = start * start * start_channels;
@@ -112,7 +112,7 @@ impl GeneratorConfig {
         } else {
             (None, 0)
         };
-        Generator {
+        DcganGenerator {
             label_embedding,
             project: LinearConfig::new(self.latent + embedded, features).init(device),
             project_norm: BatchNormConfig::new(features).init(device),
@@ -126,7 +126,7 @@ impl GeneratorConfig {
     }
 }
 
-impl Generator {
+impl DcganGenerator {
     /// Images in [-1, 1], `[batch, channels, spatial, spatial]`, from noise `[batch, latent]`
     /// (an unconditional generator).
     pub fn forward(&self, noise: Tensor<2>) -> Tensor<4> {
@@ -148,18 +148,7 @@ impl Generator {
         labels: Option<Tensor<1, Int>>,
     ) -> Tensor<4> {
         let [batch, _] = noise.dims();
-        let input = match (&self.label_embedding, labels) {
-            (Some(embedding), Some(labels)) => {
-                let [_, d] = embedding.weight.dims();
-                let embedded = embedding
-                    .forward(labels.reshape([batch, 1]))
-                    .reshape([batch, d]);
-                Tensor::cat(vec![noise, embedded], 1)
-            }
-            (None, None) => noise,
-            (Some(_), None) => panic!("a conditional generator needs labels"),
-            (None, Some(_)) => panic!("an unconditional generator takes no labels"),
-        };
+        let input = super::join_label_embedding(noise, self.label_embedding.as_ref(), labels);
         let x = self.project_norm.forward(self.project.forward(input));
         let x = x.reshape([batch, self.start_channels, self.start, self.start]);
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));

@@ -3,11 +3,194 @@
 
 mod discriminator;
 mod generator;
+mod mlp;
 
 pub use discriminator::{
-    Discriminator, DiscriminatorConfig, EncoderBlock, EncoderBlockConfig, NormKind, Normalization,
+    DcganDiscriminator, DcganDiscriminatorConfig, EncoderBlock, EncoderBlockConfig, NormKind,
+    Normalization,
 };
-pub use generator::{DecoderBlock, DecoderBlockConfig, Generator, GeneratorConfig};
+pub use generator::{DcganGenerator, DcganGeneratorConfig, DecoderBlock, DecoderBlockConfig};
+pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::nn::Embedding;
+use burn::prelude::{Int, Tensor};
+
+/// The architecture of a run's networks (`--model`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// The tutorial's convolutional networks.
+    Dcgan,
+    /// Fully connected networks: the 2-D mixture benchmarks' (PacGAN's G and maxout D).
+    Mlp,
+}
+
+/// G, of either architecture. Both map noise `[batch, latent]` (and labels, conditional) to
+/// samples shaped `[batch, channels, spatial, spatial]`, so the training loop is the same.
+#[derive(Module, Debug)]
+pub enum Generator {
+    Dcgan(DcganGenerator),
+    Mlp(MlpGenerator),
+}
+
+impl Generator {
+    /// Samples for noise (an unconditional generator).
+    pub fn forward(&self, noise: Tensor<2>) -> Tensor<4> {
+        self.forward_conditioned(noise, None)
+    }
+
+    /// Samples for noise `[batch, latent]` and, for a conditional generator, labels `[batch]`.
+    ///
+    /// # Panics
+    /// When labels are given to an unconditional generator or missing for a conditional one.
+    pub fn forward_conditioned(
+        &self,
+        noise: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> Tensor<4> {
+        match self {
+            Generator::Dcgan(g) => g.forward_conditioned(noise, labels),
+            Generator::Mlp(g) => g.forward_conditioned(noise, labels),
+        }
+    }
+
+    pub fn is_conditional(&self) -> bool {
+        match self {
+            Generator::Dcgan(g) => g.is_conditional(),
+            Generator::Mlp(g) => g.is_conditional(),
+        }
+    }
+}
+
+/// D, of either architecture: raw scores `[batch / pack, 1]` for samples `[batch, c, h, w]`.
+#[derive(Module, Debug)]
+pub enum Discriminator {
+    Dcgan(DcganDiscriminator),
+    Mlp(MlpDiscriminator),
+}
+
+impl From<DcganDiscriminator> for Discriminator {
+    fn from(d: DcganDiscriminator) -> Self {
+        Discriminator::Dcgan(d)
+    }
+}
+
+impl From<MlpDiscriminator> for Discriminator {
+    fn from(d: MlpDiscriminator) -> Self {
+        Discriminator::Mlp(d)
+    }
+}
+
+impl From<DcganGenerator> for Generator {
+    fn from(g: DcganGenerator) -> Self {
+        Generator::Dcgan(g)
+    }
+}
+
+impl From<MlpGenerator> for Generator {
+    fn from(g: MlpGenerator) -> Self {
+        Generator::Mlp(g)
+    }
+}
+
+impl Discriminator {
+    /// Raw scores (logits for `bce`) of an unconditional discriminator.
+    pub fn forward(&self, samples: Tensor<4>) -> Tensor<2> {
+        self.forward_conditioned(samples, None)
+    }
+
+    /// Raw scores for samples and, for a conditional discriminator, their labels `[batch]`.
+    ///
+    /// # Panics
+    /// When labels are given to an unconditional discriminator or missing for a conditional one.
+    pub fn forward_conditioned(
+        &self,
+        samples: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> Tensor<2> {
+        match self {
+            Discriminator::Dcgan(d) => d.forward_conditioned(samples, labels),
+            Discriminator::Mlp(d) => d.forward_conditioned(samples, labels),
+        }
+    }
+
+    /// The features D's head reads (what feature matching matches), one row per packed group.
+    pub fn features(&self, samples: Tensor<4>) -> Tensor<2> {
+        match self {
+            Discriminator::Dcgan(d) => d.features(samples),
+            Discriminator::Mlp(d) => d.features(samples),
+        }
+    }
+
+    /// The number of D outputs for a batch of `samples` samples.
+    pub fn outputs_for(&self, samples: usize) -> usize {
+        match self {
+            Discriminator::Dcgan(d) => d.outputs_for(samples),
+            Discriminator::Mlp(d) => d.outputs_for(samples),
+        }
+    }
+
+    /// ∂(Σᵢ D(xᵢ, yᵢ))/∂x as differentiable operations (see the architectures' own).
+    pub fn input_gradient(&self, samples: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
+        match self {
+            Discriminator::Dcgan(d) => d.input_gradient(samples, labels),
+            Discriminator::Mlp(d) => d.input_gradient(samples, labels),
+        }
+    }
+}
+
+/// Noise `[batch, latent]` joined with the learned embedding of each label when the generator is
+/// conditional.
+///
+/// # Panics
+/// When labels are given without an embedding or missing with one.
+pub(crate) fn join_label_embedding(
+    noise: Tensor<2>,
+    embedding: Option<&Embedding>,
+    labels: Option<Tensor<1, Int>>,
+) -> Tensor<2> {
+    match (embedding, labels) {
+        (Some(embedding), Some(labels)) => {
+            let [batch, _] = noise.dims();
+            let [_, d] = embedding.weight.dims();
+            let embedded = embedding
+                .forward(labels.reshape([batch, 1]))
+                .reshape([batch, d]);
+            Tensor::cat(vec![noise, embedded], 1)
+        }
+        (None, None) => noise,
+        (Some(_), None) => panic!("a conditional generator needs labels"),
+        (None, Some(_)) => panic!("an unconditional generator takes no labels"),
+    }
+}
+
+/// A projection discriminator's output (Miyato & Koyama 2018): the unconditional score plus the
+/// inner product of the features with the label's embedding.
+///
+/// # Panics
+/// When labels are given without a projection or missing with one.
+pub(crate) fn add_class_projection(
+    unconditional: Tensor<2>,
+    features: Tensor<2>,
+    projection: Option<&Embedding>,
+    labels: Option<Tensor<1, Int>>,
+) -> Tensor<2> {
+    match (projection, labels) {
+        (Some(embedding), Some(labels)) => {
+            let [batch, d] = features.dims();
+            let e = embedding
+                .forward(labels.reshape([batch, 1]))
+                .reshape([batch, d]);
+            unconditional + (features * e).sum_dim(1)
+        }
+        (None, None) => unconditional,
+        (Some(_), None) => panic!("a conditional discriminator needs labels"),
+        (None, Some(_)) => panic!("an unconditional discriminator takes no labels"),
+    }
+}
 
 /// Padding that keeps a stride-1 convolution's size and halves it at stride 2, with the kernel
 /// centred ("same" in Keras). Explicit symmetric padding of `k / 2` gives exactly that for odd
@@ -15,9 +198,6 @@ pub use generator::{DecoderBlock, DecoderBlockConfig, Generator, GeneratorConfig
 pub(crate) fn same_padding(filter: usize) -> usize {
     filter / 2
 }
-
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::prelude::Tensor;
 
 /// The values of one parameter or running statistic of a module.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,8 +228,6 @@ pub fn parameter_values<M: Module>(module: &M) -> Vec<ParamValues> {
     module.visit(&mut collect);
     collect.0
 }
-
-use burn::module::ModuleMapper;
 
 /// `module` with every trainable weight clamped to [-c, c] (WGAN's weight clipping). Buffers such
 /// as BatchNorm's running statistics are left as they are.

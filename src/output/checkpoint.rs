@@ -22,7 +22,8 @@ use crate::models::Generator;
 use crate::train::{Gan, GanState};
 
 /// Bumped whenever the layout of a checkpoint changes; older ones are refused, never half-read.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: the networks are stored as `Generator`/`Discriminator` enums over the architectures.
+pub const FORMAT_VERSION: u32 = 2;
 const LATEST: &str = "latest";
 const STATE: &str = "state.toml";
 const GENERATOR: &str = "generator.bpk";
@@ -199,7 +200,7 @@ pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
     let generator = read_module(generator, &dir.join(GENERATOR))?;
     let generator_ema = match config.g_ema {
         Some(_) => Some(read_module(
-            config.generator_config().init(device),
+            config.init_generator(device),
             &dir.join(GENERATOR_EMA),
         )?),
         None => None,
@@ -224,7 +225,7 @@ pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
 /// The generator samples are drawn from: the moving average of G when the run keeps one, else G.
 pub fn load_generator(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Generator> {
     read_state(dir)?;
-    let generator = config.generator_config().init(device);
+    let generator = config.init_generator(device);
     let file = if config.g_ema.is_some() {
         GENERATOR_EMA
     } else {

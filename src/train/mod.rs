@@ -14,11 +14,13 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
 use burn::prelude::*;
 
 use crate::config::{OptimizerKind, TrainConfig};
+use crate::data::DataSpec;
 use crate::data::ImageSet;
 use crate::losses::{LossKind, Objective, gradient_penalty};
 use crate::models::{
-    Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, clip_weights,
-    materialize_parameters, moving_average, normal_init,
+    DcganDiscriminatorConfig, DcganGeneratorConfig, Discriminator, Generator,
+    MlpDiscriminatorConfig, MlpGeneratorConfig, ModelKind, clip_weights, materialize_parameters,
+    moving_average, normal_init,
 };
 use random::{DataOrder, Stream, noise, stream};
 
@@ -45,24 +47,53 @@ impl TrainConfig {
         }
     }
 
-    pub fn generator_config(&self) -> GeneratorConfig {
-        GeneratorConfig::new(self.spatial, self.channels)
-            .with_classes(self.condition_classes())
-            .with_latent(self.latent)
-            .with_capacity(self.capacity)
-            .with_filter(self.filter)
-            .with_leaky_slope(self.leaky_slope)
+    /// G of the configured architecture, with burn's initial weights (drawn lazily).
+    pub fn init_generator(&self, device: &Device) -> Generator {
+        let classes = self.condition_classes();
+        match self.model {
+            ModelKind::Dcgan => DcganGeneratorConfig::new(self.spatial, self.channels)
+                .with_classes(classes)
+                .with_latent(self.latent)
+                .with_capacity(self.capacity)
+                .with_filter(self.filter)
+                .with_leaky_slope(self.leaky_slope)
+                .init(device)
+                .into(),
+            ModelKind::Mlp => MlpGeneratorConfig::new(self.channels, self.spatial)
+                .with_classes(classes)
+                .with_latent(self.latent)
+                .with_width(2 * self.capacity)
+                // Images are in [-1, 1]; points of a mixture are not bounded.
+                .with_tanh(!matches!(self.data_spec(), Ok(DataSpec::Mixture(_))))
+                .init(device)
+                .into(),
+        }
     }
 
-    pub fn discriminator_config(&self) -> DiscriminatorConfig {
-        DiscriminatorConfig::new(self.channels)
-            .with_capacity(self.capacity)
-            .with_filter(self.filter)
-            .with_leaky_slope(self.leaky_slope)
-            .with_norm(self.d_norm)
-            .with_classes(self.condition_classes())
-            .with_pack(self.pack)
-            .with_minibatch_stddev(self.minibatch_stddev)
+    /// D of the configured architecture, with burn's initial weights (drawn lazily).
+    pub fn init_discriminator(&self, device: &Device) -> Discriminator {
+        let classes = self.condition_classes();
+        match self.model {
+            ModelKind::Dcgan => DcganDiscriminatorConfig::new(self.channels)
+                .with_capacity(self.capacity)
+                .with_filter(self.filter)
+                .with_leaky_slope(self.leaky_slope)
+                .with_norm(self.d_norm)
+                .with_classes(classes)
+                .with_pack(self.pack)
+                .with_minibatch_stddev(self.minibatch_stddev)
+                .init(device)
+                .into(),
+            ModelKind::Mlp => {
+                MlpDiscriminatorConfig::new(self.channels * self.spatial * self.spatial)
+                    .with_width(self.capacity)
+                    .with_classes(classes)
+                    .with_pack(self.pack)
+                    .with_minibatch_stddev(self.minibatch_stddev)
+                    .init(device)
+                    .into()
+            }
+        }
     }
 
     /// A fresh optimizer of the configured kind (each network has its own).
@@ -93,8 +124,8 @@ impl TrainConfig {
     }
 
     fn draw_networks(&self, device: &Device) -> (Generator, Discriminator) {
-        let generator = self.generator_config().init(device);
-        let discriminator = self.discriminator_config().init(device);
+        let generator = self.init_generator(device);
+        let discriminator = self.init_discriminator(device);
         let (generator, discriminator) = match self.init_std {
             Some(std) => (normal_init(generator, std), normal_init(discriminator, std)),
             None => (generator, discriminator),

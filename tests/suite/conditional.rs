@@ -95,7 +95,7 @@ fn a_conditional_grid_has_one_row_per_class() {
 #[test]
 fn labels_reach_the_discriminator() {
     let device = Device::flex();
-    let d = ganforge::models::DiscriminatorConfig::new(1)
+    let d = ganforge::models::DcganDiscriminatorConfig::new(1)
         .with_capacity(2)
         .with_classes(3)
         .init(&device);

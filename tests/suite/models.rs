@@ -1,5 +1,5 @@
 use burn::prelude::*;
-use ganforge::models::{DiscriminatorConfig, GeneratorConfig};
+use ganforge::models::{DcganDiscriminatorConfig, DcganGeneratorConfig};
 
 #[test]
 fn generator_and_discriminator_shapes_follow_the_configuration() {
@@ -11,7 +11,7 @@ fn generator_and_discriminator_shapes_follow_the_configuration() {
         (64, 1, 2, 7),
         (128, 3, 2, 20),
     ] {
-        let g = GeneratorConfig::new(spatial, channels)
+        let g = DcganGeneratorConfig::new(spatial, channels)
             .with_capacity(capacity)
             .with_latent(latent)
             .init(&device);
@@ -27,7 +27,7 @@ fn generator_and_discriminator_shapes_follow_the_configuration() {
             "tanh output lies in [-1, 1]"
         );
 
-        let d = DiscriminatorConfig::new(channels)
+        let d = DcganDiscriminatorConfig::new(channels)
             .with_capacity(capacity)
             .init(&device);
         assert_eq!(d.features(images.clone()).dims(), [3, 8 * capacity]);
@@ -41,13 +41,13 @@ fn generator_and_discriminator_shapes_follow_the_configuration() {
 fn kernel_size_changes_weights_not_shapes() {
     let device = Device::flex();
     for filter in [3, 5, 7] {
-        let g = GeneratorConfig::new(32, 3)
+        let g = DcganGeneratorConfig::new(32, 3)
             .with_capacity(2)
             .with_filter(filter)
             .init(&device);
         let images = g.forward(Tensor::zeros([2, 100], &device));
         assert_eq!(images.dims(), [2, 3, 32, 32]);
-        let d = DiscriminatorConfig::new(3)
+        let d = DcganDiscriminatorConfig::new(3)
             .with_capacity(2)
             .with_filter(filter)
             .init(&device);
@@ -69,7 +69,7 @@ fn discriminator_has_the_tutorial_layer_sizes() {
         cin = w;
     }
     expected += 8 * c + 1;
-    let d = DiscriminatorConfig::new(ch)
+    let d = DcganDiscriminatorConfig::new(ch)
         .with_capacity(c)
         .init(&Device::flex().autodiff());
     let trainable: usize = ganforge::models::parameter_values(&d)

@@ -6,7 +6,10 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::DType;
 use ganforge::losses::gradient_penalty;
-use ganforge::models::{Discriminator, DiscriminatorConfig, NormKind, parameter_values};
+use ganforge::models::{
+    DcganDiscriminatorConfig, Discriminator, MlpDiscriminatorConfig, ModelKind, NormKind,
+    parameter_values,
+};
 use ganforge::train::label_tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -79,7 +82,8 @@ fn assert_matches(case: &Case, analytic: &[f64], finite: &[f64]) {
     let error = relative_error(analytic, finite);
     assert!(
         error < 1e-3,
-        "{:?}/{} classes/pack {}: relative error {error}",
+        "{:?}/{:?}/{} classes/pack {}: relative error {error}",
+        case.model,
         case.norm,
         case.classes,
         case.pack
@@ -87,28 +91,46 @@ fn assert_matches(case: &Case, analytic: &[f64], finite: &[f64]) {
 }
 
 struct Case {
+    model: ModelKind,
     norm: NormKind,
     classes: usize,
     pack: usize,
 }
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 6] = [
+    // The fully connected critic: maxout layers, with a class projection and with packing.
     Case {
+        model: ModelKind::Mlp,
+        norm: NormKind::None,
+        classes: 3,
+        pack: 1,
+    },
+    Case {
+        model: ModelKind::Mlp,
+        norm: NormKind::None,
+        classes: 0,
+        pack: 2,
+    },
+    Case {
+        model: ModelKind::Dcgan,
         norm: NormKind::None,
         classes: 0,
         pack: 1,
     },
     Case {
+        model: ModelKind::Dcgan,
         norm: NormKind::Layer,
         classes: 0,
         pack: 1,
     },
     Case {
+        model: ModelKind::Dcgan,
         norm: NormKind::Layer,
         classes: 3,
         pack: 1,
     },
     Case {
+        model: ModelKind::Dcgan,
         norm: NormKind::None,
         classes: 0,
         pack: 2,
@@ -118,15 +140,32 @@ const CASES: [Case; 4] = [
 /// A small f64 critic, drawn from a fixed seed (casting materialises every weight).
 fn critic(case: &Case) -> Discriminator {
     ganforge::train::with_seed(&device(), 11, || {
-        to_f64(
-            DiscriminatorConfig::new(1)
+        to_f64(match case.model {
+            ModelKind::Dcgan => DcganDiscriminatorConfig::new(1)
                 .with_capacity(2)
                 .with_norm(case.norm)
                 .with_classes(case.classes)
                 .with_pack(case.pack)
-                .init(&device()),
-        )
+                .init(&device())
+                .into(),
+            ModelKind::Mlp => MlpDiscriminatorConfig::new(2)
+                .with_width(6)
+                .with_layers(2)
+                .with_pieces(3)
+                .with_classes(case.classes)
+                .with_pack(case.pack)
+                .init(&device())
+                .into(),
+        })
     })
+}
+
+/// The shape of a batch the critic of `case` takes: 16×16 grey images or 2-D points.
+fn shape(case: &Case, batch: usize) -> [usize; 4] {
+    match case.model {
+        ModelKind::Dcgan => [batch, 1, 16, 16],
+        ModelKind::Mlp => [batch, 2, 1, 1],
+    }
 }
 
 /// `critic` with its head and class projection (the rank-2 weights, in which D's output is
@@ -176,8 +215,8 @@ fn the_input_gradient_matches_finite_differences() {
     let (batch, h) = (4, 1e-5);
     for case in &CASES {
         let d = critic(case);
-        let shape = [batch, 1, 16, 16];
-        let x = random(&mut rng, batch * 256);
+        let shape = shape(case, batch);
+        let x = random(&mut rng, shape.iter().product());
         let total = |x: Vec<f64>| {
             scalar(
                 d.forward_conditioned(tensor4(x, shape), labels(case, batch))
@@ -209,8 +248,9 @@ fn the_penalty_weight_gradient_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let (batch, h) = (4, 1e-6);
     for case in &CASES {
-        let shape = [batch, 1, 16, 16];
-        let (real, fake) = (random(&mut rng, batch * 256), random(&mut rng, batch * 256));
+        let shape = shape(case, batch);
+        let n = shape.iter().product();
+        let (real, fake) = (random(&mut rng, n), random(&mut rng, n));
         let d = with_gradient_norm_near_one(critic(case), tensor4(real.clone(), shape), case);
         let epsilon: Vec<f64> = (0..batch).map(|_| rng.random_range(0.0..1.0)).collect();
         let penalty = |d: &Discriminator| {

@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::prelude::*;
 use ganforge::config::TrainOverrides;
-use ganforge::models::{Discriminator, DiscriminatorConfig, parameter_values};
+use ganforge::models::{DcganDiscriminator, DcganDiscriminatorConfig, parameter_values};
 use ganforge::output::loss_log::LossLog;
 use ganforge::train::Gan;
 use ganforge::train::random::{DataOrder, Stream};
@@ -16,7 +16,7 @@ fn images(values: &[f32], shape: [usize; 4]) -> Tensor<4> {
 
 #[test]
 fn packing_joins_consecutive_images_along_the_channels() {
-    let d = DiscriminatorConfig::new(1)
+    let d = DcganDiscriminatorConfig::new(1)
         .with_capacity(2)
         .with_pack(2)
         .init(&Device::flex());
@@ -44,17 +44,17 @@ fn packing_joins_consecutive_images_along_the_channels() {
 fn the_minibatch_stddev_is_the_mean_spread_across_the_batch() {
     // Two maps, one all 1.0 and one all 3.0: every value's standard deviation is 1.
     let values: Vec<f32> = [vec![1.0f32; 2 * 4 * 4], vec![3.0f32; 2 * 4 * 4]].concat();
-    let s = Discriminator::minibatch_stddev(images(&values, [2, 2, 4, 4]));
+    let s = DcganDiscriminator::minibatch_stddev(images(&values, [2, 2, 4, 4]));
     assert_eq!(s.dims(), [2, 1]);
     for v in ganforge::tensor_values(s) {
         assert!((v - 1.0).abs() < 1e-4, "{v}");
     }
-    let same = Discriminator::minibatch_stddev(images(&[2.0; 2 * 2 * 4 * 4], [2, 2, 4, 4]));
+    let same = DcganDiscriminator::minibatch_stddev(images(&[2.0; 2 * 2 * 4 * 4], [2, 2, 4, 4]));
     assert!(ganforge::tensor_values(same).iter().all(|&v| v < 1e-3));
 
     // D's head takes one more input.
     let count = |stddev: bool| {
-        let d = DiscriminatorConfig::new(1)
+        let d = DcganDiscriminatorConfig::new(1)
             .with_capacity(2)
             .with_minibatch_stddev(stddev)
             .init(&Device::flex().autodiff());
