@@ -129,6 +129,24 @@ pub struct TrainConfig {
     /// λ of the WGAN-GP gradient penalty.
     #[config(default = 10.0)]
     pub gp_weight: f64,
+    /// CycleGAN: the data spec of domain A.
+    pub data_a: Option<String>,
+    /// CycleGAN: the data spec of domain B.
+    pub data_b: Option<String>,
+    /// CycleGAN: residual blocks of each generator.
+    #[config(default = 6)]
+    pub res_blocks: usize,
+    /// CycleGAN: past translations each discriminator is shown from (0: none).
+    #[config(default = 50)]
+    pub pool_size: usize,
+    /// CycleGAN: λ of the cycle-consistency loss.
+    #[config(default = 10.0)]
+    pub cycle_weight: f64,
+    /// CycleGAN: weight of the identity loss, as a share of λ (0: none).
+    #[config(default = 0.5)]
+    pub identity_weight: f64,
+    /// CycleGAN: the step from which the learning rates fall linearly to 0 [default: half-way].
+    pub lr_decay_start: Option<usize>,
 }
 
 macro_rules! overrides {
@@ -162,9 +180,9 @@ macro_rules! overrides {
 }
 
 overrides! {
-    /// Dataset: `digits` (embedded, default), `folder:DIR`, or a 2-D mixture `mixture:ring8`, `mixture:grid25`
+    /// Dataset: `digits` (embedded, default), `stacked-digits` (3 digits as RGB: 1000 modes), `folder:DIR`, or a 2-D mixture `mixture:ring8`, `mixture:grid25`
     data: String,
-    /// Networks: dcgan (the tutorial's convolutional ones) or mlp (fully connected) [default: dcgan; mlp for mixtures]
+    /// Networks: dcgan (the tutorial's), mlp (fully connected) or cyclegan (two-domain translation, with --data-a/--data-b or --data cyclegan:DIR) [default: dcgan; mlp for mixtures]
     #[arg(value_enum)]
     model: ModelKind,
     /// Image side, a power of two from 16 to 256 [default: 16 for digits, 64 for folders]
@@ -245,6 +263,20 @@ overrides! {
     feature_matching: bool,
     /// λ of the WGAN-GP gradient penalty [default: 10]
     gp_weight: f64,
+    /// CycleGAN: domain A, any data spec [default: digits-a]
+    data_a: String,
+    /// CycleGAN: domain B, any data spec [default: digits-b]
+    data_b: String,
+    /// CycleGAN: residual blocks of each generator [default: 6; 3 for the digits task]
+    res_blocks: usize,
+    /// CycleGAN: past translations each discriminator is shown from; 0 for none [default: 50]
+    pool_size: usize,
+    /// CycleGAN: λ of the cycle-consistency loss [default: 10]
+    cycle_weight: f64,
+    /// CycleGAN: weight of the identity loss as a share of λ; 0 for none [default: 0.5]
+    identity_weight: f64,
+    /// CycleGAN: step from which the learning rates fall linearly to 0 [default: half the steps]
+    lr_decay_start: usize,
 }
 
 impl TrainOverrides {
@@ -263,8 +295,12 @@ impl TrainOverrides {
         })
     }
 
-    /// The full configuration: defaults, then the dataset's preset, then these keys; checked.
+    /// The full configuration: defaults, then the dataset's preset (for CycleGAN, its own), then
+    /// these keys; checked.
     pub fn resolve(&self) -> Result<TrainConfig, GanError> {
+        if self.model == Some(ModelKind::Cyclegan) {
+            return self.resolve_cyclegan();
+        }
         let data = self.data.clone().unwrap_or_else(|| "digits".to_string());
         let preset = DataSpec::parse(&data)?
             .preset()
@@ -273,6 +309,62 @@ impl TrainOverrides {
         let channels = self.channels.or(preset.channels).unwrap_or(3);
         let mut config = TrainConfig::new(data, spatial, channels);
         preset.overridden_by(self.clone()).apply_to(&mut config);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A CycleGAN configuration: `data = "cyclegan:DIR"` names the public layout's `trainA/` and
+    /// `trainB/`; otherwise `data_a` and `data_b` (default: the shipped digits task).
+    fn resolve_cyclegan(&self) -> Result<TrainConfig, GanError> {
+        let mut keys = self.clone();
+        match keys.data.as_deref().map(|d| d.split_once(':')) {
+            Some(Some(("cyclegan", dir))) if !dir.is_empty() => {
+                let dir = Path::new(dir);
+                keys.data_a = keys
+                    .data_a
+                    .or_else(|| Some(format!("folder:{}", dir.join("trainA").display())));
+                keys.data_b = keys
+                    .data_b
+                    .or_else(|| Some(format!("folder:{}", dir.join("trainB").display())));
+            }
+            // What a run's config.toml records when the domains are given as data_a and data_b.
+            None => keys.data = Some("cyclegan".to_string()),
+            Some(None) if keys.data.as_deref() == Some("cyclegan") => {}
+            Some(_) => {
+                return Err(GanError::config(
+                    "data",
+                    "with `model = cyclegan` is `cyclegan:DIR` (DIR holding trainA/ and trainB/); or give `data_a` and `data_b`",
+                ));
+            }
+        }
+        let task = keys.data_a.is_none() && keys.data_b.is_none();
+        let preset = TrainOverrides {
+            data_a: Some("digits-a".into()),
+            data_b: Some("digits-b".into()),
+            // The shipped digits task: 16×16 RGB, small networks, a few minutes on 2 cores.
+            spatial: Some(if task { 16 } else { 128 }),
+            channels: Some(3),
+            capacity: Some(if task { 16 } else { 64 }),
+            res_blocks: Some(if task { 3 } else { 6 }),
+            batch: Some(if task { 8 } else { 1 }),
+            // Zhu et al.: Adam(2e-4, β1 0.5), λ = 10, identity 0.5·λ, buffers of 50.
+            lr_d: Some(2e-4),
+            lr_g: Some(2e-4),
+            beta1: Some(0.5),
+            iterations_per_epoch: Some(200),
+            epochs: Some(if task { 10 } else { 100 }),
+            progress_interval: Some(200),
+            checkpoint_interval: Some(500),
+            ..Default::default()
+        };
+        let keys = preset.overridden_by(keys);
+        let data = keys.data.clone().unwrap_or_default();
+        let mut config = TrainConfig::new(
+            data,
+            keys.spatial.unwrap_or(128),
+            keys.channels.unwrap_or(3),
+        );
+        keys.apply_to(&mut config);
         config.validate()?;
         Ok(config)
     }
@@ -317,6 +409,118 @@ impl From<&TrainConfig> for TrainOverrides {
 impl TrainConfig {
     pub fn data_spec(&self) -> Result<DataSpec, GanError> {
         DataSpec::parse(&self.data)
+    }
+
+    /// The two domains of a CycleGAN run.
+    pub fn domain_specs(&self) -> Result<(DataSpec, DataSpec), GanError> {
+        let spec = |key: &str, value: &Option<String>| -> Result<DataSpec, GanError> {
+            let value = value.as_deref().ok_or_else(|| {
+                GanError::config(key, "is missing: a CycleGAN run needs two domains")
+            })?;
+            match DataSpec::parse(value)? {
+                DataSpec::Mixture(_) => Err(GanError::config(
+                    key,
+                    format!("is {value}: CycleGAN translates images, not 2-D points"),
+                )),
+                spec => Ok(spec),
+            }
+        };
+        Ok((spec("data_a", &self.data_a)?, spec("data_b", &self.data_b)?))
+    }
+
+    fn validate_cyclegan(&self) -> Result<(), GanError> {
+        let check = |ok: bool, key: &str, problem: String| {
+            if ok {
+                Ok(())
+            } else {
+                Err(GanError::config(key, problem))
+            }
+        };
+        self.domain_specs()?;
+        check(
+            self.spatial.is_multiple_of(4) && (16..=512).contains(&self.spatial),
+            "spatial",
+            format!(
+                "is {}: CycleGAN's generator halves the image twice, so it must be a multiple of 4 from 16 to 512",
+                self.spatial
+            ),
+        )?;
+        check(
+            matches!(self.channels, 1 | 3),
+            "channels",
+            format!("is {}: it must be 1 (grey) or 3 (RGB)", self.channels),
+        )?;
+        for (key, value) in [
+            ("batch", self.batch),
+            ("capacity", self.capacity),
+            ("progress_interval", self.progress_interval),
+            ("iterations_per_epoch", self.iterations_per_epoch),
+            ("epochs", self.epochs),
+            ("checkpoint_interval", self.checkpoint_interval),
+        ] {
+            check(value > 0, key, "is 0: it must be at least 1".into())?;
+        }
+        check(
+            self.steps != Some(0),
+            "steps",
+            "is 0: it must be at least 1".into(),
+        )?;
+        for (key, value) in [("lr_d", self.lr_d), ("lr_g", self.lr_g)] {
+            check(
+                value.is_finite() && value > 0.0,
+                key,
+                format!("is {value}: it must be a positive number"),
+            )?;
+        }
+        for (key, value) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            check(
+                (0.0..1.0).contains(&value),
+                key,
+                format!("is {value}: it must be in [0, 1)"),
+            )?;
+        }
+        for (key, value) in [
+            ("cycle_weight", self.cycle_weight),
+            ("identity_weight", self.identity_weight),
+        ] {
+            check(
+                value.is_finite() && value >= 0.0,
+                key,
+                format!("is {value}: it must be zero or positive"),
+            )?;
+        }
+        check(
+            self.lr_decay_start.is_none_or(|s| s <= self.total_steps()),
+            "lr_decay_start",
+            format!(
+                "is {}: it must not be past the last step ({})",
+                self.lr_decay_start.unwrap_or(0),
+                self.total_steps()
+            ),
+        )?;
+        Ok(())
+    }
+
+    /// Refuses a run whose samples are 2-D points (a mixture) for `command`, which needs images.
+    pub fn require_images(&self, command: &str) -> Result<(), GanError> {
+        if self.model == ModelKind::Cyclegan {
+            return Err(GanError::config(
+                "model",
+                format!(
+                    "is cyclegan: this run translates images between two domains, and `{command}` draws them from noise (use `ganforge translate`)"
+                ),
+            ));
+        }
+        match self.data_spec()? {
+            DataSpec::Mixture(_) => Err(GanError::config(
+                "data",
+                format!(
+                    "is {}: this run makes 2-D points, not images, and `{command}` works on images (the run's samples/ hold scatter plots of its points; `ganforge bench modes` measures its modes)",
+                    self.data
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Iterations the run trains for.
@@ -365,6 +569,9 @@ impl TrainConfig {
 
     /// Checks every key; the error names the key and the allowed values.
     pub fn validate(&self) -> Result<(), GanError> {
+        if self.model == ModelKind::Cyclegan {
+            return self.validate_cyclegan();
+        }
         self.data_spec()?;
         let check = |ok: bool, key: &str, problem: &str| {
             if ok {
@@ -388,7 +595,17 @@ impl TrainConfig {
                     self.spatial, self.channels
                 ),
             )?;
-        } else {
+        } else if self.data_spec()? == DataSpec::StackedDigits {
+            check(
+                self.channels == 3,
+                "channels",
+                &format!(
+                    "is {}: stacked digits are three digits in three channels (channels 3)",
+                    self.channels
+                ),
+            )?;
+        }
+        if !points {
             check(
                 matches!(self.channels, 1 | 3),
                 "channels",
@@ -411,6 +628,7 @@ impl TrainConfig {
                         self.spatial
                     ),
                 )?,
+                ModelKind::Cyclegan => unreachable!("validated by validate_cyclegan"),
             }
         }
         for (key, value) in [

@@ -11,7 +11,7 @@ pub enum GanError {
     ConfigFile { path: PathBuf, message: String },
 
     #[error(
-        "unknown dataset `{0}`: use `digits` (the embedded UCI handwritten digits) or `folder:DIR` (images below DIR)"
+        "unknown dataset `{0}`: use `digits` (the embedded UCI handwritten digits), `stacked-digits` (three of them as the channels of one image), `digits-a`/`digits-b` (the CycleGAN task's two domains), `folder:DIR` (images below DIR) or `mixture:ring8` / `mixture:grid25` (2-D points)"
     )]
     UnknownDataset(String),
 

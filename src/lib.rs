@@ -4,6 +4,7 @@
 //! training loop) → [`output`] (run directory, samples, plots, checkpoints) → [`sample`] →
 //! [`eval`] (judge classifier, scores, export).
 
+pub mod bench;
 pub mod config;
 pub mod data;
 pub mod device;
@@ -14,6 +15,7 @@ pub mod models;
 pub mod output;
 pub mod sample;
 pub mod train;
+pub mod translate;
 
 use burn::prelude::Tensor;
 

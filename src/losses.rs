@@ -115,3 +115,14 @@ pub fn gradient_penalty(
         .sqrt();
     norms.sub_scalar(1.0).square().mean().mul_scalar(weight)
 }
+
+/// mean((output − target)²) over every element: the least-squares adversarial loss on a
+/// discriminator's scores (CycleGAN's, on every patch of a PatchGAN), without LSGAN's ½.
+pub fn least_squares<const D: usize>(output: Tensor<D>, target: f64) -> Tensor<1> {
+    output.sub_scalar(target).square().mean()
+}
+
+/// mean |a − b| over every element: the L1 distance of CycleGAN's cycle and identity losses.
+pub fn l1_distance(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    (a - b).abs().mean()
+}

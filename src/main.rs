@@ -38,6 +38,72 @@ enum Command {
     Eval(EvalArgs),
     /// Write a labelled synthetic data set (one folder per class) for data augmentation.
     Export(ExportArgs),
+    /// Translate every image of a folder with a CycleGAN run's generator (same file names).
+    Translate(TranslateArgs),
+    /// Benchmarks that train and measure, and print a table.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct TranslateArgs {
+    /// A run directory made by `ganforge train --model cyclegan`.
+    #[arg(long, value_name = "DIR")]
+    run: PathBuf,
+    /// a2b: domain A to B (G); b2a: B to A (F).
+    #[arg(long, value_enum)]
+    direction: ganforge::train::cycle::Direction,
+    /// A folder of images (PNG, JPEG, BMP, WebP; searched recursively).
+    #[arg(long, value_name = "DIR")]
+    input: PathBuf,
+    /// A new or empty folder outside the input; it gets one translation per input, same name.
+    #[arg(long, value_name = "DIR")]
+    output: PathBuf,
+    /// Resize each translation back to its input's size (default: the size the run trained at).
+    #[arg(long)]
+    original_size: bool,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Mode collapse: plain GAN against packing (PacGAN) over several seeds, on 2-D mixtures
+    /// (modes captured, high-quality share, reverse KL) or stacked digits (1000 modes).
+    Modes(BenchModesArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchModesArgs {
+    /// `mixture:ring8`, `mixture:grid25` or `stacked-digits`.
+    #[arg(long, default_value = "mixture:ring8")]
+    data: String,
+    /// Packing degrees to compare, 1 being the plain GAN [default: 1,2,3,4]
+    #[arg(long, value_delimiter = ',')]
+    pack: Option<Vec<usize>>,
+    /// Seeds per packing degree [default: 3 for mixtures, 1 for stacked digits]
+    #[arg(long)]
+    seeds: Option<usize>,
+    /// Training iterations of each run [default: 3000]
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Samples measured per run [default: 2500 for mixtures, 10000 for stacked digits]
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Runs trained at once [default: the number of cores]
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Stacked digits: the digits judge that reads each channel [default: judges/digits_s16_c1]
+    #[arg(long, value_name = "DIR|FILE.safetensors")]
+    classifier: Option<PathBuf>,
+    /// A new or empty directory for the table, the per-run CSV and the figure
+    /// [default: runs/bench-modes-<data>]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
 }
 
 #[derive(clap::Args)]
@@ -207,11 +273,23 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
             },
         )?
     };
+    let dir = summary.run_dir.display();
+    let config = ganforge::output::run_dir::RunDir::open(&summary.run_dir)?.read_config()?;
+    let next = if config.model == ganforge::models::ModelKind::Cyclegan {
+        format!(
+            "translate a folder with: ganforge translate --run {dir} --direction a2b --input DIR --output DIR"
+        )
+    } else if config.require_images("sample").is_err() {
+        format!(
+            "its samples/ hold scatter plots; compare packings with: ganforge bench modes --data {}",
+            config.data
+        )
+    } else {
+        format!("draw more images with: ganforge sample --run {dir}")
+    };
     println!(
-        "run directory: {} ({} iterations); draw more images with: ganforge sample --run {}",
-        summary.run_dir.display(),
-        summary.steps,
-        summary.run_dir.display()
+        "run directory: {dir} ({} iterations); {next}",
+        summary.steps
     );
     Ok(())
 }
@@ -293,6 +371,104 @@ fn run_classifier_export(args: ClassifierExportArgs) -> anyhow::Result<()> {
     let (judge, info) = load_judge(&args.judge, &burn::prelude::Device::flex())?;
     save_feature_network(&judge, &info, &args.out)?;
     println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn run_translate(args: TranslateArgs) -> anyhow::Result<()> {
+    use ganforge::translate::{TranslateOptions, translate};
+    let result = translate(&TranslateOptions {
+        run: args.run,
+        direction: args.direction,
+        input: args.input,
+        output: args.output.clone(),
+        original_size: args.original_size,
+        device: args.device.unwrap_or_else(DeviceChoice::default_available),
+    })?;
+    for (path, why) in &result.skipped {
+        eprintln!("skipped {}: {why}", path.display());
+    }
+    println!(
+        "translated {} image(s) into {}",
+        result.written.len(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+fn run_bench_modes(args: BenchModesArgs) -> anyhow::Result<()> {
+    use ganforge::bench::modes::{ModesBenchOptions, default_out, run_modes_bench, write_report};
+    use ganforge::data::DataSpec;
+    let device = args.device.unwrap_or_else(DeviceChoice::default_available);
+    let mut options = ModesBenchOptions::for_data(&args.data, device)?;
+    if let Some(pack) = args.pack {
+        options.packs = pack;
+    }
+    options.seeds = args.seeds.unwrap_or(options.seeds);
+    options.steps = args.steps.unwrap_or(options.steps);
+    options.samples = args.samples.unwrap_or(options.samples);
+    options.jobs = args.jobs.unwrap_or(options.jobs);
+    let out = args.out.unwrap_or_else(|| default_out(&args.data));
+    if out.exists()
+        && std::fs::read_dir(&out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(GanError::Output(format!(
+            "{} is not empty: choose another --out (nothing was changed)",
+            out.display()
+        ))
+        .into());
+    }
+    let judge = if DataSpec::parse(&args.data)? == DataSpec::StackedDigits {
+        let dir = args
+            .classifier
+            .unwrap_or_else(|| ganforge::eval::evaluate::default_judge_dir("digits", 16, 1));
+        if !dir.exists() {
+            return Err(GanError::Output(format!(
+                "no digits judge in {}: train one with `ganforge classifier train --data digits`, or pass --classifier",
+                dir.display()
+            ))
+            .into());
+        }
+        let (judge, info) =
+            ganforge::eval::feature_net::load_classifier(&dir, 1, &options.device.device()?)?;
+        if info.classes != 10 || !matches!(info.spatial, 0 | 16) {
+            return Err(GanError::Output(format!(
+                "{} is not a 16×16 digits judge ({} classes at {}×{})",
+                dir.display(),
+                info.classes,
+                info.spatial,
+                info.spatial
+            ))
+            .into());
+        }
+        Some(judge)
+    } else {
+        None
+    };
+    println!(
+        "bench modes on {}: packing {:?} × {} seed(s), {} steps each, {} at a time",
+        options.data, options.packs, options.seeds, options.steps, options.jobs
+    );
+    let report = run_modes_bench(&options, judge, |cell| {
+        let m = &cell.measures;
+        println!(
+            "  pack {} seed {}: modes {}/{}{} · reverse KL {:.3} ({:.0} s)",
+            cell.pack,
+            cell.seed,
+            m.modes_captured,
+            m.modes,
+            m.high_quality
+                .map(|h| format!(" · high quality {:.1}%", 100.0 * h))
+                .unwrap_or_default(),
+            m.reverse_kl,
+            cell.seconds
+        );
+    })?;
+    println!("\n{}", report.table());
+    for path in write_report(&report, &out)? {
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 
@@ -385,6 +561,10 @@ fn main() -> ExitCode {
             command: ClassifierCommand::Export(args),
         } => run_classifier_export(args),
         Command::Eval(args) => run_eval(args),
+        Command::Bench {
+            command: BenchCommand::Modes(args),
+        } => run_bench_modes(args),
+        Command::Translate(args) => run_translate(args),
         Command::Export(args) => run_export(args),
     };
     match outcome {

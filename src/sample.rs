@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 
-use image::ImageEncoder;
-
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
 use crate::output::checkpoint;
@@ -112,29 +110,33 @@ pub fn generate(
     Ok(images)
 }
 
-/// One image as PNG bytes (grey or RGB).
-pub fn image_png(pixels: &[f32], channels: usize, spatial: usize) -> Result<Vec<u8>> {
+/// One image (channel-major, values in [-1, 1]) as an 8-bit grey or RGB image.
+pub fn pixels_to_image(pixels: &[f32], channels: usize, spatial: usize) -> image::DynamicImage {
     let plane = spatial * spatial;
     let byte = |v: f32| (((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round()) as u8;
     let side = spatial as u32;
-    let (buffer, color) = if channels == 1 {
-        (
-            pixels.iter().map(|&v| byte(v)).collect::<Vec<u8>>(),
-            image::ExtendedColorType::L8,
+    if channels == 1 {
+        let buffer = pixels.iter().map(|&v| byte(v)).collect();
+        image::DynamicImage::ImageLuma8(
+            image::GrayImage::from_raw(side, side, buffer).expect("one byte a pixel"),
         )
     } else {
-        (
-            (0..plane)
-                .flat_map(|i| (0..3).map(move |c| byte(pixels[c * plane + i])))
-                .collect(),
-            image::ExtendedColorType::Rgb8,
+        let buffer = (0..plane)
+            .flat_map(|i| (0..3).map(move |c| byte(pixels[c * plane + i])))
+            .collect();
+        image::DynamicImage::ImageRgb8(
+            image::RgbImage::from_raw(side, side, buffer).expect("three bytes a pixel"),
         )
-    };
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(&buffer, side, side, color)
+    }
+}
+
+/// One image as PNG bytes (grey or RGB).
+pub fn image_png(pixels: &[f32], channels: usize, spatial: usize) -> Result<Vec<u8>> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    pixels_to_image(pixels, channels, spatial)
+        .write_to(&mut out, image::ImageFormat::Png)
         .map_err(|e| GanError::Output(format!("cannot encode PNG: {e}")))?;
-    Ok(out)
+    Ok(out.into_inner())
 }
 
 pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
@@ -170,6 +172,7 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
         )));
     }
     let config = run.read_config()?;
+    config.require_images("ganforge sample")?;
     let classes = config.condition_classes();
     let (draw, columns) = match options.label {
         Some(label) => (

@@ -89,6 +89,12 @@ pub(crate) fn image_to_pixels(image: DynamicImage, spatial: usize, channels: usi
     } else {
         square.resize_exact(s, s, FilterType::Triangle)
     };
+    square_to_pixels(resized, channels)
+}
+
+/// A square image as channel-major values in [-1, 1], grey or RGB.
+pub(crate) fn square_to_pixels(resized: DynamicImage, channels: usize) -> Vec<f32> {
+    let spatial = resized.width() as usize;
     let plane = spatial * spatial;
     let mut out = vec![0.0f32; channels * plane];
     if channels == 1 {

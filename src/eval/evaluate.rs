@@ -200,6 +200,7 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     }
     let run_dir = RunDir::open(run)?;
     let config = run_dir.read_config()?;
+    config.require_images("ganforge eval")?;
     let judge_dir = judge_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_judge_dir(&config.data, config.spatial, config.channels));

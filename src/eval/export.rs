@@ -48,6 +48,7 @@ pub fn export(
     }
     let run_dir = RunDir::open(run)?;
     let config = run_dir.read_config()?;
+    config.require_images("ganforge export")?;
     let images = generate(run, Draw::Any(n), seed, device)?;
     let conditional = config.condition_classes() > 0;
     let (labels, names): (Vec<usize>, Vec<String>) = if conditional {

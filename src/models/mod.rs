@@ -1,10 +1,15 @@
 //! The networks of ganforge. Each model is a `#[derive(Module)]` struct built from a
 //! `#[derive(Config)]` whose `init(&device)` creates it, as burn's own layers are.
 
+mod cyclegan;
 mod discriminator;
 mod generator;
 mod mlp;
 
+pub use cyclegan::{
+    PatchDiscriminator, PatchDiscriminatorConfig, ResidualBlock, ResnetGenerator,
+    ResnetGeneratorConfig,
+};
 pub use discriminator::{
     DcganDiscriminator, DcganDiscriminatorConfig, EncoderBlock, EncoderBlockConfig, NormKind,
     Normalization,
@@ -26,10 +31,16 @@ pub enum ModelKind {
     Dcgan,
     /// Fully connected networks: the 2-D mixture benchmarks' (PacGAN's G and maxout D).
     Mlp,
+    /// Unpaired translation between two image domains (Zhu et al. 2017): two ResNet
+    /// generators, two PatchGAN discriminators.
+    Cyclegan,
 }
 
 /// G, of either architecture. Both map noise `[batch, latent]` (and labels, conditional) to
 /// samples shaped `[batch, channels, spatial, spatial]`, so the training loop is the same.
+// The variants differ in size, but a generator is built once and moved a few times per step: not
+// worth a box (which burn's Module derive does not take).
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Generator {
     Dcgan(DcganGenerator),

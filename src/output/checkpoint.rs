@@ -59,9 +59,55 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// A module's weights as checkpoint bytes.
+pub(crate) fn module_bytes<M: Module>(module: M, path_hint: &Path) -> Result<Vec<u8>> {
+    module
+        .into_record()
+        .into_bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| checkpoint_error(path_hint, e))
+}
+
+/// An optimizer's state as checkpoint bytes.
+pub(crate) fn optimizer_bytes(optim: &ModuleOptimizer, path_hint: &Path) -> Result<Vec<u8>> {
+    optim
+        .into_bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| checkpoint_error(path_hint, e))
+}
+
 /// Saves `gan` under `checkpoints`; returns the checkpoint's directory.
 pub fn save(gan: &Gan, checkpoints: &Path) -> Result<PathBuf> {
-    let name = format!("step_{:07}", gan.step);
+    let mut files = vec![
+        (GENERATOR, module_bytes(gan.generator.valid(), checkpoints)?),
+        (
+            DISCRIMINATOR,
+            module_bytes(gan.discriminator.valid(), checkpoints)?,
+        ),
+        (OPTIM_G, optimizer_bytes(&gan.optim_g, checkpoints)?),
+        (OPTIM_D, optimizer_bytes(&gan.optim_d, checkpoints)?),
+    ];
+    if let Some(average) = &gan.generator_ema {
+        files.push((GENERATOR_EMA, module_bytes(average.clone(), checkpoints)?));
+    }
+    let state = CheckpointState {
+        format: FORMAT_VERSION,
+        model: "dcgan".to_string(),
+        step: gan.step,
+        seed: gan.config.seed,
+    };
+    save_files(checkpoints, &state, &files)
+}
+
+/// Writes a checkpoint of `files` (name, bytes) and `state` under `checkpoints`, atomically: into
+/// a hidden temporary directory, synced, renamed into place, and only then named in `latest`;
+/// the checkpoint before stays until then. Older ones are removed. Returns its directory.
+pub(crate) fn save_files(
+    checkpoints: &Path,
+    state: &CheckpointState,
+    files: &[(&str, Vec<u8>)],
+) -> Result<PathBuf> {
+    let name = format!("step_{:07}", state.step);
     let tmp = checkpoints.join(format!(".tmp_{name}"));
     let fin = checkpoints.join(&name);
     let io = |what: &str, e: std::io::Error| GanError::io(format!("cannot {what}"), e);
@@ -69,32 +115,10 @@ pub fn save(gan: &Gan, checkpoints: &Path) -> Result<PathBuf> {
         std::fs::remove_dir_all(&tmp).map_err(|e| io("clear an old temporary checkpoint", e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| io("create a checkpoint directory", e))?;
-    let record_bytes = |r: std::result::Result<Bytes, burn::store::RecordError>| {
-        r.map_err(|e| checkpoint_error(&tmp, e))
-    };
-    write_atomic(
-        &tmp.join(GENERATOR),
-        &record_bytes(gan.generator.valid().into_record().into_bytes())?,
-    )?;
-    if let Some(average) = &gan.generator_ema {
-        write_atomic(
-            &tmp.join(GENERATOR_EMA),
-            &record_bytes(average.clone().into_record().into_bytes())?,
-        )?;
+    for (file, bytes) in files {
+        write_atomic(&tmp.join(file), bytes)?;
     }
-    write_atomic(
-        &tmp.join(DISCRIMINATOR),
-        &record_bytes(gan.discriminator.valid().into_record().into_bytes())?,
-    )?;
-    write_atomic(&tmp.join(OPTIM_G), &record_bytes(gan.optim_g.into_bytes())?)?;
-    write_atomic(&tmp.join(OPTIM_D), &record_bytes(gan.optim_d.into_bytes())?)?;
-    let state = CheckpointState {
-        format: FORMAT_VERSION,
-        model: "dcgan".to_string(),
-        step: gan.step,
-        seed: gan.config.seed,
-    };
-    let state_toml = toml::to_string(&state).expect("checkpoint state serialises");
+    let state_toml = toml::to_string(state).expect("checkpoint state serialises");
     write_atomic(&tmp.join(STATE), state_toml.as_bytes())?;
     sync_dir(&tmp);
 
@@ -165,7 +189,7 @@ pub fn read_state(dir: &Path) -> Result<CheckpointState> {
     Ok(state)
 }
 
-fn read_module<M: Module>(module: M, path: &Path) -> Result<M> {
+pub(crate) fn read_module<M: Module>(module: M, path: &Path) -> Result<M> {
     let bytes = std::fs::read(path).map_err(|e| checkpoint_error(path, e))?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| checkpoint_error(path, e))?;
@@ -177,7 +201,7 @@ fn read_module<M: Module>(module: M, path: &Path) -> Result<M> {
     })
 }
 
-fn read_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
+pub(crate) fn read_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
     let bytes = std::fs::read(path).map_err(|e| checkpoint_error(path, e))?;
     optim
         .from_bytes(Bytes::from_bytes_vec(bytes))

@@ -61,9 +61,25 @@ pub const COLUMNS: [&str; 11] = [
     "images_per_second",
 ];
 
-pub struct LossLog {
+/// A row of a loss log: the DCGAN loop's [`StepRecord`], or another model's.
+pub trait LogRecord: Serialize + serde::de::DeserializeOwned + Clone {
+    /// The header, in column order (what an empty log holds).
+    const COLUMNS: &'static [&'static str];
+    /// The 1-based iteration of the row.
+    fn step(&self) -> usize;
+}
+
+impl LogRecord for StepRecord {
+    const COLUMNS: &'static [&'static str] = &COLUMNS;
+    fn step(&self) -> usize {
+        self.step
+    }
+}
+
+/// `losses.csv` of a run, held in memory as well.
+pub struct LossLog<R: LogRecord = StepRecord> {
     path: PathBuf,
-    rows: Vec<StepRecord>,
+    rows: Vec<R>,
     writer: csv::Writer<File>,
 }
 
@@ -71,7 +87,7 @@ fn io(path: &Path, e: impl std::fmt::Display) -> GanError {
     GanError::Output(format!("cannot write {}: {e}", path.display()))
 }
 
-impl LossLog {
+impl<R: LogRecord> LossLog<R> {
     /// A new, empty log (header only).
     pub fn create(path: &Path) -> Result<Self> {
         let file = File::create(path).map_err(|e| io(path, e))?;
@@ -85,12 +101,12 @@ impl LossLog {
     }
 
     /// Reads every row of a log.
-    pub fn read(path: &Path) -> Result<Vec<StepRecord>> {
+    pub fn read(path: &Path) -> Result<Vec<R>> {
         let mut reader = csv::Reader::from_path(path)
             .map_err(|e| GanError::Output(format!("cannot read {}: {e}", path.display())))?;
         reader
             .deserialize()
-            .collect::<std::result::Result<Vec<StepRecord>, _>>()
+            .collect::<std::result::Result<Vec<R>, _>>()
             .map_err(|e| GanError::Output(format!("{} is malformed: {e}", path.display())))
     }
 
@@ -102,13 +118,15 @@ impl LossLog {
         } else {
             Vec::new()
         };
-        rows.retain(|r| r.step <= up_to_step);
+        rows.retain(|r| r.step() <= up_to_step);
         let mut rewritten = csv::Writer::from_writer(Vec::new());
         for row in &rows {
             rewritten.serialize(row).map_err(|e| io(path, e))?;
         }
         if rows.is_empty() {
-            rewritten.write_record(COLUMNS).map_err(|e| io(path, e))?;
+            rewritten
+                .write_record(R::COLUMNS)
+                .map_err(|e| io(path, e))?;
         }
         let bytes = rewritten.into_inner().map_err(|e| io(path, e))?;
         super::write_atomic(path, &bytes)?;
@@ -125,7 +143,7 @@ impl LossLog {
         })
     }
 
-    pub fn push(&mut self, record: StepRecord) -> Result<()> {
+    pub fn push(&mut self, record: R) -> Result<()> {
         self.writer
             .serialize(&record)
             .map_err(|e| io(&self.path, e))?;
@@ -137,10 +155,12 @@ impl LossLog {
         self.writer.flush().map_err(|e| io(&self.path, e))
     }
 
-    pub fn rows(&self) -> &[StepRecord] {
+    pub fn rows(&self) -> &[R] {
         &self.rows
     }
+}
 
+impl LossLog<StepRecord> {
     /// Per-epoch means, in epoch order.
     pub fn epoch_means(&self) -> Vec<EpochMeans> {
         epoch_means(&self.rows)

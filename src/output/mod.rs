@@ -5,6 +5,7 @@ pub mod figure;
 pub mod loss_log;
 pub mod plot;
 pub mod run_dir;
+pub mod scatter;
 
 use std::io::Write;
 use std::path::Path;

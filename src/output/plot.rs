@@ -12,26 +12,48 @@ const HEIGHT: u32 = 450;
 
 /// PNG bytes of the loss plot; epochs are numbered from 1 on the x axis.
 pub fn loss_plot(epochs: &[EpochMeans]) -> Result<Vec<u8>> {
-    ensure_font();
-    let err = |e: &dyn std::fmt::Display| GanError::Output(format!("cannot draw loss plot: {e}"));
-    let d: Vec<(f64, f64)> = epochs
-        .iter()
-        .map(|m| (m.epoch as f64 + 1.0, m.d_loss))
-        .collect();
-    let g: Vec<(f64, f64)> = epochs
-        .iter()
-        .map(|m| (m.epoch as f64 + 1.0, m.g_loss))
-        .collect();
+    let per_epoch = |f: &dyn Fn(&EpochMeans) -> Option<f64>| -> Vec<(f64, f64)> {
+        epochs
+            .iter()
+            .filter_map(|m| f(m).map(|v| (m.epoch as f64 + 1.0, v)))
+            .collect()
+    };
+    let mut series = vec![
+        ("discriminator".to_string(), per_epoch(&|m| Some(m.d_loss))),
+        ("generator".to_string(), per_epoch(&|m| Some(m.g_loss))),
+    ];
     // The critic's Wasserstein estimate, for the objectives that have one.
-    let w: Vec<(f64, f64)> = epochs
+    let w = per_epoch(&|m| m.wasserstein);
+    if !w.is_empty() {
+        series.push(("Wasserstein estimate".to_string(), w));
+    }
+    line_plot("Mean per epoch", "loss / estimate", &series)
+}
+
+/// Colours of the series of a plot, in order.
+const PALETTE: [RGBColor; 8] = [
+    RED,
+    BLUE,
+    GREEN,
+    RGBColor(230, 140, 0),
+    MAGENTA,
+    CYAN,
+    RGBColor(120, 80, 40),
+    BLACK,
+];
+
+/// PNG bytes of named series of (epoch, value) points drawn as lines with markers, against
+/// epochs numbered from 1.
+pub fn line_plot(
+    caption: &str,
+    y_desc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<Vec<u8>> {
+    ensure_font();
+    let err = |e: &dyn std::fmt::Display| GanError::Output(format!("cannot draw {caption}: {e}"));
+    let values = series
         .iter()
-        .filter_map(|m| m.wasserstein.map(|w| (m.epoch as f64 + 1.0, w)))
-        .collect();
-    let values = d
-        .iter()
-        .chain(&g)
-        .chain(&w)
-        .map(|p| p.1)
+        .flat_map(|(_, points)| points.iter().map(|p| p.1))
         .filter(|v| v.is_finite());
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -42,13 +64,16 @@ pub fn loss_plot(epochs: &[EpochMeans]) -> Result<Vec<u8>> {
     } else {
         (0.0, 1.0)
     };
-    let last = epochs.len().max(2) as f64;
+    let last = series
+        .iter()
+        .flat_map(|(_, points)| points.iter().map(|p| p.0))
+        .fold(2.0f64, f64::max);
 
     let mut rgb = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
         let mut chart = ChartBuilder::on(&root)
-            .caption("Mean per epoch", (FONT, 20))
+            .caption(caption, (FONT, 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -57,25 +82,22 @@ pub fn loss_plot(epochs: &[EpochMeans]) -> Result<Vec<u8>> {
         chart
             .configure_mesh()
             .x_desc("epoch")
-            .y_desc("loss / estimate")
+            .y_desc(y_desc)
             .label_style((FONT, 14))
             .draw()
             .map_err(|e| err(&e))?;
-        let mut series_list = vec![(&d, "discriminator", RED), (&g, "generator", BLUE)];
-        if !w.is_empty() {
-            series_list.push((&w, "Wasserstein estimate", GREEN));
-        }
-        for (series, name, color) in series_list {
+        for ((name, points), color) in series.iter().zip(PALETTE.iter().cycle()) {
+            let color = *color;
             chart
                 .draw_series(LineSeries::new(
-                    series.iter().copied(),
+                    points.iter().copied(),
                     color.stroke_width(2),
                 ))
                 .map_err(|e| err(&e))?
-                .label(name)
+                .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
             chart
-                .draw_series(series.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(|e| err(&e))?;
         }
         chart

@@ -7,6 +7,17 @@ use crate::error::{GanError, Result};
 
 pub const CONFIG_FILE: &str = "config.toml";
 
+/// `parent/name`, or `name-2`, `-3`… when that exists: a path for new output beside old.
+pub fn numbered_path(parent: &Path, name: &str) -> PathBuf {
+    let mut candidate = parent.join(name);
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = parent.join(format!("{name}-{n}"));
+        n += 1;
+    }
+    candidate
+}
+
 #[derive(Debug, Clone)]
 pub struct RunDir {
     root: PathBuf,
@@ -36,13 +47,7 @@ impl RunDir {
     /// A fresh directory for a run named `name` under `parent`: `parent/name`, or `name-2`, `-3`…
     /// when earlier runs of the same configuration are there (they are never touched).
     pub fn create_numbered(parent: &Path, name: &str) -> Result<Self> {
-        let mut candidate = parent.join(name);
-        let mut n = 2;
-        while candidate.exists() {
-            candidate = parent.join(format!("{name}-{n}"));
-            n += 1;
-        }
-        Self::create(&candidate)
+        Self::create(&numbered_path(parent, name))
     }
 
     /// An existing run, recognised by its `config.toml`.

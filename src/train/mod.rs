@@ -1,8 +1,11 @@
 //! The one training loop. [`Gan`] holds the networks and their optimizers and performs the
 //! tutorial's iteration; [`run`] drives it and writes the run directory.
 
+pub mod cycle;
+pub mod cycle_run;
 pub mod diagnostics;
 pub mod random;
+mod reporter;
 mod run;
 
 pub use run::{Progress, ResumeOptions, TrainOptions, TrainSummary, resume, train};
@@ -67,6 +70,9 @@ impl TrainConfig {
                 .with_tanh(!matches!(self.data_spec(), Ok(DataSpec::Mixture(_))))
                 .init(device)
                 .into(),
+            ModelKind::Cyclegan => {
+                unreachable!("a CycleGAN run trains with train::cycle::CycleGan")
+            }
         }
     }
 
@@ -92,6 +98,9 @@ impl TrainConfig {
                     .with_minibatch_stddev(self.minibatch_stddev)
                     .init(device)
                     .into()
+            }
+            ModelKind::Cyclegan => {
+                unreachable!("a CycleGAN run trains with train::cycle::CycleGan")
             }
         }
     }

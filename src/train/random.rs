@@ -24,6 +24,8 @@ pub enum Stream {
     Sample = 5,
     /// Where WGAN-GP interpolates between real and fake images.
     Interpolation = 6,
+    /// CycleGAN's choices between new and buffered translations.
+    ImagePool = 7,
 }
 
 pub fn stream(seed: u64, index: u64, purpose: Stream) -> ChaCha8Rng {

@@ -1,24 +1,27 @@
 //! Drives a [`Gan`] through its iterations and writes the run directory as it goes.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::reporter::Reporter;
 use burn::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::diagnostics::{Diagnostics, mean_pairwise_distance};
 use super::random::{DataOrder, Stream};
 use super::{Gan, Latent, label_tensor};
 use crate::config::TrainConfig;
-use crate::data::{ImageSet, LoadOptions};
+use crate::data::{DataSpec, ImageSet, LoadOptions};
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
+use crate::eval::modes::{Mixture, mode_coverage, points_of};
+use crate::models::ModelKind;
 use crate::output::checkpoint;
 use crate::output::figure::{SampleFigure, Tile};
 use crate::output::loss_log::{LossLog, StepRecord, epoch_means};
 use crate::output::plot::loss_plot;
 use crate::output::run_dir::RunDir;
+use crate::output::scatter::{ScatterPanel, scatter_png};
 use crate::output::write_atomic;
 
 /// Images shown in each row of a sample figure.
@@ -93,6 +96,9 @@ fn classes_of(data: &ImageSet, asked: Option<usize>) -> Result<usize> {
 /// Trains a new run. Everything that can be wrong with the input (configuration, device, data)
 /// is checked before the run directory is made, so a refused run leaves nothing behind.
 pub fn train(mut config: TrainConfig, options: TrainOptions) -> Result<TrainSummary> {
+    if config.model == ModelKind::Cyclegan {
+        return super::cycle_run::train_cyclegan(config, options);
+    }
     config.validate()?;
     let device = options.device.device()?;
     let data = load_data(&config)?;
@@ -124,6 +130,9 @@ pub fn resume(options: ResumeOptions) -> Result<TrainSummary> {
         config.epochs = epochs;
     }
     config.validate()?;
+    if config.model == ModelKind::Cyclegan {
+        return super::cycle_run::resume_cyclegan(run, config, &options);
+    }
     let device = options.device.device()?;
     let checkpoint_dir = checkpoint::latest(&run.checkpoints_dir())?;
     let gan = checkpoint::load(&config, &checkpoint_dir, &device)?;
@@ -233,7 +242,18 @@ impl Session {
                 return Err(GanError::Output(message));
             }
             self.log.push(record.clone())?;
-            self.reporter.step(&record);
+            self.reporter.progress(
+                record.step,
+                format!(
+                    "epoch {} · D {:.3} · G {:.3} · D(x) {:.2} · D(G(z)) {:.2} · {:.0} img/s",
+                    record.epoch + 1,
+                    record.d_loss,
+                    record.g_loss,
+                    record.d_real,
+                    record.d_fake,
+                    record.images_per_second
+                ),
+            );
             for event in self.diagnostics.observe_step(&record) {
                 self.say(&event.message())?;
             }
@@ -305,6 +325,9 @@ impl Session {
     /// statistics, as it judges batches in training: its running averages mix the statistics of
     /// real and of fake batches, and would score neither as training does.
     fn write_samples(&mut self) -> Result<()> {
+        if let DataSpec::Mixture(mixture) = self.gan.config.data_spec()? {
+            return self.write_point_samples(mixture);
+        }
         let gan = &self.gan;
         let classes = gan.config.condition_classes();
         // A conditional run shows one row per class, the same noise in each column; otherwise a
@@ -405,62 +428,29 @@ impl Session {
     }
 }
 
-/// The terminal side of a run.
-enum Reporter {
-    Bar(ProgressBar),
-    Lines,
-    Quiet,
-}
-
-impl Reporter {
-    fn new(progress: Progress, total: usize, done: usize) -> Self {
-        match progress {
-            Progress::Quiet => Reporter::Quiet,
-            Progress::Lines => Reporter::Lines,
-            Progress::Auto if !std::io::stdout().is_terminal() => Reporter::Lines,
-            Progress::Auto => {
-                let bar = ProgressBar::new(total as u64).with_position(done as u64);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{bar:30.cyan/blue} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
-                    )
-                    .expect("valid template"),
-                );
-                Reporter::Bar(bar)
-            }
-        }
-    }
-
-    fn line(&self, line: &str) {
-        match self {
-            Reporter::Bar(bar) => bar.println(line),
-            Reporter::Lines => println!("{line}"),
-            Reporter::Quiet => {}
-        }
-    }
-
-    fn step(&self, r: &StepRecord) {
-        if let Reporter::Bar(bar) = self {
-            bar.set_position(r.step as u64);
-            bar.set_message(format!(
-                "epoch {} · D {:.3} · G {:.3} · D(x) {:.2} · D(G(z)) {:.2} · {:.0} img/s",
-                r.epoch + 1,
-                r.d_loss,
-                r.g_loss,
-                r.d_real,
-                r.d_fake,
-                r.images_per_second
-            ));
-        }
-    }
-
-    fn epoch_line(&self, line: &str) {
-        self.line(line)
-    }
-
-    fn finish(&self) {
-        if let Reporter::Bar(bar) = self {
-            bar.finish();
-        }
+impl Session {
+    /// A mixture run's figure: a scatter of generated points over the modes, with their coverage
+    /// in the title and the log.
+    fn write_point_samples(&mut self, mixture: Mixture) -> Result<()> {
+        let gan = &self.gan;
+        let latent = gan.latent(Stream::Preview, 0, POINT_PREVIEW);
+        let points = points_of(gan.generate(latent));
+        let coverage = mode_coverage(mixture, &points);
+        let summary = coverage.summary();
+        let panel = ScatterPanel {
+            title: summary.clone(),
+            points,
+            centres: mixture.centres(),
+            extent: mixture.extent(),
+        };
+        let title = format!("step {}: {POINT_PREVIEW} generated points", gan.step);
+        write_atomic(
+            &self.run.sample_figure(gan.step),
+            &scatter_png(&title, &[panel], 1)?,
+        )?;
+        self.say(&format!("step {}: {summary}", self.gan.step))
     }
 }
+
+/// Points each mixture figure shows (and measures its coverage on), as the benchmarks do.
+const POINT_PREVIEW: usize = 2500;

@@ -192,3 +192,55 @@ fn an_existing_run_is_never_overwritten() {
     );
     refused(&["sample", "--run", "run", "--n", "0"], cwd, &["`n`"]);
 }
+
+#[test]
+fn bench_modes_and_classifier_export_refuse_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    std::fs::create_dir(cwd.join("taken")).unwrap();
+    std::fs::write(cwd.join("taken/keep.txt"), b"keep").unwrap();
+    refused(
+        &["bench", "modes", "--data", "digits"],
+        cwd,
+        &["`data`", "mixture:ring8", "stacked-digits"],
+    );
+    refused(
+        &["bench", "modes", "--out", "taken"],
+        cwd,
+        &["taken", "not empty"],
+    );
+    refused(
+        &["bench", "modes", "--data", "stacked-digits"],
+        cwd,
+        &["no digits judge", "ganforge classifier train"],
+    );
+    refused(
+        &["bench", "modes", "--seeds", "0", "--steps", "1"],
+        cwd,
+        &["at least one"],
+    );
+    refused(
+        &[
+            "classifier",
+            "export",
+            "--judge",
+            "nowhere",
+            "--out",
+            "judge.bin",
+        ],
+        cwd,
+        &["`out`", ".safetensors"],
+    );
+    refused(
+        &[
+            "classifier",
+            "export",
+            "--judge",
+            "nowhere",
+            "--out",
+            "judge.safetensors",
+        ],
+        cwd,
+        &["nowhere", "not a ganforge judge"],
+    );
+}

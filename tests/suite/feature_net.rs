@@ -9,10 +9,10 @@ use ganforge::eval::judge::JudgeConfig;
 use safetensors::tensor::{Dtype, TensorView};
 
 /// A tensor to write: name, shape, values.
-type Named = (&'static str, Vec<usize>, Vec<f32>);
+pub type Named = (&'static str, Vec<usize>, Vec<f32>);
 
 /// Writes `tensors` (name, shape, values) and `metadata` as a safetensors file of float32.
-fn write_safetensors(path: &Path, tensors: &[Named], metadata: &[(&str, &str)]) {
+pub fn write_safetensors(path: &Path, tensors: &[Named], metadata: &[(&str, &str)]) {
     write_safetensors_as(path, tensors, metadata, Dtype::F32)
 }
 

@@ -42,3 +42,325 @@ fn mixture_specs_parse_or_name_the_valid_ones() {
     let grid = Mixture::Grid25.centres();
     assert!(grid.contains(&[-4.0, 4.0]) && grid.contains(&[0.0, 0.0]));
 }
+
+use burn::prelude::*;
+use ganforge::bench::modes::{MeanSe, ModesBenchOptions, run_modes_bench, write_report};
+use ganforge::config::TrainOverrides;
+use ganforge::data::{DataSpec, ImageSet, LoadOptions};
+use ganforge::device::DeviceChoice;
+use ganforge::eval::modes::stacked_coverage;
+use ganforge::models::{MlpDiscriminatorConfig, MlpGeneratorConfig, ModelKind};
+
+#[test]
+fn the_fully_connected_networks_have_the_shapes_of_the_loop() {
+    let device = Device::flex();
+    let g = MlpGeneratorConfig::new(2, 1).with_width(8).init(&device);
+    let points = g.forward_conditioned(Tensor::zeros([6, 2], &device), None);
+    assert_eq!(points.dims(), [6, 2, 1, 1]);
+    // On images, flattened in and reshaped out; tanh bounds them.
+    let g = MlpGeneratorConfig::new(1, 4)
+        .with_latent(3)
+        .with_classes(5)
+        .with_tanh(true)
+        .init(&device);
+    let labels = Tensor::from_data(TensorData::new(vec![0i64, 4, 2], [3]), &device);
+    let images =
+        g.forward_conditioned(Tensor::ones([3, 3], &device).mul_scalar(50.0), Some(labels));
+    assert_eq!(images.dims(), [3, 1, 4, 4]);
+    assert!(
+        ganforge::tensor_values(images)
+            .iter()
+            .all(|v| v.abs() <= 1.0)
+    );
+    for pack in [1, 2, 3] {
+        let d = MlpDiscriminatorConfig::new(2)
+            .with_width(4)
+            .with_pack(pack)
+            .init(&device);
+        assert_eq!(
+            d.forward_conditioned(Tensor::zeros([6, 2, 1, 1], &device), None)
+                .dims(),
+            [6 / pack, 1]
+        );
+        assert_eq!(
+            d.features(Tensor::zeros([6, 2, 1, 1], &device)).dims(),
+            [6 / pack, 4]
+        );
+    }
+}
+
+#[test]
+fn a_mixture_is_a_fixed_labelled_set_of_points_with_its_own_preset() {
+    let load = || {
+        ImageSet::load(
+            &DataSpec::parse("mixture:grid25").unwrap(),
+            LoadOptions {
+                spatial: 1,
+                channels: 2,
+                limit: Some(500),
+            },
+        )
+        .unwrap()
+    };
+    let (a, b) = (load(), load());
+    assert_eq!((a.len(), a.channels, a.spatial), (500, 2, 1));
+    assert_eq!(a.image(17), b.image(17), "the same set every time");
+    let centres = Mixture::Grid25.centres();
+    let labels = a.labels.as_ref().unwrap();
+    for i in 0..a.len() {
+        let p = a.image(i);
+        let c = centres[labels[i]];
+        let d = ((p[0] as f64 - c[0]).powi(2) + (p[1] as f64 - c[1]).powi(2)).sqrt();
+        assert!(d < 0.3, "point {i} is {d} from its mode");
+    }
+
+    let config = TrainOverrides {
+        data: Some("mixture:ring8".into()),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(
+        (config.model, config.spatial, config.channels, config.latent),
+        (ModelKind::Mlp, 1, 2, 2)
+    );
+    for (overrides, key) in [
+        (
+            TrainOverrides {
+                data: Some("mixture:ring8".into()),
+                model: Some(ModelKind::Dcgan),
+                ..Default::default()
+            },
+            "`model`",
+        ),
+        (
+            TrainOverrides {
+                data: Some("mixture:ring8".into()),
+                spatial: Some(16),
+                ..Default::default()
+            },
+            "`spatial`",
+        ),
+        (
+            TrainOverrides {
+                data: Some("stacked-digits".into()),
+                channels: Some(1),
+                ..Default::default()
+            },
+            "`channels`",
+        ),
+    ] {
+        let err = overrides.resolve().unwrap_err().to_string();
+        assert!(err.contains(key), "{err}");
+    }
+}
+
+#[test]
+fn a_mixture_run_trains_draws_scatter_figures_and_refuses_image_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainOverrides {
+        data: Some("mixture:ring8".into()),
+        capacity: Some(8),
+        steps: Some(6),
+        progress_interval: Some(3),
+        num_load: Some(1000),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    let run = dir.path().join("ring");
+    let summary = super::train_quiet(config, &run);
+    assert_eq!(summary.steps, 6);
+    for step in [3, 6] {
+        let figure = image::open(run.join(format!("samples/step_{step:07}.png"))).unwrap();
+        assert!(figure.width() >= 400 && figure.height() >= 400);
+    }
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert!(log.contains("step 6: modes "), "{log}");
+    let options = ganforge::sample::SampleOptions {
+        run: run.clone(),
+        n: 4,
+        seed: 0,
+        out: None,
+        each: None,
+        label: None,
+        device: DeviceChoice::Cpu,
+    };
+    let err = ganforge::sample::sample(&options).unwrap_err().to_string();
+    assert!(
+        err.contains("2-D points") && err.contains("bench modes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stacked_digits_hold_three_independent_labelled_digits() {
+    let options = LoadOptions {
+        spatial: 16,
+        channels: 3,
+        limit: Some(200),
+    };
+    let stacked = ImageSet::load(&DataSpec::StackedDigits, options).unwrap();
+    let single = super::small_digits(1797);
+    let single_labels = single.labels.as_ref().unwrap();
+    assert_eq!(
+        (stacked.len(), stacked.channels, stacked.class_names.len()),
+        (200, 3, 1000)
+    );
+    let labels = stacked.labels.as_ref().unwrap();
+    for (i, &label) in labels.iter().enumerate().take(20) {
+        let image = stacked.image(i);
+        for (k, channel) in image.chunks_exact(256).enumerate() {
+            let digit = label / 10usize.pow(2 - k as u32) % 10;
+            let source = (0..single.len()).find(|&j| single.image(j) == channel);
+            let source = source.expect("each channel is one of the digits");
+            assert_eq!(single_labels[source], digit, "image {i} channel {k}");
+        }
+    }
+    let distinct: std::collections::HashSet<&usize> = labels.iter().collect();
+    assert!(
+        distinct.len() > 150,
+        "200 draws of 1000 modes are mostly distinct"
+    );
+}
+
+/// A one-convolution digits "judge" that reads a channel of constant value (d + 1) / 10 as digit
+/// d: feature f = mean(relu(x)), logit_k = 2c_k·f − c_k² with c_k = (k + 1) / 10, whose argmax is
+/// the c_k nearest f.
+fn brightness_judge(dir: &std::path::Path) -> ganforge::eval::judge::Judge {
+    let path = dir.join("brightness.safetensors");
+    let c: Vec<f32> = (0..10).map(|k| (k + 1) as f32 / 10.0).collect();
+    super::feature_net::write_safetensors(
+        &path,
+        &[
+            ("convs.0.weight", vec![1, 1, 1, 1], vec![1.0]),
+            ("convs.0.bias", vec![1], vec![0.0]),
+            (
+                "head.weight",
+                vec![10, 1],
+                c.iter().map(|c| 2.0 * c).collect(),
+            ),
+            ("head.bias", vec![10], c.iter().map(|c| -c * c).collect()),
+        ],
+        &[],
+    );
+    ganforge::eval::feature_net::load_feature_network(&path, 1, &Device::flex())
+        .unwrap()
+        .0
+}
+
+#[test]
+fn stacked_modes_are_read_channel_by_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let judge = brightness_judge(dir.path());
+    let triples = [[1, 2, 3], [1, 2, 3], [9, 0, 4], [0, 0, 0]];
+    let mut values = Vec::new();
+    for t in triples {
+        for d in t {
+            values.extend(std::iter::repeat_n((d + 1) as f32 / 10.0, 16));
+        }
+    }
+    let images = Tensor::<4>::from_data(TensorData::new(values, [4, 3, 4, 4]), &Device::flex());
+    let coverage = stacked_coverage(&judge, images);
+    assert_eq!(coverage.assigned, [123, 123, 904, 0]);
+    assert_eq!((coverage.modes_captured, coverage.modes), (3, 1000));
+    // p = (1/2, 1/4, 1/4): Σ p·ln(1000p).
+    let kl = 0.5 * (500f64).ln() + 2.0 * 0.25 * (250f64).ln();
+    assert!((coverage.reverse_kl - kl).abs() < 1e-9, "{coverage:?}");
+}
+
+#[test]
+fn mean_and_standard_error() {
+    let m = MeanSe::of(&[1.0, 2.0, 3.0]);
+    assert_eq!(m.mean, 2.0);
+    assert!((m.se - 1.0 / 3f64.sqrt()).abs() < 1e-12);
+    assert_eq!(m.show(2), "2.00 ± 0.58");
+    assert_eq!(
+        MeanSe::of(&[4.0]).show(1),
+        "4.0",
+        "one run has no error bar"
+    );
+}
+
+fn tiny_bench(data: &str, jobs: usize) -> ModesBenchOptions {
+    let mut options = ModesBenchOptions::for_data(data, DeviceChoice::Cpu).unwrap();
+    options.packs = vec![1, 2];
+    options.seeds = 2;
+    options.steps = 4;
+    options.samples = 300;
+    options.jobs = jobs;
+    options
+}
+
+#[test]
+fn the_mixture_benchmark_runs_every_cell_reproducibly_and_writes_its_report() {
+    let options = tiny_bench("mixture:ring8", 2);
+    let report = run_modes_bench(&options, None, |_| {}).unwrap();
+    assert_eq!(report.cells.len(), 4);
+    assert_eq!(report.modes, 8);
+    for row in &report.rows {
+        let of: Vec<f64> = report
+            .cells
+            .iter()
+            .filter(|c| c.pack == row.pack)
+            .map(|c| c.measures.reverse_kl)
+            .collect();
+        assert_eq!(row.runs, 2);
+        // Debug form: an infinite KL has a NaN error, which is not equal to itself.
+        assert_eq!(
+            format!("{:?}", row.reverse_kl),
+            format!("{:?}", MeanSe::of(&of))
+        );
+        assert!(row.high_quality.is_some());
+    }
+    // One at a time gives the same numbers: parallel runs do not disturb each other.
+    let serial = run_modes_bench(&ModesBenchOptions { jobs: 1, ..options }, None, |_| {}).unwrap();
+    for (a, b) in report.cells.iter().zip(&serial.cells) {
+        assert_eq!((a.pack, a.seed, &a.measures), (b.pack, b.seed, &b.measures));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let written = write_report(&report, &out).unwrap();
+    assert_eq!(written.len(), 3);
+    let table = std::fs::read_to_string(out.join("modes.md")).unwrap();
+    assert!(
+        table.contains("| plain | 2 |") && table.contains("| pack 2 | 2 |"),
+        "{table}"
+    );
+    let cells = csv::Reader::from_path(out.join("cells.csv"))
+        .unwrap()
+        .records()
+        .count();
+    assert_eq!(cells, 4);
+    let figure = image::open(out.join("scatter.png")).unwrap();
+    assert_eq!(figure.width(), 2 * 400, "one panel per packing");
+    assert!(
+        write_report(&report, &out).is_err(),
+        "an earlier report is kept"
+    );
+}
+
+#[test]
+fn the_stacked_digits_benchmark_reads_modes_with_the_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    let judge = brightness_judge(dir.path());
+    let mut options = tiny_bench("stacked-digits", 2);
+    options.seeds = 1;
+    options.steps = 2;
+    options.samples = 64;
+    let report = run_modes_bench(&options, Some(judge), |_| {}).unwrap();
+    assert_eq!((report.cells.len(), report.modes), (2, 1000));
+    for cell in &report.cells {
+        assert!((1..=64).contains(&cell.measures.modes_captured));
+        assert_eq!(cell.measures.high_quality, None);
+        assert_eq!(cell.samples[0].len(), 3 * 16 * 16);
+    }
+    let out = dir.path().join("bench");
+    write_report(&report, &out).unwrap();
+    assert!(image::open(out.join("samples.png")).is_ok());
+    let err = run_modes_bench(&options, None, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("judge"), "{err}");
+}

@@ -229,7 +229,10 @@ fn a_wgan_run_logs_its_wasserstein_estimate_and_gradient_norms() {
     config.loss = LossKind::Wgan;
     config.clip = Some(0.01);
     let summary = super::train_quiet(config, &dir.path().join("w"));
-    let rows = LossLog::read(&summary.run_dir.join("losses.csv")).unwrap();
+    let rows = LossLog::<ganforge::output::loss_log::StepRecord>::read(
+        &summary.run_dir.join("losses.csv"),
+    )
+    .unwrap();
     for r in &rows {
         // For the critic the reported scores are raw, so the estimate is their difference.
         let w = r.wasserstein.expect("a WGAN row has an estimate");
@@ -237,7 +240,9 @@ fn a_wgan_run_logs_its_wasserstein_estimate_and_gradient_norms() {
         assert!(r.d_grad_norm > 0.0 && r.g_grad_norm > 0.0);
     }
     let (_guard, bce_run) = super::tiny_run(3);
-    let bce_rows = LossLog::read(&bce_run.join("losses.csv")).unwrap();
+    let bce_rows =
+        LossLog::<ganforge::output::loss_log::StepRecord>::read(&bce_run.join("losses.csv"))
+            .unwrap();
     assert!(bce_rows.iter().all(|r| r.wasserstein.is_none()));
     assert!(
         bce_rows

@@ -141,7 +141,7 @@ const CASES: [Case; 6] = [
 fn critic(case: &Case) -> Discriminator {
     ganforge::train::with_seed(&device(), 11, || {
         to_f64(match case.model {
-            ModelKind::Dcgan => DcganDiscriminatorConfig::new(1)
+            ModelKind::Dcgan | ModelKind::Cyclegan => DcganDiscriminatorConfig::new(1)
                 .with_capacity(2)
                 .with_norm(case.norm)
                 .with_classes(case.classes)
@@ -163,7 +163,7 @@ fn critic(case: &Case) -> Discriminator {
 /// The shape of a batch the critic of `case` takes: 16×16 grey images or 2-D points.
 fn shape(case: &Case, batch: usize) -> [usize; 4] {
     match case.model {
-        ModelKind::Dcgan => [batch, 1, 16, 16],
+        ModelKind::Dcgan | ModelKind::Cyclegan => [batch, 1, 16, 16],
         ModelKind::Mlp => [batch, 2, 1, 1],
     }
 }
@@ -339,8 +339,10 @@ fn wgan_gp_has_its_recipe_and_trains() {
     config.loss = LossKind::WganGp;
     config.disc_updates = 2;
     let summary = super::train_quiet(config, &dir.path().join("gp"));
-    let rows =
-        ganforge::output::loss_log::LossLog::read(&summary.run_dir.join("losses.csv")).unwrap();
+    let rows = ganforge::output::loss_log::LossLog::<ganforge::output::loss_log::StepRecord>::read(
+        &summary.run_dir.join("losses.csv"),
+    )
+    .unwrap();
     assert_eq!(rows.len(), 3);
     assert!(
         rows.iter()

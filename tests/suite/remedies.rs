@@ -110,7 +110,10 @@ fn each_remedy_trains_and_writes_its_run() {
         let mut config = tiny_config(6);
         edit(&mut config);
         let summary = super::train_quiet(config, &dir.path().join(name));
-        let rows = LossLog::read(&summary.run_dir.join("losses.csv")).unwrap();
+        let rows = LossLog::<ganforge::output::loss_log::StepRecord>::read(
+            &summary.run_dir.join("losses.csv"),
+        )
+        .unwrap();
         assert_eq!(rows.len(), 6, "{name}");
         assert!(
             rows.iter()

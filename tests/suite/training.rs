@@ -47,7 +47,7 @@ fn a_short_run_writes_every_output_and_they_parse() {
         "config.toml round-trips"
     );
 
-    let rows = LossLog::read(&run.losses_csv()).unwrap();
+    let rows = LossLog::<ganforge::output::loss_log::StepRecord>::read(&run.losses_csv()).unwrap();
     assert_eq!(rows.len(), 12);
     assert_eq!(
         rows.iter().map(|r| r.step).collect::<Vec<_>>(),
@@ -223,15 +223,21 @@ fn same_seed_and_config_give_the_same_losses() {
     let config = tiny_config(6);
     let a = train(config.clone(), options(&dir.path().join("a"))).unwrap();
     let b = train(config.clone(), options(&dir.path().join("b"))).unwrap();
-    let rows_a = LossLog::read(&a.run_dir.join("losses.csv")).unwrap();
-    let rows_b = LossLog::read(&b.run_dir.join("losses.csv")).unwrap();
+    let rows_a =
+        LossLog::<ganforge::output::loss_log::StepRecord>::read(&a.run_dir.join("losses.csv"))
+            .unwrap();
+    let rows_b =
+        LossLog::<ganforge::output::loss_log::StepRecord>::read(&b.run_dir.join("losses.csv"))
+            .unwrap();
     for (x, y) in rows_a.iter().zip(&rows_b) {
         assert!((x.d_loss - y.d_loss).abs() < 1e-5 && (x.g_loss - y.g_loss).abs() < 1e-5);
     }
     let mut other = config;
     other.seed += 1;
     let c = train(other, options(&dir.path().join("c"))).unwrap();
-    let rows_c = LossLog::read(&c.run_dir.join("losses.csv")).unwrap();
+    let rows_c =
+        LossLog::<ganforge::output::loss_log::StepRecord>::read(&c.run_dir.join("losses.csv"))
+            .unwrap();
     assert!(
         rows_a
             .iter()
@@ -257,8 +263,11 @@ fn a_resumed_run_continues_exactly_where_it_stopped() {
     .unwrap();
     assert_eq!(resumed.steps, 10);
 
-    let a = LossLog::read(&whole.run_dir.join("losses.csv")).unwrap();
-    let b = LossLog::read(&split.join("losses.csv")).unwrap();
+    let a =
+        LossLog::<ganforge::output::loss_log::StepRecord>::read(&whole.run_dir.join("losses.csv"))
+            .unwrap();
+    let b =
+        LossLog::<ganforge::output::loss_log::StepRecord>::read(&split.join("losses.csv")).unwrap();
     assert_eq!(b.len(), 10, "the log continues, no row lost or repeated");
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.step, y.step);
@@ -330,7 +339,8 @@ fn divergence_stops_at_once_and_keeps_the_last_good_checkpoint() {
         before,
         "the checkpoint is intact"
     );
-    let rows = LossLog::read(&out.join("losses.csv")).unwrap();
+    let rows =
+        LossLog::<ganforge::output::loss_log::StepRecord>::read(&out.join("losses.csv")).unwrap();
     assert_eq!(
         rows.len(),
         6,

@@ -1,0 +1,519 @@
+//! `ganforge bench modes`: the mode-collapse benchmarks of the GAN literature, plain GAN against
+//! packing (PacGAN, Lin et al. 2018), over several seeds. Every run is the ordinary training loop
+//! ([`Gan::iteration`]) on the configuration `ganforge train` would use for the data, with only
+//! `pack`, `seed` and `steps` changed.
+//!
+//! - `mixture:ring8`, `mixture:grid25`: 2-D Gaussian mixtures with fully connected networks;
+//!   modes captured, share of high-quality samples and reverse KL over 2500 samples.
+//! - `stacked-digits`: three digits as the channels of one image (1000 modes) with the tutorial's
+//!   DCGAN; modes captured and reverse KL over the judge's reading of each channel.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use burn::prelude::*;
+
+use crate::config::{TrainConfig, TrainOverrides};
+use crate::data::{DataSpec, ImageSet, LoadOptions};
+use crate::device::DeviceChoice;
+use crate::error::{GanError, Result};
+use crate::eval::judge::Judge;
+use crate::eval::modes::{Mixture, mode_coverage, points_of, stacked_coverage};
+use crate::train::Gan;
+use crate::train::random::{DataOrder, Stream};
+
+/// What one benchmark runs.
+#[derive(Debug, Clone)]
+pub struct ModesBenchOptions {
+    /// `mixture:ring8`, `mixture:grid25` or `stacked-digits`.
+    pub data: String,
+    /// Packing degrees to compare; 1 is the plain GAN.
+    pub packs: Vec<usize>,
+    pub seeds: usize,
+    /// Training iterations of each run.
+    pub steps: usize,
+    /// Samples the metrics are measured on.
+    pub samples: usize,
+    /// Runs trained at the same time.
+    pub jobs: usize,
+    pub device: DeviceChoice,
+}
+
+impl ModesBenchOptions {
+    /// The benchmark's defaults for `data`: the budget the README's figures were measured with.
+    pub fn for_data(data: &str, device: DeviceChoice) -> Result<Self> {
+        let (steps, samples, seeds) = match DataSpec::parse(data)? {
+            DataSpec::Mixture(_) => (3000, 2500, 3),
+            DataSpec::StackedDigits => (3000, 10_000, 1),
+            _ => return Err(not_a_benchmark(data)),
+        };
+        Ok(ModesBenchOptions {
+            data: data.to_string(),
+            packs: vec![1, 2, 3, 4],
+            seeds,
+            steps,
+            samples,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            device,
+        })
+    }
+}
+
+fn not_a_benchmark(data: &str) -> GanError {
+    GanError::config(
+        "data",
+        format!(
+            "is `{data}`: the mode benchmarks are `mixture:ring8`, `mixture:grid25` and `stacked-digits`"
+        ),
+    )
+}
+
+/// The measures of one trained generator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeMeasures {
+    pub modes_captured: usize,
+    pub modes: usize,
+    /// Mixtures: share of samples within 3 standard deviations of a mode.
+    pub high_quality: Option<f64>,
+    pub reverse_kl: f64,
+}
+
+/// One run of the benchmark.
+#[derive(Debug, Clone)]
+pub struct ModesCell {
+    pub pack: usize,
+    pub seed: u64,
+    pub measures: ModeMeasures,
+    /// Training and measuring time.
+    pub seconds: f64,
+    /// What the generator made: points of a mixture, or a few images (channel-major).
+    pub samples: Vec<Vec<f32>>,
+}
+
+/// Mean and standard error of the mean (NaN with one value).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeanSe {
+    pub mean: f64,
+    pub se: f64,
+}
+
+impl MeanSe {
+    pub fn of(values: &[f64]) -> Self {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        MeanSe {
+            mean,
+            se: (var / n).sqrt(),
+        }
+    }
+
+    /// "7.67 ± 0.33", or the mean alone with one value.
+    pub fn show(&self, decimals: usize) -> String {
+        if self.se.is_finite() {
+            format!("{:.*} ± {:.*}", decimals, self.mean, decimals, self.se)
+        } else {
+            format!("{:.*}", decimals, self.mean)
+        }
+    }
+}
+
+/// One packing degree over its seeds.
+#[derive(Debug, Clone)]
+pub struct ModesRow {
+    pub pack: usize,
+    pub runs: usize,
+    pub modes_captured: MeanSe,
+    pub high_quality: Option<MeanSe>,
+    pub reverse_kl: MeanSe,
+    pub seconds: f64,
+}
+
+/// The whole benchmark.
+#[derive(Debug, Clone)]
+pub struct ModesReport {
+    pub options: ModesBenchOptions,
+    pub modes: usize,
+    pub cells: Vec<ModesCell>,
+    pub rows: Vec<ModesRow>,
+    pub wall_seconds: f64,
+}
+
+/// The configuration of one run: what `ganforge train --data DATA` resolves to, with `pack`, `seed`
+/// and `steps` set, and the batch `pack` times the data's: as in PacGAN, D makes as many decisions
+/// per batch whatever the packing, each on `pack` samples.
+pub fn cell_config(options: &ModesBenchOptions, pack: usize, seed: u64) -> Result<TrainConfig> {
+    let base = TrainOverrides {
+        data: Some(options.data.clone()),
+        ..Default::default()
+    }
+    .resolve()?;
+    TrainOverrides {
+        data: Some(options.data.clone()),
+        pack: Some(pack),
+        batch: Some(base.batch * pack),
+        seed: Some(seed),
+        steps: Some(options.steps),
+        ..Default::default()
+    }
+    .resolve()
+}
+
+/// The data and the way to measure a generator on it.
+enum Measure {
+    Mixture(Mixture),
+    Stacked(Box<Judge>),
+}
+
+/// Runs every (pack, seed) of `options`, `jobs` at a time, calling `done` as each finishes;
+/// `judge` (a 1-channel digits judge) reads stacked digits.
+pub fn run_modes_bench(
+    options: &ModesBenchOptions,
+    judge: Option<Judge>,
+    done: impl Fn(&ModesCell) + Sync,
+) -> Result<ModesReport> {
+    let spec = DataSpec::parse(&options.data)?;
+    let measure = match (&spec, judge) {
+        (DataSpec::Mixture(m), _) => Measure::Mixture(*m),
+        (DataSpec::StackedDigits, Some(judge)) => Measure::Stacked(Box::new(judge)),
+        (DataSpec::StackedDigits, None) => {
+            return Err(GanError::config(
+                "classifier",
+                "is missing: stacked digits are read by a digits judge",
+            ));
+        }
+        _ => return Err(not_a_benchmark(&options.data)),
+    };
+    if options.packs.is_empty() || options.seeds == 0 || options.samples == 0 {
+        return Err(GanError::config(
+            "pack",
+            "and `seeds` and `samples` must each name at least one",
+        ));
+    }
+    let mut cells_todo = Vec::new();
+    for &pack in &options.packs {
+        for seed in 0..options.seeds as u64 {
+            // Checked before anything trains: a bad pack fails at once.
+            cells_todo.push((pack, seed, cell_config(options, pack, seed)?));
+        }
+    }
+    let first = &cells_todo[0].2;
+    let data = ImageSet::load(
+        &spec,
+        LoadOptions {
+            spatial: first.spatial,
+            channels: first.channels,
+            limit: first.num_load,
+        },
+    )?;
+    let device = options.device.device()?;
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Result<ModesCell>>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.clamp(1, cells_todo.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((pack, seed, config)) = cells_todo.get(i) else {
+                        break;
+                    };
+                    let cell = run_cell(config, *pack, *seed, &data, &measure, options, &device);
+                    if let Ok(cell) = &cell {
+                        done(cell);
+                    }
+                    results.lock().unwrap_or_else(|e| e.into_inner()).push(cell);
+                }
+            });
+        }
+    });
+    let mut cells = results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    cells.sort_by_key(|c| (c.pack, c.seed));
+    let rows = options
+        .packs
+        .iter()
+        .map(|&pack| summarize(pack, &cells))
+        .collect();
+    let modes = cells.first().map_or(0, |c| c.measures.modes);
+    Ok(ModesReport {
+        options: options.clone(),
+        modes,
+        cells,
+        rows,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn summarize(pack: usize, cells: &[ModesCell]) -> ModesRow {
+    let of: Vec<&ModesCell> = cells.iter().filter(|c| c.pack == pack).collect();
+    let values =
+        |f: &dyn Fn(&ModesCell) -> f64| MeanSe::of(&of.iter().map(|c| f(c)).collect::<Vec<_>>());
+    ModesRow {
+        pack,
+        runs: of.len(),
+        modes_captured: values(&|c| c.measures.modes_captured as f64),
+        high_quality: of
+            .iter()
+            .all(|c| c.measures.high_quality.is_some())
+            .then(|| values(&|c| c.measures.high_quality.unwrap_or(f64::NAN))),
+        reverse_kl: values(&|c| c.measures.reverse_kl),
+        seconds: of.iter().map(|c| c.seconds).sum::<f64>() / of.len().max(1) as f64,
+    }
+}
+
+/// Images of a stacked-digits generator kept for the figure.
+const SHOWN_IMAGES: usize = 32;
+/// Images generated (and judged) at a time.
+const CHUNK: usize = 500;
+
+fn run_cell(
+    config: &TrainConfig,
+    pack: usize,
+    seed: u64,
+    data: &ImageSet,
+    measure: &Measure,
+    options: &ModesBenchOptions,
+    device: &Device,
+) -> Result<ModesCell> {
+    let started = Instant::now();
+    let mut gan = Gan::new(config, device);
+    let mut order = DataOrder::new(config.seed, data.len());
+    while gan.step < config.total_steps() {
+        gan.iteration(data, &mut order);
+    }
+    // The measured samples come from their own stream, never seen in training.
+    let mut generated: Vec<Tensor<4>> = Vec::new();
+    let mut start = 0;
+    while start < options.samples {
+        let count = (options.samples - start).min(CHUNK);
+        generated.push(gan.generate(gan.latent(Stream::Sample, start as u64, count)));
+        start += count;
+    }
+    let all = Tensor::cat(generated, 0);
+    let (measures, samples) = match measure {
+        Measure::Mixture(mixture) => {
+            let points = points_of(all);
+            let c = mode_coverage(*mixture, &points);
+            let measures = ModeMeasures {
+                modes_captured: c.modes_captured,
+                modes: c.modes,
+                high_quality: Some(c.high_quality),
+                reverse_kl: c.reverse_kl,
+            };
+            let samples = points
+                .iter()
+                .map(|p| vec![p[0] as f32, p[1] as f32])
+                .collect();
+            (measures, samples)
+        }
+        Measure::Stacked(judge) => {
+            let [_, c, h, w] = all.dims();
+            let shown =
+                crate::tensor_values(all.clone().narrow(0, 0, SHOWN_IMAGES.min(options.samples)))
+                    .chunks_exact(c * h * w)
+                    .map(<[f32]>::to_vec)
+                    .collect();
+            let coverage =
+                stacked_coverage(judge, all.to_device(&device.clone().without_autodiff()));
+            let measures = ModeMeasures {
+                modes_captured: coverage.modes_captured,
+                modes: coverage.modes,
+                high_quality: None,
+                reverse_kl: coverage.reverse_kl,
+            };
+            (measures, shown)
+        }
+    };
+    Ok(ModesCell {
+        pack,
+        seed,
+        measures,
+        seconds: started.elapsed().as_secs_f64(),
+        samples,
+    })
+}
+
+impl ModesReport {
+    /// The table, as Markdown (what the command prints and `modes.md` holds).
+    pub fn table(&self) -> String {
+        let mixture = self.rows.iter().all(|r| r.high_quality.is_some());
+        let mut out = String::new();
+        out.push_str(&format!(
+            "{} · {} steps per run · {} samples measured · seeds 0..{} · mean ± standard error\n\n",
+            self.options.data, self.options.steps, self.options.samples, self.options.seeds,
+        ));
+        if mixture {
+            out.push_str(&format!(
+                "| D | runs | modes (of {}) | high quality | reverse KL | s/run |\n|---|---|---|---|---|---|\n",
+                self.modes
+            ));
+        } else {
+            out.push_str(&format!(
+                "| D | runs | modes (of {}) | reverse KL | s/run |\n|---|---|---|---|---|\n",
+                self.modes
+            ));
+        }
+        for row in &self.rows {
+            let name = if row.pack == 1 {
+                "plain".to_string()
+            } else {
+                format!("pack {}", row.pack)
+            };
+            let hq = row
+                .high_quality
+                .map(|h| {
+                    let pct = MeanSe {
+                        mean: 100.0 * h.mean,
+                        se: 100.0 * h.se,
+                    };
+                    format!(" {}% |", pct.show(1))
+                })
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "| {name} | {} | {} |{hq} {} | {:.0} |\n",
+                row.runs,
+                row.modes_captured.show(2),
+                row.reverse_kl.show(3),
+                row.seconds
+            ));
+        }
+        out.push_str(&format!(
+            "\nwall time {:.0} s with {} run(s) at a time\n",
+            self.wall_seconds, self.options.jobs
+        ));
+        out
+    }
+}
+
+/// Where a benchmark writes by default: `runs/bench-modes-<data>`, numbered when it exists.
+pub fn default_out(data: &str) -> PathBuf {
+    let name: String = data
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    crate::output::run_dir::numbered_path(
+        std::path::Path::new("runs"),
+        &format!("bench-modes-{name}"),
+    )
+}
+
+/// Writes `modes.md` (the table), `cells.csv` (every run) and the figure into `out`, a new or
+/// empty directory: `scatter.png` (each packing's first seed over the modes) for a mixture,
+/// `samples.png` (a row of images per packing) for stacked digits.
+pub fn write_report(report: &ModesReport, out: &std::path::Path) -> Result<Vec<PathBuf>> {
+    use crate::output::figure::{SampleFigure, Tile};
+    use crate::output::scatter::{ScatterPanel, scatter_png};
+    use crate::output::write_atomic;
+    let occupied = out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true);
+    if occupied {
+        return Err(GanError::Output(format!(
+            "{} is not empty: choose another --out (nothing was changed)",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out)
+        .map_err(|e| GanError::io(format!("cannot create {}", out.display()), e))?;
+    let mut written = Vec::new();
+    let table = out.join("modes.md");
+    write_atomic(&table, report.table().as_bytes())?;
+    written.push(table);
+
+    let mut csv = String::from("pack,seed,modes_captured,modes,high_quality,reverse_kl,seconds\n");
+    for c in &report.cells {
+        let m = &c.measures;
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{:.1}\n",
+            c.pack,
+            c.seed,
+            m.modes_captured,
+            m.modes,
+            m.high_quality.map(|h| h.to_string()).unwrap_or_default(),
+            m.reverse_kl,
+            c.seconds
+        ));
+    }
+    let cells = out.join("cells.csv");
+    write_atomic(&cells, csv.as_bytes())?;
+    written.push(cells);
+
+    let label = |pack: usize| {
+        if pack == 1 {
+            "plain GAN".to_string()
+        } else {
+            format!("PacGAN{pack}")
+        }
+    };
+    let firsts: Vec<&ModesCell> = report.cells.iter().filter(|c| c.seed == 0).collect();
+    match DataSpec::parse(&report.options.data)? {
+        DataSpec::Mixture(mixture) => {
+            let panels: Vec<ScatterPanel> = firsts
+                .iter()
+                .map(|c| ScatterPanel {
+                    title: format!(
+                        "{}: {} modes, {:.0}% hq",
+                        label(c.pack),
+                        c.measures.modes_captured,
+                        100.0 * c.measures.high_quality.unwrap_or(0.0)
+                    ),
+                    points: c
+                        .samples
+                        .iter()
+                        .map(|p| [p[0] as f64, p[1] as f64])
+                        .collect(),
+                    centres: mixture.centres(),
+                    extent: mixture.extent(),
+                })
+                .collect();
+            let title = format!(
+                "{} after {} steps (seed 0, {} samples)",
+                report.options.data, report.options.steps, report.options.samples
+            );
+            let path = out.join("scatter.png");
+            write_atomic(&path, &scatter_png(&title, &panels, panels.len())?)?;
+            written.push(path);
+        }
+        _ => {
+            let config = cell_config(&report.options, 1, 0)?;
+            let rows = firsts
+                .iter()
+                .map(|c| {
+                    let tiles = c
+                        .samples
+                        .iter()
+                        .take(16)
+                        .map(|pixels| Tile {
+                            pixels: pixels.clone(),
+                            caption: None,
+                        })
+                        .collect();
+                    (
+                        format!("{}: {} modes", label(c.pack), c.measures.modes_captured),
+                        tiles,
+                    )
+                })
+                .collect();
+            let figure = SampleFigure {
+                title: Some(format!(
+                    "{} after {} steps (seed 0)",
+                    report.options.data, report.options.steps
+                )),
+                channels: config.channels,
+                spatial: config.spatial,
+                rows,
+            };
+            let path = out.join("samples.png");
+            write_atomic(&path, &figure.to_png()?)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}

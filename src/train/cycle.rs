@@ -1,0 +1,366 @@
+//! CycleGAN training (Zhu et al. 2017): G translates domain A to B and F translates B to A; D_A
+//! and D_B tell real images of their domain from translations. G and F are trained together on
+//! least-squares adversarial losses, the cycle-consistency loss λ·(‖F(G(a)) − a‖₁ + ‖G(F(b)) − b‖₁)
+//! and the identity loss; each D on real images and on a buffer of past translations.
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::TrainConfig;
+use crate::data::ImageSet;
+use crate::losses::{l1_distance, least_squares};
+use crate::models::{
+    PatchDiscriminator, PatchDiscriminatorConfig, ResnetGenerator, ResnetGeneratorConfig,
+    materialize_parameters,
+};
+use crate::train::random::{DataOrder, Stream, stream};
+use crate::train::{gradient_norm, with_seed};
+
+/// The history of generated images a discriminator is shown (Shrivastava et al. 2017): until it
+/// holds `capacity` images every new one is stored and returned; then each new image is, with
+/// probability ½, swapped for a random stored one (which is returned instead), else returned as is.
+/// D thus also sees what G made a while ago, which damps oscillation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImagePool {
+    capacity: usize,
+    stored: Vec<Vec<f32>>,
+}
+
+impl ImagePool {
+    pub fn new(capacity: usize) -> Self {
+        ImagePool {
+            capacity,
+            stored: Vec::with_capacity(capacity),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.stored.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stored.is_empty()
+    }
+
+    /// The images D is shown for a batch of new `images`.
+    pub fn query(&mut self, images: Vec<Vec<f32>>, rng: &mut impl Rng) -> Vec<Vec<f32>> {
+        if self.capacity == 0 {
+            return images;
+        }
+        images
+            .into_iter()
+            .map(|image| {
+                if self.stored.len() < self.capacity {
+                    self.stored.push(image.clone());
+                    image
+                } else if rng.random_bool(0.5) {
+                    let slot = rng.random_range(0..self.stored.len());
+                    std::mem::replace(&mut self.stored[slot], image)
+                } else {
+                    image
+                }
+            })
+            .collect()
+    }
+}
+
+/// The learning rate at `step` (0-based) of `total`: `lr` until `decay_start`, then falling
+/// linearly to 0 at `total`, CycleGAN's schedule.
+pub fn scheduled_lr(lr: f64, step: usize, total: usize, decay_start: usize) -> f64 {
+    if step < decay_start || total <= decay_start {
+        lr
+    } else {
+        lr * (total - step) as f64 / (total - decay_start) as f64
+    }
+}
+
+/// Which way an image is translated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Direction {
+    /// Domain A to domain B, by G.
+    A2b,
+    /// Domain B to domain A, by F.
+    B2a,
+}
+
+/// Every term of one iteration's losses (λ included), as `losses.csv` records them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CycleStats {
+    /// G's adversarial loss: D_B on G(a), target 1.
+    pub adversarial_ab: f64,
+    /// F's adversarial loss: D_A on F(b), target 1.
+    pub adversarial_ba: f64,
+    /// λ·‖F(G(a)) − a‖₁.
+    pub cycle_a: f64,
+    /// λ·‖G(F(b)) − b‖₁.
+    pub cycle_b: f64,
+    /// λ_id·λ·‖F(a) − a‖₁.
+    pub identity_a: f64,
+    /// λ_id·λ·‖G(b) − b‖₁.
+    pub identity_b: f64,
+    /// D_A's loss: ½(mean (D_A(a) − 1)² + mean D_A(F(b))²).
+    pub d_a: f64,
+    pub d_b: f64,
+    pub g_grad_norm: f64,
+    pub d_grad_norm: f64,
+}
+
+impl CycleStats {
+    /// What G and F minimise together.
+    pub fn generator_total(&self) -> f64 {
+        self.adversarial_ab
+            + self.adversarial_ba
+            + self.cycle_a
+            + self.cycle_b
+            + self.identity_a
+            + self.identity_b
+    }
+}
+
+/// The four networks, their optimizers and the two image buffers.
+pub struct CycleGan {
+    /// G: A → B.
+    pub g_ab: ResnetGenerator,
+    /// F: B → A.
+    pub g_ba: ResnetGenerator,
+    pub d_a: PatchDiscriminator,
+    pub d_b: PatchDiscriminator,
+    optim_g_ab: ModuleOptimizer,
+    optim_g_ba: ModuleOptimizer,
+    optim_d_a: ModuleOptimizer,
+    optim_d_b: ModuleOptimizer,
+    /// Past F(b), shown to D_A.
+    pool_a: ImagePool,
+    /// Past G(a), shown to D_B.
+    pool_b: ImagePool,
+    pub step: usize,
+    pub config: TrainConfig,
+    device: Device,
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    t.into_scalar::<f32>() as f64
+}
+
+impl TrainConfig {
+    pub fn resnet_generator_config(&self) -> ResnetGeneratorConfig {
+        ResnetGeneratorConfig::new(self.channels)
+            .with_filters(self.capacity)
+            .with_blocks(self.res_blocks)
+    }
+
+    pub fn patch_discriminator_config(&self) -> PatchDiscriminatorConfig {
+        PatchDiscriminatorConfig::new(self.channels)
+            .with_filters(self.capacity)
+            .with_layers(PatchDiscriminatorConfig::layers_for(self.spatial))
+    }
+
+    /// The step from which CycleGAN's learning rates fall linearly to zero.
+    pub fn decay_start(&self) -> usize {
+        self.lr_decay_start.unwrap_or(self.total_steps() / 2)
+    }
+
+    /// A fresh optimizer of one of CycleGAN's networks: Adam with the run's betas.
+    pub(crate) fn cycle_optimizer(&self) -> ModuleOptimizer {
+        AdamConfig::new()
+            .with_beta_1(self.beta1 as f32)
+            .with_beta_2(self.beta2 as f32)
+            .with_epsilon(1e-8)
+            .init()
+    }
+}
+
+impl CycleGan {
+    /// Fresh networks for `config` on `device` (autodiff is added here), drawn from its seed.
+    pub fn new(config: &TrainConfig, device: &Device) -> Self {
+        let device = device.clone().autodiff();
+        let (g_ab, g_ba, d_a, d_b) = with_seed(&device, config.seed, || {
+            let g = config.resnet_generator_config();
+            let d = config.patch_discriminator_config();
+            let nets = (
+                g.init(&device),
+                g.init(&device),
+                d.init(&device),
+                d.init(&device),
+            );
+            materialize_parameters(&nets.0);
+            materialize_parameters(&nets.1);
+            materialize_parameters(&nets.2);
+            materialize_parameters(&nets.3);
+            nets
+        });
+        CycleGan {
+            g_ab,
+            g_ba,
+            d_a,
+            d_b,
+            optim_g_ab: config.cycle_optimizer(),
+            optim_g_ba: config.cycle_optimizer(),
+            optim_d_a: config.cycle_optimizer(),
+            optim_d_b: config.cycle_optimizer(),
+            pool_a: ImagePool::new(config.pool_size),
+            pool_b: ImagePool::new(config.pool_size),
+            step: 0,
+            config: config.clone(),
+            device,
+        }
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The optimizers of G, F, D_A and D_B (for checkpoints).
+    pub(crate) fn optimizers(
+        &self,
+    ) -> (
+        &ModuleOptimizer,
+        &ModuleOptimizer,
+        &ModuleOptimizer,
+        &ModuleOptimizer,
+    ) {
+        (
+            &self.optim_g_ab,
+            &self.optim_g_ba,
+            &self.optim_d_a,
+            &self.optim_d_b,
+        )
+    }
+
+    pub(crate) fn set_optimizers(
+        &mut self,
+        (g_ab, g_ba, d_a, d_b): (
+            ModuleOptimizer,
+            ModuleOptimizer,
+            ModuleOptimizer,
+            ModuleOptimizer,
+        ),
+    ) {
+        self.optim_g_ab = g_ab;
+        self.optim_g_ba = g_ba;
+        self.optim_d_a = d_a;
+        self.optim_d_b = d_b;
+    }
+
+    /// The learning rate of the current step.
+    pub fn lr(&self) -> f64 {
+        let c = &self.config;
+        scheduled_lr(c.lr_g, self.step, c.total_steps(), c.decay_start())
+    }
+
+    /// One iteration on a batch of each domain: G and F together, then D_A and D_B.
+    pub fn iteration(
+        &mut self,
+        domain_a: &ImageSet,
+        domain_b: &ImageSet,
+        order_a: &mut DataOrder,
+        order_b: &mut DataOrder,
+    ) -> CycleStats {
+        let batch = self.config.batch;
+        let position = (self.step * batch) as u64;
+        let real_a = domain_a.batch(&order_a.indices(position, batch), &self.device);
+        let real_b = domain_b.batch(&order_b.indices(position, batch), &self.device);
+        let (lambda, lambda_id) = (self.config.cycle_weight, self.config.identity_weight);
+        let lr = self.lr();
+        let d_lr = scheduled_lr(
+            self.config.lr_d,
+            self.step,
+            self.config.total_steps(),
+            self.config.decay_start(),
+        );
+
+        // G and F through frozen copies of the discriminators.
+        let (frozen_a, frozen_b) = (
+            self.d_a.valid().train().no_grad(),
+            self.d_b.valid().train().no_grad(),
+        );
+        let fake_b = self.g_ab.forward(real_a.clone());
+        let fake_a = self.g_ba.forward(real_b.clone());
+        let adversarial_ab = least_squares(frozen_b.forward(fake_b.clone()), 1.0);
+        let adversarial_ba = least_squares(frozen_a.forward(fake_a.clone()), 1.0);
+        let cycle_a =
+            l1_distance(self.g_ba.forward(fake_b.clone()), real_a.clone()).mul_scalar(lambda);
+        let cycle_b =
+            l1_distance(self.g_ab.forward(fake_a.clone()), real_b.clone()).mul_scalar(lambda);
+        let (identity_a, identity_b) = if lambda_id > 0.0 {
+            (
+                l1_distance(self.g_ba.forward(real_a.clone()), real_a.clone())
+                    .mul_scalar(lambda * lambda_id),
+                l1_distance(self.g_ab.forward(real_b.clone()), real_b.clone())
+                    .mul_scalar(lambda * lambda_id),
+            )
+        } else {
+            let zero = Tensor::zeros([1], &self.device);
+            (zero.clone(), zero)
+        };
+        let mut stats = CycleStats {
+            adversarial_ab: scalar(adversarial_ab.clone()),
+            adversarial_ba: scalar(adversarial_ba.clone()),
+            cycle_a: scalar(cycle_a.clone()),
+            cycle_b: scalar(cycle_b.clone()),
+            identity_a: scalar(identity_a.clone()),
+            identity_b: scalar(identity_b.clone()),
+            ..CycleStats::default()
+        };
+        let total = adversarial_ab + adversarial_ba + cycle_a + cycle_b + identity_a + identity_b;
+        let mut grads = total.backward();
+        let grads_ab = GradientsParams::from_module(&mut grads, &self.g_ab);
+        let grads_ba = GradientsParams::from_module(&mut grads, &self.g_ba);
+        stats.g_grad_norm =
+            gradient_norm(&self.g_ab, &grads_ab).hypot(gradient_norm(&self.g_ba, &grads_ba));
+        self.g_ab = self.optim_g_ab.step(lr, self.g_ab.clone(), grads_ab);
+        self.g_ba = self.optim_g_ba.step(lr, self.g_ba.clone(), grads_ba);
+
+        // Each D on real images of its domain and on translations from its buffer.
+        let mut rng = stream(self.config.seed, self.step as u64, Stream::ImagePool);
+        let shown_b = self.buffered(fake_b, true, &mut rng);
+        let shown_a = self.buffered(fake_a, false, &mut rng);
+        let loss_d_a = (least_squares(self.d_a.forward(real_a), 1.0)
+            + least_squares(self.d_a.forward(shown_a), 0.0))
+        .mul_scalar(0.5);
+        let loss_d_b = (least_squares(self.d_b.forward(real_b), 1.0)
+            + least_squares(self.d_b.forward(shown_b), 0.0))
+        .mul_scalar(0.5);
+        stats.d_a = scalar(loss_d_a.clone());
+        stats.d_b = scalar(loss_d_b.clone());
+        let mut grads = (loss_d_a + loss_d_b).backward();
+        let grads_a = GradientsParams::from_module(&mut grads, &self.d_a);
+        let grads_b = GradientsParams::from_module(&mut grads, &self.d_b);
+        stats.d_grad_norm =
+            gradient_norm(&self.d_a, &grads_a).hypot(gradient_norm(&self.d_b, &grads_b));
+        self.d_a = self.optim_d_a.step(d_lr, self.d_a.clone(), grads_a);
+        self.d_b = self.optim_d_b.step(d_lr, self.d_b.clone(), grads_b);
+        self.step += 1;
+        stats
+    }
+
+    /// The translations D is shown for the new `fakes` (detached), through the buffer of domain B
+    /// (`to_b`) or A.
+    fn buffered(&mut self, fakes: Tensor<4>, to_b: bool, rng: &mut ChaCha8Rng) -> Tensor<4> {
+        let [b, c, h, w] = fakes.dims();
+        let images: Vec<Vec<f32>> = crate::tensor_values(fakes.detach())
+            .chunks_exact(c * h * w)
+            .map(<[f32]>::to_vec)
+            .collect();
+        let pool = if to_b {
+            &mut self.pool_b
+        } else {
+            &mut self.pool_a
+        };
+        let shown: Vec<f32> = pool.query(images, rng).concat();
+        Tensor::from_data(TensorData::new(shown, [b, c, h, w]), &self.device)
+    }
+
+    /// Translations of `images` (inference: no autodiff).
+    pub fn translate(&self, images: Tensor<4>, direction: Direction) -> Tensor<4> {
+        let inner = self.device.clone().without_autodiff();
+        let images = images.to_device(&inner);
+        match direction {
+            Direction::A2b => self.g_ab.valid().forward(images),
+            Direction::B2a => self.g_ba.valid().forward(images),
+        }
+    }
+}
