@@ -533,6 +533,13 @@ impl TrainConfig {
         toml::to_string(self).expect("TrainConfig serialises to TOML")
     }
 
+    /// The model's name as `--model` spells it.
+    pub fn model_name(&self) -> String {
+        clap::ValueEnum::to_possible_value(&self.model)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+
     /// The run's directory name, built from the configuration as the tutorial does.
     pub fn run_name(&self) -> String {
         let data: String = self
@@ -542,9 +549,7 @@ impl TrainConfig {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
-        let model = clap::ValueEnum::to_possible_value(&self.model)
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default();
+        let model = self.model_name();
         let model = match self.loss {
             LossKind::Bce => model,
             other => format!(

@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GanError {
+    #[error(
+        "stopped at step {step} as asked (checkpoint and plots written); resume with: ganforge train --resume --out {}", run.display()
+    )]
+    Interrupted { step: usize, run: PathBuf },
+
     #[error("invalid configuration: `{key}` {problem}")]
     Config { key: String, problem: String },
 

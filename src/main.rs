@@ -40,11 +40,39 @@ enum Command {
     Export(ExportArgs),
     /// Translate every image of a folder with a CycleGAN run's generator (same file names).
     Translate(TranslateArgs),
+    /// Walk between latent points (spherical interpolation): an image grid or an animated GIF.
+    Interpolate(InterpolateArgs),
+    /// Rebuild a run's report.html (configuration, curves, warnings, samples, scores).
+    Report {
+        /// A run directory.
+        #[arg(long, value_name = "DIR")]
+        run: PathBuf,
+    },
     /// Benchmarks that train and measure, and print a table.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct InterpolateArgs {
+    /// A run directory made by `ganforge train`.
+    #[arg(long, value_name = "DIR")]
+    run: PathBuf,
+    /// Images along each walk, both ends included.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Walks (grid rows; side by side in a GIF).
+    #[arg(long, default_value_t = 8)]
+    rows: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// FILE.png (a grid, a walk per row) or FILE.gif (an animation, there and back).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
 }
 
 #[derive(clap::Args)]
@@ -73,6 +101,70 @@ enum BenchCommand {
     /// Mode collapse: plain GAN against packing (PacGAN) over several seeds, on 2-D mixtures
     /// (modes captured, high-quality share, reverse KL) or stacked digits (1000 modes).
     Modes(BenchModesArgs),
+    /// The shipped CycleGAN task (digits ↔ thick, inverted, coloured digits): trains the judges
+    /// of both domains when missing, trains the CycleGAN and prints its cycle error and class
+    /// preservation.
+    Cycle(BenchCycleArgs),
+    /// Speed of the tutorial's training step (images/s, s/step, GFLOP/s, peak memory), against
+    /// PyTorch in the same run when `python3 -c "import torch"` works.
+    Train(BenchSpeedArgs),
+    /// Speed of generation, against PyTorch likewise.
+    Sample(BenchSpeedArgs),
+    /// Each operation of the step at its real shape, forward and backward.
+    Ops(BenchSpeedArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchSpeedArgs {
+    /// Image side [default: 64, the tutorial's]
+    #[arg(long, default_value_t = 64)]
+    spatial: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 16)]
+    capacity: usize,
+    #[arg(long, default_value_t = 3)]
+    channels: usize,
+    /// Timed iterations (after the warm-up)
+    #[arg(long, default_value_t = 10)]
+    iters: usize,
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Skip the PyTorch reference.
+    #[arg(long)]
+    no_torch: bool,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
+}
+
+impl BenchSpeedArgs {
+    /// The tutorial's configuration at this shape (BatchNorm D, as the tutorial and the reference).
+    fn config(&self) -> anyhow::Result<ganforge::config::TrainConfig> {
+        Ok(TrainOverrides {
+            data: Some("folder:.".into()),
+            spatial: Some(self.spatial),
+            channels: Some(self.channels),
+            batch: Some(self.batch),
+            capacity: Some(self.capacity),
+            ..Default::default()
+        }
+        .resolve()?)
+    }
+}
+
+#[derive(clap::Args)]
+struct BenchCycleArgs {
+    /// Training iterations [default: the task's, 2000]
+    #[arg(long)]
+    steps: Option<usize>,
+    /// The run directory [default: runs/<name>]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
+    /// A line per epoch instead of a progress bar.
+    #[arg(long)]
+    plain: bool,
 }
 
 #[derive(clap::Args)]
@@ -80,13 +172,13 @@ struct BenchModesArgs {
     /// `mixture:ring8`, `mixture:grid25` or `stacked-digits`.
     #[arg(long, default_value = "mixture:ring8")]
     data: String,
-    /// Packing degrees to compare, 1 being the plain GAN [default: 1,2,3,4]
+    /// Packing degrees to compare, 1 being the plain GAN [default: 1,2,3,4; 1,2 for stacked digits]
     #[arg(long, value_delimiter = ',')]
     pack: Option<Vec<usize>>,
-    /// Seeds per packing degree [default: 3 for mixtures, 1 for stacked digits]
+    /// Seeds per packing degree [default: 3 for mixtures, 2 for stacked digits]
     #[arg(long)]
     seeds: Option<usize>,
-    /// Training iterations of each run [default: 3000]
+    /// Training iterations of each run [default: 3000 for mixtures, 2000 for stacked digits]
     #[arg(long)]
     steps: Option<usize>,
     /// Samples measured per run [default: 2500 for mixtures, 10000 for stacked digits]
@@ -181,6 +273,12 @@ struct EvalArgs {
     /// safetensors layout of docs/feature-network.md [default: the run's data set's judge].
     #[arg(long, value_name = "DIR|FILE.safetensors")]
     classifier: Option<PathBuf>,
+    /// CycleGAN runs: the judge of domain A [default: judges/<data_a>_s<spatial>_c<channels>]
+    #[arg(long, value_name = "DIR|FILE.safetensors")]
+    classifier_a: Option<PathBuf>,
+    /// CycleGAN runs: the judge of domain B
+    #[arg(long, value_name = "DIR|FILE.safetensors")]
+    classifier_b: Option<PathBuf>,
     #[arg(long, value_enum)]
     device: Option<DeviceChoice>,
 }
@@ -232,6 +330,7 @@ struct SampleArgs {
 }
 
 fn run_train(args: TrainArgs) -> anyhow::Result<()> {
+    ganforge::train::install_stop_handler()?;
     let device = args.device.unwrap_or_else(DeviceChoice::default_available);
     let progress = if args.plain {
         Progress::Lines
@@ -274,6 +373,13 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
         )?
     };
     let dir = summary.run_dir.display();
+    if summary.interrupted {
+        return Err(GanError::Interrupted {
+            step: summary.steps,
+            run: summary.run_dir.clone(),
+        }
+        .into());
+    }
     let config = ganforge::output::run_dir::RunDir::open(&summary.run_dir)?.read_config()?;
     let next = if config.model == ganforge::models::ModelKind::Cyclegan {
         format!(
@@ -371,6 +477,155 @@ fn run_classifier_export(args: ClassifierExportArgs) -> anyhow::Result<()> {
     let (judge, info) = load_judge(&args.judge, &burn::prelude::Device::flex())?;
     save_feature_network(&judge, &info, &args.out)?;
     println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn run_bench_train(args: BenchSpeedArgs) -> anyhow::Result<()> {
+    use ganforge::bench::train::{
+        describe, peak_resident_mib, run_torch, time_training_step, torch_available,
+    };
+    let config = args.config()?;
+    let device = args.device.unwrap_or_else(DeviceChoice::default_available);
+    println!(
+        "{}; {} warm-up + {} timed steps",
+        describe(&config),
+        args.warmup,
+        args.iters
+    );
+    let (from_data, in_memory) = time_training_step(&config, device, args.warmup, args.iters)?;
+    let peak = peak_resident_mib();
+    for (what, t) in [
+        ("from a data set in memory", &from_data),
+        ("on one batch tensor", &in_memory),
+    ] {
+        println!(
+            "ganforge ({}) {what}: {:.3} s/step, {:.1} images/s, {:.1} GFLOP/s",
+            device.name(),
+            t.seconds_per_step,
+            t.images_per_second,
+            t.gflops
+        );
+    }
+    if let Some(peak) = peak {
+        println!("ganforge peak resident memory: {peak:.0} MiB");
+    }
+    if args.no_torch || !torch_available() {
+        println!("PyTorch reference skipped (no `import torch`, or --no-torch)");
+        return Ok(());
+    }
+    let torch = run_torch(&config, "train", args.warmup, args.iters)?;
+    println!(
+        "torch {} ({} threads): {:.3} s/step, {:.1} images/s{}",
+        torch.version,
+        torch.threads,
+        torch.seconds_per_step,
+        torch.images_per_second,
+        torch
+            .peak_mib
+            .map(|m| format!(", peak resident memory {m:.0} MiB"))
+            .unwrap_or_default()
+    );
+    println!(
+        "ratio (ganforge / torch images/s): {:.2}",
+        from_data.images_per_second / torch.images_per_second
+    );
+    Ok(())
+}
+
+fn run_bench_sample(args: BenchSpeedArgs) -> anyhow::Result<()> {
+    use ganforge::bench::train::{run_torch, time_sampling, torch_available};
+    let config = args.config()?;
+    let device = args.device.unwrap_or_else(DeviceChoice::default_available);
+    let ours = time_sampling(&config, device, args.warmup, args.iters)?;
+    println!(
+        "ganforge ({}) generates {ours:.1} images/s ({}×{}×{}, batch {})",
+        device.name(),
+        config.channels,
+        config.spatial,
+        config.spatial,
+        config.batch
+    );
+    if args.no_torch || !torch_available() {
+        println!("PyTorch reference skipped (no `import torch`, or --no-torch)");
+        return Ok(());
+    }
+    let torch = run_torch(&config, "sample", args.warmup, args.iters)?;
+    println!(
+        "torch {} ({} threads) generates {:.1} images/s; ratio {:.2}",
+        torch.version,
+        torch.threads,
+        torch.images_per_second,
+        ours / torch.images_per_second
+    );
+    Ok(())
+}
+
+fn run_bench_ops(args: BenchSpeedArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    let device = args.device.unwrap_or_else(DeviceChoice::default_available);
+    let ops = ganforge::bench::ops::profile_ops(&config, device, args.warmup, args.iters)?;
+    println!("| operation | input | forward ms | forward GFLOP/s | forward + backward ms |");
+    println!("|---|---|---|---|---|");
+    for op in &ops {
+        println!(
+            "| {} | {:?} | {:.2} | {} | {:.2} |",
+            op.name,
+            op.input,
+            op.forward_ms,
+            op.forward_gflops()
+                .map(|g| format!("{g:.1}"))
+                .unwrap_or_else(|| "–".into()),
+            op.forward_backward_ms
+        );
+    }
+    let total: f64 = ops.iter().map(|o| o.forward_backward_ms).sum();
+    println!("sum of forward + backward: {total:.1} ms");
+    Ok(())
+}
+
+fn print_translation(report: &ganforge::eval::translation::TranslationReport) {
+    let share = |v: Option<f64>| {
+        v.map(|v| format!("{:.1}%", 100.0 * v))
+            .unwrap_or_else(|| "– (no judge for the target domain)".to_string())
+    };
+    println!(
+        "{} at step {} ({} images of A, {} of B)",
+        report.run, report.step, report.images_a, report.images_b
+    );
+    println!(
+        "cycle error (mean |reconstruction − original|, pixels in [-1, 1]): A {:.4}, B {:.4}",
+        report.cycle_error_a, report.cycle_error_b
+    );
+    println!(
+        "class preserved: A→B {}, B→A {}",
+        share(report.class_preserved_ab),
+        share(report.class_preserved_ba)
+    );
+}
+
+fn run_bench_cycle(args: BenchCycleArgs) -> anyhow::Result<()> {
+    use ganforge::bench::cycle::{CycleBenchOptions, run_cycle_bench};
+    let report = run_cycle_bench(&CycleBenchOptions {
+        steps: args.steps,
+        out: args.out,
+        device: args.device.unwrap_or_else(DeviceChoice::default_available),
+        progress: if args.plain {
+            Progress::Lines
+        } else {
+            Progress::Auto
+        },
+    })?;
+    for (name, accuracy) in &report.judges_trained {
+        println!(
+            "trained the judge of {name}: held-out accuracy {:.2}%",
+            100.0 * accuracy
+        );
+    }
+    println!(
+        "trained {} iterations in {:.0} s",
+        report.steps, report.train_seconds
+    );
+    print_translation(&report.translation);
     Ok(())
 }
 
@@ -479,6 +734,17 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     );
     options.seed = args.seed;
     options.judge = args.classifier.clone();
+    let config = ganforge::output::run_dir::RunDir::open(&args.run)?.read_config()?;
+    if config.model == ganforge::models::ModelKind::Cyclegan {
+        let judges = ganforge::eval::translation::DomainJudges {
+            a: args.classifier_a.clone(),
+            b: args.classifier_b.clone(),
+        };
+        let report =
+            ganforge::eval::translation::evaluate_translation(&args.run, &judges, options.device)?;
+        print_translation(&report);
+        return Ok(());
+    }
     let report = ganforge::eval::evaluate::evaluate(&args.run, &options)?;
     println!(
         "{} at step {} ({} generated, {} real; judge {}{})",
@@ -565,10 +831,48 @@ fn main() -> ExitCode {
             command: BenchCommand::Modes(args),
         } => run_bench_modes(args),
         Command::Translate(args) => run_translate(args),
+        Command::Report { run } => ganforge::output::report::write_report(&run)
+            .map(|path| println!("wrote {}", path.display()))
+            .map_err(Into::into),
+        Command::Interpolate(args) => {
+            let out =
+                ganforge::interpolate::interpolate(&ganforge::interpolate::InterpolateOptions {
+                    run: args.run,
+                    steps: args.steps,
+                    rows: args.rows,
+                    seed: args.seed,
+                    out: args.out,
+                    device: args.device.unwrap_or_else(DeviceChoice::default_available),
+                });
+            out.map(|path| println!("wrote {}", path.display()))
+                .map_err(Into::into)
+        }
+        Command::Bench {
+            command: BenchCommand::Train(args),
+        } => run_bench_train(args),
+        Command::Bench {
+            command: BenchCommand::Sample(args),
+        } => run_bench_sample(args),
+        Command::Bench {
+            command: BenchCommand::Ops(args),
+        } => run_bench_ops(args),
+        Command::Bench {
+            command: BenchCommand::Cycle(args),
+        } => run_bench_cycle(args),
         Command::Export(args) => run_export(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        // Stopped by Ctrl-C or SIGTERM, cleanly: the shell's code for SIGINT.
+        Err(err)
+            if matches!(
+                err.downcast_ref::<GanError>(),
+                Some(GanError::Interrupted { .. })
+            ) =>
+        {
+            eprintln!("{err}");
+            ExitCode::from(130)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             if bail_hint(&err) {

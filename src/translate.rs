@@ -54,9 +54,7 @@ pub fn translate(options: &TranslateOptions) -> Result<TranslateResult> {
             format!(
                 "is {}, a {} run: `translate` needs a CycleGAN run (`ganforge train --model cyclegan`)",
                 options.run.display(),
-                clap::ValueEnum::to_possible_value(&config.model)
-                    .map(|v| v.get_name().to_string())
-                    .unwrap_or_default()
+                config.model_name()
             ),
         ));
     }

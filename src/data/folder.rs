@@ -111,18 +111,56 @@ pub(crate) fn square_to_pixels(resized: DynamicImage, channels: usize) -> Vec<f3
     out
 }
 
+/// The largest image side a file may declare; a larger one is refused before decoding, so that a
+/// small file claiming a huge size (a decompression bomb) costs nothing.
+pub const MAX_SIDE: u32 = 16_384;
+/// The most memory one decode may allocate.
+pub const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Why a file could not be used, in words that group well in a summary.
 fn decode(path: &Path, spatial: usize, channels: usize) -> std::result::Result<Vec<f32>, String> {
-    let image = ImageReader::open(path)
+    let size = std::fs::metadata(path)
+        .map_err(|e| e.kind().to_string())?
+        .len();
+    if size == 0 {
+        return Err("empty file".to_string());
+    }
+    let mut reader = ImageReader::open(path)
         .map_err(|e| e.kind().to_string())?
         .with_guessed_format()
-        .map_err(|e| e.kind().to_string())?
-        .decode()
-        // The category alone: summaries group files by reason.
-        .map_err(|_| "not a decodable image".to_string())?;
+        .map_err(|e| e.kind().to_string())?;
+    if reader.format().is_none() {
+        return Err("not an image (unknown format)".to_string());
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    // A decoder that panics on hostile bytes costs that file, not the run.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode()))
+        .map_err(|_| "the decoder failed on it".to_string())?;
+    let image = decoded.map_err(|e| match e {
+        image::ImageError::Limits(_) => format!(
+            "too large (over {MAX_SIDE} pixels a side or {} MiB to decode)",
+            MAX_DECODE_BYTES >> 20
+        ),
+        image::ImageError::Unsupported(_) => "unsupported image format".to_string(),
+        _ => "damaged or truncated image".to_string(),
+    })?;
     if image.width() == 0 || image.height() == 0 {
         return Err("empty image".to_string());
     }
     Ok(image_to_pixels(image, spatial, channels))
+}
+
+/// Decodes one file as the loader does (for tests and tools): its pixels, or why it is skipped.
+pub fn decode_file(
+    path: &Path,
+    spatial: usize,
+    channels: usize,
+) -> std::result::Result<Vec<f32>, String> {
+    decode(path, spatial, channels)
 }
 
 pub(super) fn load(dir: &Path, options: LoadOptions) -> Result<ImageSet> {
@@ -175,7 +213,7 @@ pub(super) fn load(dir: &Path, options: LoadOptions) -> Result<ImageSet> {
     ))
 }
 
-/// "3 × not a decodable image (a.png, b.jpg, …)" for each reason.
+/// "3 × damaged or truncated image (a.png, b.jpg, …)" for each reason.
 pub(super) fn summarize_skipped(skipped: &[SkippedFile]) -> String {
     let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for s in skipped {

@@ -13,8 +13,8 @@ use crate::error::{GanError, Result};
 use crate::eval::modes::Mixture;
 use crate::models::{ModelKind, NormKind};
 
-pub use folder::SkippedFile;
 pub(crate) use folder::square_to_pixels;
+pub use folder::{MAX_DECODE_BYTES, MAX_SIDE, SkippedFile, decode_file};
 
 /// Where images come from, parsed from `--data`.
 #[derive(Debug, Clone, PartialEq, Eq)]

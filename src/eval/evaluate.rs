@@ -298,5 +298,7 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     };
     let json = serde_json::to_string_pretty(&report).expect("the report serialises");
     write_atomic(&run_dir.root().join("eval.json"), json.as_bytes())?;
+    // The run's report shows the scores from now on.
+    crate::output::report::write_report(run_dir.root())?;
     Ok(report)
 }

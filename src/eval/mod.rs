@@ -6,3 +6,4 @@ pub mod feature_net;
 pub mod judge;
 pub mod modes;
 pub mod scores;
+pub mod translation;

@@ -221,6 +221,22 @@ pub struct ParamValues {
     pub values: Vec<f32>,
 }
 
+/// True when every weight and buffer of `module` is finite (no NaN, no infinity).
+pub fn all_finite<M: Module>(module: &M) -> bool {
+    struct Finite(bool);
+    impl ModuleVisitor for Finite {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            // A NaN or an infinity anywhere makes the sum non-finite.
+            if self.0 {
+                self.0 = param.val().sum().into_scalar::<f32>().is_finite();
+            }
+        }
+    }
+    let mut check = Finite(true);
+    module.visit(&mut check);
+    check.0
+}
+
 /// Every float parameter and buffer of `module`, in visiting order.
 pub fn parameter_values<M: Module>(module: &M) -> Vec<ParamValues> {
     struct Collect(Vec<ParamValues>);

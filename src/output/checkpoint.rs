@@ -43,6 +43,8 @@ pub struct CheckpointState {
     /// Every random draw of the run comes from a stream keyed by (seed, step, purpose): with the
     /// step, the seed is the whole RNG state.
     pub seed: u64,
+    /// CRC-32 of every file of the checkpoint, checked before any is used.
+    pub checksums: std::collections::BTreeMap<String, u32>,
 }
 
 fn checkpoint_error(path: &Path, reason: impl std::fmt::Display) -> GanError {
@@ -92,9 +94,10 @@ pub fn save(gan: &Gan, checkpoints: &Path) -> Result<PathBuf> {
     }
     let state = CheckpointState {
         format: FORMAT_VERSION,
-        model: "dcgan".to_string(),
+        model: gan.config.model_name(),
         step: gan.step,
         seed: gan.config.seed,
+        checksums: Default::default(),
     };
     save_files(checkpoints, &state, &files)
 }
@@ -107,6 +110,11 @@ pub(crate) fn save_files(
     state: &CheckpointState,
     files: &[(&str, Vec<u8>)],
 ) -> Result<PathBuf> {
+    let mut state = state.clone();
+    state.checksums = files
+        .iter()
+        .map(|(file, bytes)| (file.to_string(), crc32fast::hash(bytes)))
+        .collect();
     let name = format!("step_{:07}", state.step);
     let tmp = checkpoints.join(format!(".tmp_{name}"));
     let fin = checkpoints.join(&name);
@@ -118,7 +126,7 @@ pub(crate) fn save_files(
     for (file, bytes) in files {
         write_atomic(&tmp.join(file), bytes)?;
     }
-    let state_toml = toml::to_string(state).expect("checkpoint state serialises");
+    let state_toml = toml::to_string(&state).expect("checkpoint state serialises");
     write_atomic(&tmp.join(STATE), state_toml.as_bytes())?;
     sync_dir(&tmp);
 
@@ -168,23 +176,48 @@ pub fn latest(checkpoints: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The state of checkpoint `dir`, after checking its format and every file's checksum: a
+/// checkpoint of another format or with a damaged file is refused before anything is loaded.
 pub fn read_state(dir: &Path) -> Result<CheckpointState> {
     let path = dir.join(STATE);
     let text = std::fs::read_to_string(&path).map_err(|e| checkpoint_error(dir, e))?;
+    // The format first: an older state may not parse as this one.
+    let format = toml::from_str::<toml::Table>(&text)
+        .ok()
+        .and_then(|t| t.get("format")?.as_integer());
+    match format {
+        Some(f) if f == FORMAT_VERSION as i64 => {}
+        Some(f) => {
+            return Err(checkpoint_error(
+                dir,
+                format!("it has format {f}, this ganforge reads format {FORMAT_VERSION}"),
+            ));
+        }
+        None => {
+            return Err(checkpoint_error(
+                dir,
+                "state.toml is not a ganforge checkpoint state (no format)",
+            ));
+        }
+    }
     let state: CheckpointState = toml::from_str(&text).map_err(|e| {
         checkpoint_error(
             dir,
             format!("state.toml is not a ganforge checkpoint state: {e}"),
         )
     })?;
-    if state.format != FORMAT_VERSION {
-        return Err(checkpoint_error(
-            dir,
-            format!(
-                "it has format {}, this ganforge reads format {FORMAT_VERSION}",
-                state.format
-            ),
-        ));
+    for (file, expected) in &state.checksums {
+        let bytes = std::fs::read(dir.join(file))
+            .map_err(|e| checkpoint_error(dir, format!("{file}: {e}")))?;
+        let found = crc32fast::hash(&bytes);
+        if found != *expected {
+            return Err(checkpoint_error(
+                dir,
+                format!(
+                    "{file} is damaged: its CRC-32 is {found:08x}, state.toml records {expected:08x}"
+                ),
+            ));
+        }
     }
     Ok(state)
 }
@@ -211,6 +244,16 @@ pub(crate) fn read_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<Modu
 /// The GAN saved in checkpoint directory `dir`, for `config`, on `device`.
 pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
     let state = read_state(dir)?;
+    if state.model != config.model_name() {
+        return Err(checkpoint_error(
+            dir,
+            format!(
+                "it holds a {} model, the run's config.toml says {}",
+                state.model,
+                config.model_name()
+            ),
+        ));
+    }
     if state.seed != config.seed {
         return Err(checkpoint_error(
             dir,

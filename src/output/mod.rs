@@ -4,6 +4,7 @@ pub mod checkpoint;
 pub mod figure;
 pub mod loss_log;
 pub mod plot;
+pub mod report;
 pub mod run_dir;
 pub mod scatter;
 

@@ -143,6 +143,7 @@ const OPTIMIZERS: [&str; 4] = [
     "optim_d_a.bpk",
     "optim_d_b.bpk",
 ];
+/// The model `state.toml` names.
 const MODEL: &str = "cyclegan";
 
 fn save_checkpoint(gan: &CycleGan, checkpoints: &Path) -> Result<()> {
@@ -164,6 +165,7 @@ fn save_checkpoint(gan: &CycleGan, checkpoints: &Path) -> Result<()> {
         model: MODEL.to_string(),
         step: gan.step,
         seed: gan.config.seed,
+        checksums: Default::default(),
     };
     checkpoint::save_files(checkpoints, &state, &files).map(|_| ())
 }
@@ -286,7 +288,12 @@ impl CycleSession {
         let mut order_a = DataOrder::new(config.seed, self.a.len());
         // Another seed for B: the domains are unpaired, and shuffled independently.
         let mut order_b = DataOrder::new(config.seed ^ 0x0b0b_0b0b, self.b.len());
+        let mut interrupted = false;
         while self.gan.step < total {
+            if super::run::stop_requested() {
+                interrupted = true;
+                break;
+            }
             let lr = self.gan.lr();
             let started = Instant::now();
             let stats = self
@@ -340,16 +347,24 @@ impl CycleSession {
         if !step.is_multiple_of(config.iterations_per_epoch) {
             self.end_epoch()?;
         }
+        // The report reads losses.csv: everything logged must be on disk first.
+        self.log.flush()?;
+        crate::output::report::write_report(self.run.root())?;
         self.reporter.finish();
-        self.say(&format!(
-            "finished at step {step}; panels in {}, checkpoint in {}",
-            self.run.samples_dir().display(),
-            self.run.checkpoints_dir().display()
-        ))?;
+        if interrupted {
+            self.say(&super::run::stopped_message(step, self.run.root()))?;
+        } else {
+            self.say(&format!(
+                "finished at step {step}; panels in {}, checkpoint in {}",
+                self.run.samples_dir().display(),
+                self.run.checkpoints_dir().display()
+            ))?;
+        }
         Ok(TrainSummary {
             run_dir: self.run.root().to_path_buf(),
             steps: step,
             last: None,
+            interrupted,
         })
     }
 
@@ -436,7 +451,10 @@ impl CycleSession {
             spatial: self.gan.config.spatial,
             rows,
         };
-        write_atomic(&self.run.sample_figure(self.gan.step), &figure.to_png()?)
+        write_atomic(&self.run.sample_figure(self.gan.step), &figure.to_png()?)?;
+        // The report reads losses.csv: everything logged must be on disk first.
+        self.log.flush()?;
+        crate::output::report::write_report(self.run.root()).map(|_| ())
     }
 }
 

@@ -8,7 +8,10 @@ pub mod random;
 mod reporter;
 mod run;
 
-pub use run::{Progress, ResumeOptions, TrainOptions, TrainSummary, resume, train};
+pub use run::{
+    Progress, ResumeOptions, TrainOptions, TrainSummary, install_stop_handler, request_stop,
+    resume, train,
+};
 
 use std::sync::Mutex;
 

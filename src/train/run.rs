@@ -61,6 +61,28 @@ pub struct TrainSummary {
     /// Iterations completed.
     pub steps: usize,
     pub last: Option<StepRecord>,
+    /// True when a stop was asked for (Ctrl-C, SIGTERM) before the last step.
+    pub interrupted: bool,
+}
+
+/// Set by [`request_stop`]: the running loop finishes its step, checkpoints and returns.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks the running training loop to stop after its current step (what Ctrl-C and SIGTERM do
+/// through the handler [`install_stop_handler`] installs).
+pub fn request_stop() {
+    STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// True once a stop was asked for.
+pub(crate) fn stop_requested() -> bool {
+    STOP.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Makes Ctrl-C (SIGINT) and SIGTERM stop training cleanly instead of killing the process.
+pub fn install_stop_handler() -> Result<()> {
+    ctrlc::set_handler(request_stop)
+        .map_err(|e| GanError::Output(format!("cannot install the Ctrl-C handler: {e}")))
 }
 
 fn load_data(config: &TrainConfig) -> Result<ImageSet> {
@@ -144,6 +166,14 @@ pub fn resume(options: ResumeOptions) -> Result<TrainSummary> {
     Session::new(run, gan, data, log, options.device, options.progress)?.run()
 }
 
+/// What a run stopped by a signal says.
+pub(crate) fn stopped_message(step: usize, run: &std::path::Path) -> String {
+    format!(
+        "stopped at step {step} as asked; checkpoint and plots are written. Resume with: ganforge train --resume --out {}",
+        run.display()
+    )
+}
+
 /// Images D scores for a sample figure: a training-sized batch (at least the images shown), in
 /// whole packs.
 fn preview_count(config: &TrainConfig) -> usize {
@@ -213,7 +243,12 @@ impl Session {
         let config = self.gan.config.clone();
         let total = config.total_steps();
         let mut order = DataOrder::new(config.seed, self.data.len());
+        let mut interrupted = false;
         while self.gan.step < total {
+            if stop_requested() {
+                interrupted = true;
+                break;
+            }
             let started = Instant::now();
             let stats = self.gan.iteration(&self.data, &mut order);
             let seconds = started.elapsed().as_secs_f64();
@@ -265,14 +300,14 @@ impl Session {
             }
             if step.is_multiple_of(config.checkpoint_interval) {
                 self.log.flush()?;
-                checkpoint::save(&self.gan, &self.run.checkpoints_dir())?;
+                self.checkpoint()?;
             }
         }
         // The end of the run always leaves a checkpoint, samples and the plot of what was done.
         self.log.flush()?;
         let step = self.gan.step;
         if !step.is_multiple_of(config.checkpoint_interval) || step == 0 {
-            checkpoint::save(&self.gan, &self.run.checkpoints_dir())?;
+            self.checkpoint()?;
         }
         if !step.is_multiple_of(config.progress_interval) || step == 0 {
             self.write_samples()?;
@@ -280,17 +315,42 @@ impl Session {
         if !step.is_multiple_of(config.iterations_per_epoch) {
             self.end_epoch()?;
         }
+        // The report reads losses.csv: everything logged must be on disk first.
+        self.log.flush()?;
+        crate::output::report::write_report(self.run.root())?;
         self.reporter.finish();
-        self.say(&format!(
-            "finished at step {step}; samples in {}, checkpoint in {}",
-            self.run.samples_dir().display(),
-            self.run.checkpoints_dir().display()
-        ))?;
+        if interrupted {
+            self.say(&stopped_message(step, self.run.root()))?;
+        } else {
+            self.say(&format!(
+                "finished at step {step}; samples in {}, checkpoint in {}",
+                self.run.samples_dir().display(),
+                self.run.checkpoints_dir().display()
+            ))?;
+        }
         Ok(TrainSummary {
             run_dir: self.run.root().to_path_buf(),
             steps: step,
             last: self.log.rows().last().cloned(),
+            interrupted,
         })
+    }
+
+    /// Writes a checkpoint, unless a weight has become NaN or infinite: then the run stops with
+    /// the last good checkpoint kept.
+    fn checkpoint(&mut self) -> Result<()> {
+        let finite = crate::models::all_finite(&self.gan.generator)
+            && crate::models::all_finite(&self.gan.discriminator);
+        if !finite {
+            let message = format!(
+                "training diverged at step {}: a weight is NaN or infinite; the last good checkpoint in {} is kept (lower the learning rates and resume)",
+                self.gan.step,
+                self.run.checkpoints_dir().display()
+            );
+            self.say(&message)?;
+            return Err(GanError::Output(message));
+        }
+        checkpoint::save(&self.gan, &self.run.checkpoints_dir()).map(|_| ())
     }
 
     fn end_epoch(&mut self) -> Result<()> {
@@ -424,7 +484,9 @@ impl Session {
         for event in events {
             self.say(&event.message())?;
         }
-        Ok(())
+        // The report reads losses.csv: everything logged must be on disk first.
+        self.log.flush()?;
+        crate::output::report::write_report(self.run.root()).map(|_| ())
     }
 }
 
@@ -448,7 +510,10 @@ impl Session {
             &self.run.sample_figure(gan.step),
             &scatter_png(&title, &[panel], 1)?,
         )?;
-        self.say(&format!("step {}: {summary}", self.gan.step))
+        self.say(&format!("step {}: {summary}", self.gan.step))?;
+        // The report reads losses.csv: everything logged must be on disk first.
+        self.log.flush()?;
+        crate::output::report::write_report(self.run.root()).map(|_| ())
     }
 }
 

@@ -5,6 +5,7 @@ use burn::prelude::*;
 use ganforge::config::{TrainConfig, TrainOverrides};
 use ganforge::data::{DataSpec, ImageSet, LoadOptions};
 use ganforge::device::DeviceChoice;
+use ganforge::eval::translation::{DomainJudges, TranslationReport, evaluate_translation};
 use ganforge::losses::{l1_distance, least_squares};
 use ganforge::models::{ModelKind, PatchDiscriminatorConfig, ResnetGeneratorConfig};
 use ganforge::output::loss_log::LossLog;
@@ -291,6 +292,60 @@ fn a_short_run_on_the_shipped_task_writes_everything_and_lowers_the_cycle_loss()
     .unwrap();
     let three = image::open(resized.join("three.jpg")).unwrap();
     assert_eq!((three.width(), three.height()), (22, 24));
+
+    // Measured: cycle error on every image, class preservation through each domain's judge.
+    let judges = dir.path().join("judges");
+    for (name, spec) in [("a", DataSpec::DigitsA), ("b", DataSpec::DigitsB)] {
+        let data = ImageSet::load(
+            &spec,
+            LoadOptions {
+                spatial: 16,
+                channels: 3,
+                limit: Some(100),
+            },
+        )
+        .unwrap();
+        let (judge, info) = ganforge::eval::judge::train_judge(
+            &data,
+            name,
+            &ganforge::eval::judge::JudgeTraining::new().with_epochs(1),
+            4,
+            &Device::flex(),
+        )
+        .unwrap();
+        ganforge::eval::judge::save_judge(&judge, &info, &judges.join(name)).unwrap();
+    }
+    let with_judges = DomainJudges {
+        a: Some(judges.join("a")),
+        b: Some(judges.join("b")),
+    };
+    let report = evaluate_translation(&run, &with_judges, DeviceChoice::Cpu).unwrap();
+    assert_eq!(
+        (report.step, report.images_a, report.images_b),
+        (45, 64, 64)
+    );
+    for error in [report.cycle_error_a, report.cycle_error_b] {
+        assert!(error > 0.0 && error < 2.0, "{report:?}");
+    }
+    for share in [report.class_preserved_ab, report.class_preserved_ba] {
+        assert!(
+            share.is_some_and(|s| (0.0..=1.0).contains(&s)),
+            "{report:?}"
+        );
+    }
+    let written: TranslationReport =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(written, report);
+    let nowhere = DomainJudges {
+        a: Some(dir.path().join("no-judge")),
+        b: Some(dir.path().join("no-judge")),
+    };
+    let without = evaluate_translation(&run, &nowhere, DeviceChoice::Cpu).unwrap();
+    assert_eq!(
+        (without.class_preserved_ab, without.class_preserved_ba),
+        (None, None)
+    );
+    assert_eq!(without.cycle_error_a, report.cycle_error_a);
 
     // Refusals, with nothing written.
     let before = snapshot(dir.path());

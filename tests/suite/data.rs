@@ -63,7 +63,7 @@ fn folder_of_mixed_images_loads_with_shape_range_and_skips() {
         assert_eq!(set.len(), 6, "six decodable images");
         assert_eq!(set.skipped.len(), 1);
         assert!(set.skipped[0].path.ends_with("corrupt.png"));
-        assert_eq!(set.skipped[0].reason, "not a decodable image");
+        assert_eq!(set.skipped[0].reason, "damaged or truncated image");
         assert!(set.summary().contains("corrupt.png"));
         assert!(set.labels.is_none(), "files at the top level: no classes");
         let batch = set.batch(&[0, 1, 2, 3, 4, 5], &Device::flex());
@@ -190,4 +190,108 @@ fn data_specs_parse_or_name_the_valid_forms() {
         "{err}"
     );
     assert!(DataSpec::parse("folder:").is_err());
+}
+
+/// A valid PNG of `w`×`h` grey pixels.
+fn png_bytes(w: u32, h: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    DynamicImage::ImageLuma8(image::GrayImage::from_fn(w, h, |x, y| {
+        image::Luma([(x * 7 + y * 13) as u8])
+    }))
+    .write_to(&mut out, ImageFormat::Png)
+    .unwrap();
+    out.into_inner()
+}
+
+/// A PNG whose header declares `w`×`h` with a correct CRC but holds almost no data.
+fn png_declaring(w: u32, h: u32) -> Vec<u8> {
+    let mut bytes = png_bytes(4, 4);
+    // IHDR data starts at byte 16: width, height (big-endian), then the CRC over type + data.
+    bytes[16..20].copy_from_slice(&w.to_be_bytes());
+    bytes[20..24].copy_from_slice(&h.to_be_bytes());
+    let crc = crc32fast::hash(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+#[test]
+fn hostile_files_are_skipped_with_their_reason_and_nothing_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = png_bytes(8, 8);
+    std::fs::write(d.join("good.png"), &good).unwrap();
+    std::fs::write(d.join("tiny.png"), png_bytes(1, 1)).unwrap();
+    std::fs::write(d.join("zero.png"), b"").unwrap();
+    std::fs::write(d.join("truncated.png"), &good[..good.len() / 2]).unwrap();
+    std::fs::write(d.join("magic.jpg"), b"this is no jpeg at all").unwrap();
+    let mut bad_crc = good.clone();
+    bad_crc[17] ^= 0xff; // inside IHDR's data, its CRC left as it was
+    std::fs::write(d.join("bad_crc.png"), &bad_crc).unwrap();
+    std::fs::write(d.join("bomb.png"), png_declaring(1_000_000, 1_000_000)).unwrap();
+    std::fs::write(d.join("text.webp"), b"hello, I am text").unwrap();
+    std::fs::create_dir(d.join("loop")).unwrap();
+    std::os::unix::fs::symlink(d, d.join("loop/back")).unwrap();
+
+    let started = std::time::Instant::now();
+    let set = ImageSet::load(&DataSpec::Folder(d.to_path_buf()), options(16, 1)).unwrap();
+    assert!(started.elapsed().as_secs() < 10, "no hang");
+    assert_eq!(set.len(), 2, "good.png and the 1×1 image");
+    let reason = |name: &str| {
+        set.skipped
+            .iter()
+            .find(|s| s.path.ends_with(name))
+            .map(|s| s.reason.clone())
+            .unwrap_or_else(|| panic!("{name} not skipped: {:?}", set.skipped))
+    };
+    assert_eq!(reason("zero.png"), "empty file");
+    assert_eq!(reason("truncated.png"), "damaged or truncated image");
+    // The extension names a format the bytes do not hold.
+    assert_eq!(reason("magic.jpg"), "damaged or truncated image");
+    assert_eq!(reason("bad_crc.png"), "damaged or truncated image");
+    assert!(
+        reason("bomb.png").starts_with("too large"),
+        "{}",
+        reason("bomb.png")
+    );
+    assert_eq!(reason("text.webp"), "damaged or truncated image");
+    assert!(reason("back").contains("symlink loop"));
+    assert!(set.summary().contains("skipped"));
+}
+
+#[test]
+fn random_damage_to_an_image_never_crashes_or_hangs_the_loader() {
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    let good = png_bytes(12, 12);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    let started = std::time::Instant::now();
+    // A fixed budget: 300 damaged copies (flipped bytes, cuts, insertions).
+    for i in 0..300 {
+        let mut bytes = good.clone();
+        match i % 3 {
+            0 => {
+                for _ in 0..rng.random_range(1..8) {
+                    let k = rng.random_range(0..bytes.len());
+                    bytes[k] = rng.random();
+                }
+            }
+            1 => bytes.truncate(rng.random_range(0..bytes.len())),
+            _ => {
+                let k = rng.random_range(0..bytes.len());
+                let junk: Vec<u8> = (0..rng.random_range(1..64)).map(|_| rng.random()).collect();
+                bytes.splice(k..k, junk);
+            }
+        }
+        let path = dir.path().join(format!("f{i}.png"));
+        std::fs::write(&path, &bytes).unwrap();
+        if let Ok(pixels) = ganforge::data::decode_file(&path, 8, 1) {
+            assert_eq!(pixels.len(), 64);
+            assert!(
+                pixels
+                    .iter()
+                    .all(|v| v.is_finite() && (-1.0..=1.0).contains(v))
+            );
+        }
+    }
+    assert!(started.elapsed().as_secs() < 60, "no hang");
 }

@@ -13,8 +13,10 @@ mod modes;
 mod objectives;
 mod penalty;
 mod remedies;
+mod report;
 mod sample;
 mod scores;
+mod speed;
 mod training;
 
 use std::path::Path;

@@ -61,3 +61,76 @@ fn sampling_is_repeatable_and_writes_the_asked_count() {
     assert!(default.grid.ends_with("samples/sample_seed0_n4.png"));
     assert!(default.grid.is_file());
 }
+
+#[test]
+fn slerp_keeps_to_the_sphere_and_hits_both_ends() {
+    use ganforge::interpolate::slerp;
+    let (a, b) = ([1.0f32, 0.0], [0.0f32, 1.0]);
+    assert_eq!(slerp(&a, &b, 0.0), a);
+    let end = slerp(&a, &b, 1.0);
+    assert!((end[0] - b[0]).abs() < 1e-6 && (end[1] - b[1]).abs() < 1e-6);
+    let mid = slerp(&a, &b, 0.5);
+    let half = std::f32::consts::FRAC_1_SQRT_2;
+    assert!(
+        (mid[0] - half).abs() < 1e-6 && (mid[1] - half).abs() < 1e-6,
+        "{mid:?}"
+    );
+    // Parallel ends: the straight line.
+    assert_eq!(slerp(&[2.0, 0.0], &[4.0, 0.0], 0.5), [3.0, 0.0]);
+}
+
+#[test]
+fn interpolate_writes_a_grid_or_an_animation_and_refuses_bad_output() {
+    use ganforge::interpolate::{InterpolateOptions, interpolate};
+    use image::AnimationDecoder;
+    let (guard, run) = super::tiny_run(2);
+    let options = InterpolateOptions {
+        run: run.clone(),
+        steps: 5,
+        rows: 3,
+        seed: 0,
+        out: guard.path().join("walk.png"),
+        device: ganforge::device::DeviceChoice::Cpu,
+    };
+    interpolate(&options).unwrap();
+    let grid = image::open(guard.path().join("walk.png")).unwrap();
+    assert!(grid.width() > 5 * 16 && grid.height() > 3 * 16);
+    let gif = guard.path().join("walk.gif");
+    interpolate(&InterpolateOptions {
+        out: gif.clone(),
+        ..options.clone()
+    })
+    .unwrap();
+    let decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(
+        std::fs::File::open(&gif).unwrap(),
+    ))
+    .unwrap();
+    let frames = decoder.into_frames().collect_frames().unwrap();
+    assert_eq!(frames.len(), 2 * 5 - 2, "there and back");
+    assert_eq!(
+        frames[0].buffer().width(),
+        3 * 64,
+        "three walks side by side, scaled to 64"
+    );
+
+    for (out, expect) in [
+        (guard.path().join("walk.png"), "exists"),
+        (guard.path().join("walk.jpg"), ".gif"),
+    ] {
+        let err = interpolate(&InterpolateOptions {
+            out,
+            ..options.clone()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(expect), "{err}");
+    }
+    let err = interpolate(&InterpolateOptions {
+        steps: 1,
+        out: guard.path().join("one.png"),
+        ..options
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("at least 2"), "{err}");
+}

@@ -444,3 +444,112 @@ fn a_mixed_batch_judges_real_and_fake_images_together() {
         assert!(stats.d_loss.is_finite() && stats.g_loss.is_finite());
     }
 }
+
+#[test]
+fn a_damaged_or_foreign_checkpoint_is_refused_before_anything_loads() {
+    use ganforge::output::checkpoint::{latest, read_state};
+    let (_guard, run) = super::tiny_run(3);
+    let dir = latest(&run.join("checkpoints")).unwrap();
+    let state = read_state(&dir).unwrap();
+    assert!(
+        [
+            "generator.bpk",
+            "discriminator.bpk",
+            "optim_g.bpk",
+            "optim_d.bpk"
+        ]
+        .iter()
+        .all(|f| state.checksums.contains_key(*f)),
+        "{state:?}"
+    );
+    // One flipped byte in the middle of G's weights.
+    let path = dir.join("generator.bpk");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let err = read_state(&dir).unwrap_err().to_string();
+    assert!(err.contains("generator.bpk is damaged"), "{err}");
+    let resumed = ganforge::train::resume(ganforge::train::ResumeOptions {
+        device: ganforge::device::DeviceChoice::Cpu,
+        out: run.clone(),
+        steps: Some(5),
+        epochs: None,
+        progress: ganforge::train::Progress::Quiet,
+    });
+    assert!(resumed.unwrap_err().to_string().contains("damaged"));
+    bytes[middle] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+
+    // Another model's checkpoint is refused by name, before any weight is read.
+    let state_path = dir.join("state.toml");
+    let text = std::fs::read_to_string(&state_path).unwrap();
+    std::fs::write(
+        &state_path,
+        text.replace("model = \"dcgan\"", "model = \"cyclegan\""),
+    )
+    .unwrap();
+    let config = ganforge::output::run_dir::RunDir::open(&run)
+        .unwrap()
+        .read_config()
+        .unwrap();
+    let err = ganforge::output::checkpoint::load(&config, &dir, &Device::flex())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("holds a cyclegan model"), "{err}");
+    std::fs::write(&state_path, &text).unwrap();
+
+    // An older format is refused by its number, whatever else its state holds.
+    let state_path = dir.join("state.toml");
+    let text = std::fs::read_to_string(&state_path).unwrap();
+    std::fs::write(&state_path, text.replace("format = 2", "format = 1")).unwrap();
+    let err = read_state(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("format 1") && err.contains("format 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failing_checkpoint_write_is_a_clear_error_and_keeps_the_last_good_one() {
+    use ganforge::output::checkpoint::{latest, read_state};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = super::tiny_config(4);
+    config.checkpoint_interval = 2;
+    let run = dir.path().join("run");
+    super::train_quiet(config, &run);
+    // A file where the next checkpoint's temporary directory must go: the write fails, as on a
+    // full or read-only disk (and whatever the user's permissions, root included).
+    let checkpoints = run.join("checkpoints");
+    std::fs::write(checkpoints.join(".tmp_step_0000006"), b"in the way").unwrap();
+    let err = ganforge::train::resume(ganforge::train::ResumeOptions {
+        device: ganforge::device::DeviceChoice::Cpu,
+        out: run.clone(),
+        steps: Some(6),
+        epochs: None,
+        progress: ganforge::train::Progress::Quiet,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("cannot"), "{err}");
+    let good = latest(&checkpoints).unwrap();
+    assert!(good.ends_with("step_0000004"), "{}", good.display());
+    assert_eq!(read_state(&good).unwrap().step, 4);
+}
+
+#[test]
+fn a_nan_weight_is_detected() {
+    use burn::module::{ModuleMapper, Param};
+    use ganforge::models::all_finite;
+    let config = super::tiny_config(1);
+    let (generator, _) = config.init_networks(&Device::flex());
+    assert!(all_finite(&generator));
+    struct Poison;
+    impl ModuleMapper for Poison {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| t.mul_scalar(f32::NAN))
+        }
+    }
+    assert!(!all_finite(&generator.map(&mut Poison)));
+}

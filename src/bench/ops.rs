@@ -1,0 +1,167 @@
+//! `ganforge bench ops`: each operation of the tutorial's training step at its real shape, forward
+//! and forward + backward, so that the slow parts of a step are visible.
+
+use std::time::Instant;
+
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::nn::{BatchNormConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::leaky_relu;
+
+use crate::config::TrainConfig;
+use crate::device::DeviceChoice;
+use crate::error::Result;
+
+/// One operation at one shape.
+#[derive(Debug, Clone)]
+pub struct OpTiming {
+    pub name: String,
+    /// Input shape, `[batch, channels, side, side]`.
+    pub input: [usize; 4],
+    pub forward_ms: f64,
+    pub forward_backward_ms: f64,
+    /// Forward FLOPs (a multiply-add is two); 0 for element-wise operations.
+    pub flops: f64,
+}
+
+impl OpTiming {
+    /// Forward GFLOP/s, for the operations that have a FLOP count.
+    pub fn forward_gflops(&self) -> Option<f64> {
+        (self.flops > 0.0).then(|| self.flops / (self.forward_ms / 1e3) / 1e9)
+    }
+}
+
+/// Milliseconds per call of `f`, after `warmup` calls, over `iters`.
+fn time_ms(warmup: usize, iters: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        f();
+    }
+    let started = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    started.elapsed().as_secs_f64() * 1e3 / iters.max(1) as f64
+}
+
+/// Forces a lazy backend to finish.
+fn sync<const D: usize>(t: Tensor<D>) {
+    let _ = t.sum().into_scalar::<f32>();
+}
+
+/// Times every operation of the DCGAN at `config`'s shape.
+pub fn profile_ops(
+    config: &TrainConfig,
+    device: DeviceChoice,
+    warmup: usize,
+    iters: usize,
+) -> Result<Vec<OpTiming>> {
+    let inner = device.device()?;
+    let ad = inner.clone().autodiff();
+    let (b, k, c) = (config.batch, config.filter, config.capacity);
+    let pad = k / 2;
+    let mut out = Vec::new();
+    let random = |shape: [usize; 4], device: &Device| {
+        Tensor::<4>::random(shape, burn::tensor::Distribution::Normal(0.0, 1.0), device)
+    };
+
+    // Convolutions of D's blocks: (cin, cout, side in, stride).
+    let mut side = config.spatial;
+    let mut cin = config.channels;
+    let mut convs = Vec::new();
+    for m in [1, 2, 4, 8] {
+        let cout = m * c;
+        convs.push((cin, cout, side, 1));
+        convs.push((cout, cout, side, 2));
+        side /= 2;
+        cin = cout;
+    }
+    for (cin, cout, side, stride) in convs {
+        let input = [b, cin, side, side];
+        let side_out = side / stride;
+        let flops = 2.0 * (b * cin * cout * k * k * side_out * side_out) as f64;
+        let make = |device: &Device| {
+            Conv2dConfig::new([cin, cout], [k, k])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                .init(device)
+        };
+        let (conv, conv_ad) = (make(&inner), make(&ad));
+        let x = random(input, &inner);
+        let forward_ms = time_ms(warmup, iters, || sync(conv.forward(x.clone())));
+        let x_ad = random(input, &ad).require_grad();
+        let forward_backward_ms = time_ms(warmup, iters, || {
+            let _ = conv_ad.forward(x_ad.clone()).sum().backward();
+        });
+        out.push(OpTiming {
+            name: format!("conv {cin}→{cout} k{k} s{stride}"),
+            input,
+            forward_ms,
+            forward_backward_ms,
+            flops,
+        });
+    }
+
+    // Transposed convolutions of G's blocks.
+    let mut side = config.spatial / 16;
+    let mut cin = 8 * c;
+    for m in [4, 2, 1, 1] {
+        let cout = m * c;
+        let input = [b, cin, side, side];
+        let flops = 2.0 * (b * cin * cout * k * k * side * side) as f64;
+        let make = |device: &Device| {
+            ConvTranspose2dConfig::new([cin, cout], [k, k])
+                .with_stride([2, 2])
+                .with_padding([pad, pad])
+                .with_padding_out([1, 1])
+                .init(device)
+        };
+        let (conv, conv_ad) = (make(&inner), make(&ad));
+        let x = random(input, &inner);
+        let forward_ms = time_ms(warmup, iters, || sync(conv.forward(x.clone())));
+        let x_ad = random(input, &ad).require_grad();
+        let forward_backward_ms = time_ms(warmup, iters, || {
+            let _ = conv_ad.forward(x_ad.clone()).sum().backward();
+        });
+        out.push(OpTiming {
+            name: format!("conv-transpose {cin}→{cout} k{k} s2"),
+            input,
+            forward_ms,
+            forward_backward_ms,
+            flops,
+        });
+        side *= 2;
+        cin = cout;
+    }
+
+    // BatchNorm (training statistics) and LeakyReLU at the largest activations of D and G.
+    for (channels, side) in [
+        (c, config.spatial),
+        (c, config.spatial / 2),
+        (4 * c, config.spatial / 8),
+    ] {
+        let input = [b, channels, side, side];
+        let norm = BatchNormConfig::new(channels).init(&inner);
+        let norm_ad = BatchNormConfig::new(channels).init(&ad);
+        let x = random(input, &inner);
+        let x_ad = random(input, &ad).require_grad();
+        out.push(OpTiming {
+            name: format!("batchnorm {channels}"),
+            input,
+            forward_ms: time_ms(warmup, iters, || sync(norm.forward(x.clone()))),
+            forward_backward_ms: time_ms(warmup, iters, || {
+                let _ = norm_ad.forward(x_ad.clone()).sum().backward();
+            }),
+            flops: 0.0,
+        });
+        out.push(OpTiming {
+            name: format!("leaky-relu {channels}"),
+            input,
+            forward_ms: time_ms(warmup, iters, || sync(leaky_relu(x.clone(), 0.3))),
+            forward_backward_ms: time_ms(warmup, iters, || {
+                let _ = leaky_relu(x_ad.clone(), 0.3).sum().backward();
+            }),
+            flops: 0.0,
+        });
+    }
+    Ok(out)
+}

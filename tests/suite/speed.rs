@@ -1,0 +1,88 @@
+//! The speed benchmarks' arithmetic and plumbing (their numbers are measured by `bench`, not here).
+
+use ganforge::bench::train::{forward_flops, parse_torch_line, step_flops, time_training_step};
+use ganforge::config::TrainOverrides;
+use ganforge::device::DeviceChoice;
+
+fn tutorial(batch: usize) -> ganforge::config::TrainConfig {
+    TrainOverrides {
+        data: Some("folder:.".into()),
+        batch: Some(batch),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap()
+}
+
+#[test]
+fn the_tutorial_step_costs_46_gflop() {
+    let config = tutorial(32);
+    assert_eq!(
+        (
+            config.spatial,
+            config.channels,
+            config.capacity,
+            config.filter
+        ),
+        (64, 3, 16, 5)
+    );
+    // By hand, 2·Cin·Cout·25·(output side)² per convolution:
+    let d = 2.0
+        * 25.0
+        * (3.0 * 16.0 * 4096.0
+            + 16.0 * 16.0 * 1024.0
+            + 16.0 * 32.0 * 1024.0
+            + 32.0 * 32.0 * 256.0
+            + 32.0 * 64.0 * 256.0
+            + 64.0 * 64.0 * 64.0
+            + 64.0 * 128.0 * 64.0
+            + 128.0 * 128.0 * 16.0)
+        + 2.0 * 128.0;
+    // Dense 100 → 4·4·128, transposed convolutions 2·Cin·Cout·25·(input side)², last conv 16→3.
+    let g = 2.0 * 100.0 * 2048.0
+        + 2.0
+            * 25.0
+            * (128.0 * 64.0 * 16.0
+                + 64.0 * 32.0 * 64.0
+                + 32.0 * 16.0 * 256.0
+                + 16.0 * 16.0 * 1024.0)
+        + 2.0 * 25.0 * 16.0 * 3.0 * 4096.0;
+    let f = forward_flops(&config);
+    assert_eq!((f.discriminator, f.generator), (d, g));
+    let step = step_flops(&config) / 1e9;
+    assert!(
+        (45.0..47.0).contains(&step),
+        "{step} GFLOP, the issue's figure is about 46"
+    );
+    assert_eq!(step_flops(&tutorial(64)), 2.0 * step_flops(&config));
+}
+
+#[test]
+fn the_torch_reference_line_parses() {
+    let line = "torch 2.15.0+cpu threads=2 batch=32 spatial=64 capacity=16 iters=20 s_per_iter=0.3800 img_per_s=84.2 peak_mib=512\n";
+    let t = parse_torch_line(line).unwrap();
+    assert_eq!((t.version.as_str(), t.threads), ("2.15.0+cpu", 2));
+    assert_eq!(
+        (t.seconds_per_step, t.images_per_second, t.peak_mib),
+        (0.38, 84.2, Some(512.0))
+    );
+    assert!(parse_torch_line("Traceback (most recent call last)").is_none());
+}
+
+#[test]
+fn a_tiny_step_is_timed_both_ways() {
+    let config = TrainOverrides {
+        data: Some("folder:.".into()),
+        spatial: Some(16),
+        batch: Some(4),
+        capacity: Some(2),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    let (from_data, in_memory) = time_training_step(&config, DeviceChoice::Cpu, 1, 2).unwrap();
+    for t in [from_data, in_memory] {
+        assert!(t.seconds_per_step > 0.0 && t.images_per_second > 0.0 && t.gflops > 0.0);
+        assert!((t.images_per_second * t.seconds_per_step - 4.0).abs() < 1e-9);
+    }
+}
