@@ -48,6 +48,45 @@ fn sync<const D: usize>(t: Tensor<D>) {
     let _ = t.sum().into_scalar::<f32>();
 }
 
+fn random(shape: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::<4>::random(shape, burn::tensor::Distribution::Normal(0.0, 1.0), device)
+}
+
+/// Where and how long to time.
+struct Timing<'a> {
+    inner: &'a Device,
+    autodiff: &'a Device,
+    warmup: usize,
+    iters: usize,
+}
+
+impl Timing<'_> {
+    /// One operation forward (on the inference device) and forward + backward (on the autodiff
+    /// device, the input requiring a gradient as inside a network).
+    fn op(
+        &self,
+        name: String,
+        input: [usize; 4],
+        flops: f64,
+        forward: impl Fn(Tensor<4>) -> Tensor<4>,
+        forward_ad: impl Fn(Tensor<4>) -> Tensor<4>,
+    ) -> OpTiming {
+        let x = random(input, self.inner);
+        let forward_ms = time_ms(self.warmup, self.iters, || sync(forward(x.clone())));
+        let x_ad = random(input, self.autodiff).require_grad();
+        let forward_backward_ms = time_ms(self.warmup, self.iters, || {
+            let _ = forward_ad(x_ad.clone()).sum().backward();
+        });
+        OpTiming {
+            name,
+            input,
+            forward_ms,
+            forward_backward_ms,
+            flops,
+        }
+    }
+}
+
 /// Times every operation of the DCGAN at `config`'s shape.
 pub fn profile_ops(
     config: &TrainConfig,
@@ -57,12 +96,15 @@ pub fn profile_ops(
 ) -> Result<Vec<OpTiming>> {
     let inner = device.device()?;
     let ad = inner.clone().autodiff();
+    let timing = Timing {
+        inner: &inner,
+        autodiff: &ad,
+        warmup,
+        iters,
+    };
     let (b, k, c) = (config.batch, config.filter, config.capacity);
     let pad = k / 2;
     let mut out = Vec::new();
-    let random = |shape: [usize; 4], device: &Device| {
-        Tensor::<4>::random(shape, burn::tensor::Distribution::Normal(0.0, 1.0), device)
-    };
 
     // Convolutions of D's blocks: (cin, cout, side in, stride).
     let mut side = config.spatial;
@@ -76,9 +118,7 @@ pub fn profile_ops(
         cin = cout;
     }
     for (cin, cout, side, stride) in convs {
-        let input = [b, cin, side, side];
         let side_out = side / stride;
-        let flops = 2.0 * (b * cin * cout * k * k * side_out * side_out) as f64;
         let make = |device: &Device| {
             Conv2dConfig::new([cin, cout], [k, k])
                 .with_stride([stride, stride])
@@ -86,19 +126,13 @@ pub fn profile_ops(
                 .init(device)
         };
         let (conv, conv_ad) = (make(&inner), make(&ad));
-        let x = random(input, &inner);
-        let forward_ms = time_ms(warmup, iters, || sync(conv.forward(x.clone())));
-        let x_ad = random(input, &ad).require_grad();
-        let forward_backward_ms = time_ms(warmup, iters, || {
-            let _ = conv_ad.forward(x_ad.clone()).sum().backward();
-        });
-        out.push(OpTiming {
-            name: format!("conv {cin}→{cout} k{k} s{stride}"),
-            input,
-            forward_ms,
-            forward_backward_ms,
-            flops,
-        });
+        out.push(timing.op(
+            format!("conv {cin}→{cout} k{k} s{stride}"),
+            [b, cin, side, side],
+            2.0 * (b * cin * cout * k * k * side_out * side_out) as f64,
+            |x| conv.forward(x),
+            |x| conv_ad.forward(x),
+        ));
     }
 
     // Transposed convolutions of G's blocks.
@@ -106,8 +140,6 @@ pub fn profile_ops(
     let mut cin = 8 * c;
     for m in [4, 2, 1, 1] {
         let cout = m * c;
-        let input = [b, cin, side, side];
-        let flops = 2.0 * (b * cin * cout * k * k * side * side) as f64;
         let make = |device: &Device| {
             ConvTranspose2dConfig::new([cin, cout], [k, k])
                 .with_stride([2, 2])
@@ -116,19 +148,13 @@ pub fn profile_ops(
                 .init(device)
         };
         let (conv, conv_ad) = (make(&inner), make(&ad));
-        let x = random(input, &inner);
-        let forward_ms = time_ms(warmup, iters, || sync(conv.forward(x.clone())));
-        let x_ad = random(input, &ad).require_grad();
-        let forward_backward_ms = time_ms(warmup, iters, || {
-            let _ = conv_ad.forward(x_ad.clone()).sum().backward();
-        });
-        out.push(OpTiming {
-            name: format!("conv-transpose {cin}→{cout} k{k} s2"),
-            input,
-            forward_ms,
-            forward_backward_ms,
-            flops,
-        });
+        out.push(timing.op(
+            format!("conv-transpose {cin}→{cout} k{k} s2"),
+            [b, cin, side, side],
+            2.0 * (b * cin * cout * k * k * side * side) as f64,
+            |x| conv.forward(x),
+            |x| conv_ad.forward(x),
+        ));
         side *= 2;
         cin = cout;
     }
@@ -142,26 +168,20 @@ pub fn profile_ops(
         let input = [b, channels, side, side];
         let norm = BatchNormConfig::new(channels).init(&inner);
         let norm_ad = BatchNormConfig::new(channels).init(&ad);
-        let x = random(input, &inner);
-        let x_ad = random(input, &ad).require_grad();
-        out.push(OpTiming {
-            name: format!("batchnorm {channels}"),
+        out.push(timing.op(
+            format!("batchnorm {channels}"),
             input,
-            forward_ms: time_ms(warmup, iters, || sync(norm.forward(x.clone()))),
-            forward_backward_ms: time_ms(warmup, iters, || {
-                let _ = norm_ad.forward(x_ad.clone()).sum().backward();
-            }),
-            flops: 0.0,
-        });
-        out.push(OpTiming {
-            name: format!("leaky-relu {channels}"),
+            0.0,
+            |x| norm.forward(x),
+            |x| norm_ad.forward(x),
+        ));
+        out.push(timing.op(
+            format!("leaky-relu {channels}"),
             input,
-            forward_ms: time_ms(warmup, iters, || sync(leaky_relu(x.clone(), 0.3))),
-            forward_backward_ms: time_ms(warmup, iters, || {
-                let _ = leaky_relu(x_ad.clone(), 0.3).sum().backward();
-            }),
-            flops: 0.0,
-        });
+            0.0,
+            |x| leaky_relu(x, 0.3),
+            |x| leaky_relu(x, 0.3),
+        ));
     }
     Ok(out)
 }

@@ -389,20 +389,8 @@ impl DcganDiscriminator {
         }
         let [groups, features, fh, fw] = x.dims();
         // Head (and class projection): ∂D/∂φ = w (+ e_y) for every image.
-        let mut grad = self
-            .head
-            .weight
-            .val()
-            .reshape([1, features])
-            .repeat_dim(0, groups);
-        match (&self.class_projection, labels) {
-            (Some(embedding), Some(labels)) => {
-                let e = embedding.forward(labels.reshape([groups, 1]));
-                grad = grad + e.reshape([groups, features]);
-            }
-            (None, None) => {}
-            _ => panic!("labels must be given exactly to a conditional discriminator"),
-        }
+        let grad =
+            super::head_input_gradient(&self.head, self.class_projection.as_ref(), labels, groups);
         // Global average pool: each position gets 1/(h·w) of the feature's gradient.
         let mut grad = grad
             .reshape([groups, features, 1, 1])

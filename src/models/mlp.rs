@@ -246,23 +246,9 @@ impl MlpDiscriminator {
             traces.push(trace);
             x = out;
         }
-        let [rows, features] = x.dims();
-        let mut grad = self
-            .head
-            .weight
-            .val()
-            .reshape([1, features])
-            .repeat_dim(0, rows);
-        match (&self.class_projection, labels) {
-            (Some(embedding), Some(labels)) => {
-                grad = grad
-                    + embedding
-                        .forward(labels.reshape([rows, 1]))
-                        .reshape([rows, features]);
-            }
-            (None, None) => {}
-            _ => panic!("labels must be given exactly to a conditional discriminator"),
-        }
+        let [rows, _] = x.dims();
+        let mut grad =
+            super::head_input_gradient(&self.head, self.class_projection.as_ref(), labels, rows);
         for (linear, trace) in self.hidden.iter().zip(traces).rev() {
             let per_piece = grad.reshape([rows, self.width, 1]) * trace.winners;
             // Linear's weight is [in, out]: ∂/∂x = g · Wᵀ.

@@ -178,6 +178,30 @@ pub(crate) fn join_label_embedding(
     }
 }
 
+/// ∂D/∂φ for each of `rows` feature vectors φ of a (projection) discriminator whose output is
+/// w·φ + b (+ e_y·φ): the head's weight, plus the label's embedding when conditional.
+///
+/// # Panics
+/// When labels are given without a projection or missing with one.
+pub(crate) fn head_input_gradient(
+    head: &burn::nn::Linear,
+    projection: Option<&Embedding>,
+    labels: Option<Tensor<1, Int>>,
+    rows: usize,
+) -> Tensor<2> {
+    let [features, _] = head.weight.dims();
+    let grad = head.weight.val().reshape([1, features]).repeat_dim(0, rows);
+    match (projection, labels) {
+        (Some(embedding), Some(labels)) => {
+            grad + embedding
+                .forward(labels.reshape([rows, 1]))
+                .reshape([rows, features])
+        }
+        (None, None) => grad,
+        _ => panic!("labels must be given exactly to a conditional discriminator"),
+    }
+}
+
 /// A projection discriminator's output (Miyato & Koyama 2018): the unconditional score plus the
 /// inner product of the features with the label's embedding.
 ///

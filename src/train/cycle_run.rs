@@ -244,11 +244,7 @@ impl CycleSession {
         device: DeviceChoice,
         progress: Progress,
     ) -> Result<Self> {
-        let text_log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(run.log_path())
-            .map_err(|e| GanError::io(format!("cannot open {}", run.log_path().display()), e))?;
+        let text_log = super::run::open_text_log(&run)?;
         let reporter = Reporter::new(progress, gan.config.total_steps(), gan.step);
         let mut session = CycleSession {
             run,
@@ -259,11 +255,7 @@ impl CycleSession {
             reporter,
             text_log,
         };
-        let start = if session.gan.step == 0 {
-            "started".to_string()
-        } else {
-            format!("resumed at step {}", session.gan.step)
-        };
+        let start = super::run::start_words(session.gan.step);
         session.say(&format!(
             "CycleGAN run {} {start} on device {}: {} iterations",
             session.run.root().display(),

@@ -166,6 +166,24 @@ pub fn resume(options: ResumeOptions) -> Result<TrainSummary> {
     Session::new(run, gan, data, log, options.device, options.progress)?.run()
 }
 
+/// `train.log` of `run`, opened for appending (a resumed run continues it).
+pub(crate) fn open_text_log(run: &RunDir) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run.log_path())
+        .map_err(|e| GanError::io(format!("cannot open {}", run.log_path().display()), e))
+}
+
+/// "started", or "resumed at step N".
+pub(crate) fn start_words(step: usize) -> String {
+    if step == 0 {
+        "started".to_string()
+    } else {
+        format!("resumed at step {step}")
+    }
+}
+
 /// What a run stopped by a signal says.
 pub(crate) fn stopped_message(step: usize, run: &std::path::Path) -> String {
     format!(
@@ -200,11 +218,7 @@ impl Session {
         device: DeviceChoice,
         progress: Progress,
     ) -> Result<Self> {
-        let text_log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(run.log_path())
-            .map_err(|e| GanError::io(format!("cannot open {}", run.log_path().display()), e))?;
+        let text_log = open_text_log(&run)?;
         let reporter = Reporter::new(progress, gan.config.total_steps(), gan.step);
         let diagnostics = Diagnostics::new(gan.config.loss);
         let mut session = Session {
@@ -216,11 +230,7 @@ impl Session {
             text_log,
             diagnostics,
         };
-        let start = if session.gan.step == 0 {
-            "started".to_string()
-        } else {
-            format!("resumed at step {}", session.gan.step)
-        };
+        let start = start_words(session.gan.step);
         session.say(&format!(
             "run {} {start} on device {}: {} iterations",
             session.run.root().display(),

@@ -229,13 +229,23 @@ fn hostile_files_are_skipped_with_their_reason_and_nothing_crashes() {
     std::fs::write(d.join("bad_crc.png"), &bad_crc).unwrap();
     std::fs::write(d.join("bomb.png"), png_declaring(1_000_000, 1_000_000)).unwrap();
     std::fs::write(d.join("text.webp"), b"hello, I am text").unwrap();
+    // Unreadable: only when the permissions bite (not for root, who reads everything).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(d.join("locked.png"), &good).unwrap();
+    std::fs::set_permissions(d.join("locked.png"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    let locked_bites = std::fs::File::open(d.join("locked.png")).is_err();
     std::fs::create_dir(d.join("loop")).unwrap();
     std::os::unix::fs::symlink(d, d.join("loop/back")).unwrap();
 
     let started = std::time::Instant::now();
     let set = ImageSet::load(&DataSpec::Folder(d.to_path_buf()), options(16, 1)).unwrap();
     assert!(started.elapsed().as_secs() < 10, "no hang");
-    assert_eq!(set.len(), 2, "good.png and the 1×1 image");
+    let readable = if locked_bites { 2 } else { 3 };
+    assert_eq!(
+        set.len(),
+        readable,
+        "good.png, the 1×1 image (and locked.png for root)"
+    );
     let reason = |name: &str| {
         set.skipped
             .iter()
@@ -255,6 +265,9 @@ fn hostile_files_are_skipped_with_their_reason_and_nothing_crashes() {
     );
     assert_eq!(reason("text.webp"), "damaged or truncated image");
     assert!(reason("back").contains("symlink loop"));
+    if locked_bites {
+        assert_eq!(reason("locked.png"), "permission denied");
+    }
     assert!(set.summary().contains("skipped"));
 }
 

@@ -86,3 +86,34 @@ fn a_tiny_step_is_timed_both_ways() {
         assert!((t.images_per_second * t.seconds_per_step - 4.0).abs() < 1e-9);
     }
 }
+
+#[test]
+fn the_operation_profile_covers_every_layer_of_the_step() {
+    let config = TrainOverrides {
+        data: Some("folder:.".into()),
+        spatial: Some(16),
+        batch: Some(2),
+        capacity: Some(2),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    let ops = ganforge::bench::ops::profile_ops(&config, DeviceChoice::Cpu, 0, 1).unwrap();
+    let count = |prefix: &str| ops.iter().filter(|o| o.name.starts_with(prefix)).count();
+    assert_eq!(
+        (
+            count("conv "),
+            count("conv-transpose"),
+            count("batchnorm"),
+            count("leaky-relu")
+        ),
+        (8, 4, 3, 3)
+    );
+    assert!(
+        ops.iter()
+            .all(|o| o.forward_ms > 0.0 && o.forward_backward_ms > 0.0)
+    );
+    // The first convolution: 2·3·2·25·16² FLOPs per image.
+    assert_eq!(ops[0].input, [2, 3, 16, 16]);
+    assert_eq!(ops[0].flops, 2.0 * 2.0 * 3.0 * 2.0 * 25.0 * 256.0);
+}
