@@ -182,6 +182,14 @@ pub fn profile_ops(
             |x| leaky_relu(x, 0.3),
             |x| leaky_relu(x, 0.3),
         ));
+        // The form the models use (see `models::leaky`).
+        out.push(timing.op(
+            format!("leaky-relu {channels} (masked)"),
+            input,
+            0.0,
+            |x| crate::models::leaky(x, 0.3),
+            |x| crate::models::leaky(x, 0.3),
+        ));
     }
     Ok(out)
 }

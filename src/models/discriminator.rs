@@ -4,7 +4,7 @@ use burn::nn::{
     Initializer, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::module::conv_transpose2d;
 use burn::tensor::ops::ConvTransposeOptions;
 
@@ -167,7 +167,7 @@ impl EncoderBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.norm.forward(self.conv.forward(x));
         let x = self.norm_down.forward(self.conv_down.forward(x));
-        leaky_relu(x, self.leaky_slope)
+        super::leaky(x, self.leaky_slope)
     }
 
     fn forward_traced(&self, x: Tensor<4>) -> (Tensor<4>, BlockTrace) {
@@ -175,7 +175,7 @@ impl EncoderBlock {
         let conv = self.conv.forward(x);
         let conv_down = self.conv_down.forward(self.norm.forward(conv.clone()));
         let norm_down = self.norm_down.forward(conv_down.clone());
-        let out = leaky_relu(norm_down.clone(), self.leaky_slope);
+        let out = super::leaky(norm_down.clone(), self.leaky_slope);
         let trace = BlockTrace {
             input: [h, w],
             conv,

@@ -3,7 +3,7 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, tanh};
+use burn::tensor::activation::tanh;
 
 use super::same_padding;
 
@@ -47,7 +47,7 @@ impl DecoderBlockConfig {
 
 impl DecoderBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        leaky_relu(self.norm.forward(self.conv_up.forward(x)), self.leaky_slope)
+        super::leaky(self.norm.forward(self.conv_up.forward(x)), self.leaky_slope)
     }
 }
 

@@ -79,3 +79,33 @@ fn discriminator_has_the_tutorial_layer_sizes() {
         .sum();
     assert_eq!(trainable, expected);
 }
+
+#[test]
+fn the_masked_leaky_relu_has_burns_values_and_gradients() {
+    use burn::tensor::activation::leaky_relu;
+    let device = Device::flex().autodiff();
+    let values: Vec<f32> = (0..64).map(|i| (i as f32 - 31.5) / 7.0).collect();
+    let x = || {
+        Tensor::<4>::from_data(TensorData::new(values.clone(), [2, 2, 4, 4]), &device)
+            .require_grad()
+    };
+    let (a, b) = (x(), x());
+    let (ya, yb) = (
+        ganforge::models::leaky(a.clone(), 0.3),
+        leaky_relu(b.clone(), 0.3),
+    );
+    assert_eq!(
+        ganforge::tensor_values(ya.clone()),
+        ganforge::tensor_values(yb.clone())
+    );
+    // A weighted sum, so that each element's gradient is its slope times its weight.
+    let w = Tensor::<4>::from_data(
+        TensorData::new((0..64).map(|i| i as f32).collect::<Vec<_>>(), [2, 2, 4, 4]),
+        &device,
+    );
+    let (ga, gb) = ((ya * w.clone()).sum().backward(), (yb * w).sum().backward());
+    assert_eq!(
+        ganforge::tensor_values(a.grad(&ga).unwrap()),
+        ganforge::tensor_values(b.grad(&gb).unwrap())
+    );
+}

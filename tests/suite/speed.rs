@@ -107,7 +107,7 @@ fn the_operation_profile_covers_every_layer_of_the_step() {
             count("batchnorm"),
             count("leaky-relu")
         ),
-        (8, 4, 3, 3)
+        (8, 4, 3, 6)
     );
     assert!(
         ops.iter()
