@@ -1,7 +1,6 @@
 //! Drives a CycleGAN run through the same run directory as the other models: `config.toml`,
 //! `losses.csv` (every loss term), `losses.png`, sample panels, atomic checkpoints, `train.log`.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -10,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cycle::{CycleGan, CycleStats, Direction};
 use super::random::DataOrder;
-use super::reporter::Reporter;
+use super::reporter::Console;
 use super::{Progress, ResumeOptions, TrainOptions, TrainSummary};
 use crate::config::TrainConfig;
 use crate::data::{DataSpec, ImageSet, LoadOptions};
@@ -231,8 +230,7 @@ struct CycleSession {
     a: ImageSet,
     b: ImageSet,
     log: LossLog<CycleRecord>,
-    reporter: Reporter,
-    text_log: std::fs::File,
+    console: Console,
 }
 
 impl CycleSession {
@@ -244,34 +242,26 @@ impl CycleSession {
         device: DeviceChoice,
         progress: Progress,
     ) -> Result<Self> {
-        let text_log = super::run::open_text_log(&run)?;
-        let reporter = Reporter::new(progress, gan.config.total_steps(), gan.step);
+        let console = Console::open(&run, progress, gan.config.total_steps(), gan.step)?;
         let mut session = CycleSession {
             run,
             gan,
             a,
             b,
             log,
-            reporter,
-            text_log,
+            console,
         };
         let start = super::run::start_words(session.gan.step);
-        session.say(&format!(
+        session.console.say(&format!(
             "CycleGAN run {} {start} on device {}: {} iterations",
             session.run.root().display(),
             device.name(),
             session.gan.config.total_steps()
         ))?;
         let (sa, sb) = (session.a.summary(), session.b.summary());
-        session.say(&format!("domain A: {sa}"))?;
-        session.say(&format!("domain B: {sb}"))?;
+        session.console.say(&format!("domain A: {sa}"))?;
+        session.console.say(&format!("domain B: {sb}"))?;
         Ok(session)
-    }
-
-    fn say(&mut self, line: &str) -> Result<()> {
-        self.reporter.line(line);
-        writeln!(self.text_log, "{line}")
-            .map_err(|e| GanError::io(format!("cannot write {}", self.run.log_path().display()), e))
     }
 
     fn run(mut self) -> Result<TrainSummary> {
@@ -302,10 +292,10 @@ impl CycleSession {
                     "training diverged at step {step}: a loss is NaN or infinite; the last good checkpoint in {} is kept (lower the learning rates and resume)",
                     self.run.checkpoints_dir().display()
                 );
-                self.say(&message)?;
+                self.console.say(&message)?;
                 return Err(GanError::Output(message));
             }
-            self.reporter.progress(
+            self.console.progress(
                 step,
                 format!(
                     "epoch {} · G {:.3} · cycle {:.3} · D_A {:.3} · D_B {:.3} · {:.0} img/s",
@@ -342,11 +332,12 @@ impl CycleSession {
         // The report reads losses.csv: everything logged must be on disk first.
         self.log.flush()?;
         crate::output::report::write_report(self.run.root())?;
-        self.reporter.finish();
+        self.console.finish();
         if interrupted {
-            self.say(&super::run::stopped_message(step, self.run.root()))?;
+            self.console
+                .say(&super::run::stopped_message(step, self.run.root()))?;
         } else {
-            self.say(&format!(
+            self.console.say(&format!(
                 "finished at step {step}; panels in {}, checkpoint in {}",
                 self.run.samples_dir().display(),
                 self.run.checkpoints_dir().display()
@@ -397,9 +388,7 @@ impl CycleSession {
                 self.gan.step,
                 means.join(" · ")
             );
-            self.reporter.epoch_line(&line);
-            writeln!(self.text_log, "{line}")
-                .map_err(|e| GanError::io("cannot write train.log", e))?;
+            self.console.say(&line)?;
         }
         Ok(())
     }

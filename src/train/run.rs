@@ -1,10 +1,9 @@
 //! Drives a [`Gan`] through its iterations and writes the run directory as it goes.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::reporter::Reporter;
+use super::reporter::Console;
 use burn::prelude::*;
 
 use super::diagnostics::{Diagnostics, mean_pairwise_distance};
@@ -166,15 +165,6 @@ pub fn resume(options: ResumeOptions) -> Result<TrainSummary> {
     Session::new(run, gan, data, log, options.device, options.progress)?.run()
 }
 
-/// `train.log` of `run`, opened for appending (a resumed run continues it).
-pub(crate) fn open_text_log(run: &RunDir) -> Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(run.log_path())
-        .map_err(|e| GanError::io(format!("cannot open {}", run.log_path().display()), e))
-}
-
 /// "started", or "resumed at step N".
 pub(crate) fn start_words(step: usize) -> String {
     if step == 0 {
@@ -204,8 +194,7 @@ struct Session {
     gan: Gan,
     data: ImageSet,
     log: LossLog,
-    reporter: Reporter,
-    text_log: std::fs::File,
+    console: Console,
     diagnostics: Diagnostics,
 }
 
@@ -218,35 +207,26 @@ impl Session {
         device: DeviceChoice,
         progress: Progress,
     ) -> Result<Self> {
-        let text_log = open_text_log(&run)?;
-        let reporter = Reporter::new(progress, gan.config.total_steps(), gan.step);
+        let console = Console::open(&run, progress, gan.config.total_steps(), gan.step)?;
         let diagnostics = Diagnostics::new(gan.config.loss);
         let mut session = Session {
             run,
             gan,
             data,
             log,
-            reporter,
-            text_log,
+            console,
             diagnostics,
         };
         let start = start_words(session.gan.step);
-        session.say(&format!(
+        session.console.say(&format!(
             "run {} {start} on device {}: {} iterations",
             session.run.root().display(),
             device.name(),
             session.gan.config.total_steps()
         ))?;
         let summary = format!("data: {}", session.data.summary());
-        session.say(&summary)?;
+        session.console.say(&summary)?;
         Ok(session)
-    }
-
-    /// A line on the terminal (unless quiet) and in `train.log`.
-    fn say(&mut self, line: &str) -> Result<()> {
-        self.reporter.line(line);
-        writeln!(self.text_log, "{line}")
-            .map_err(|e| GanError::io(format!("cannot write {}", self.run.log_path().display()), e))
     }
 
     fn run(mut self) -> Result<TrainSummary> {
@@ -283,11 +263,11 @@ impl Session {
                     "training diverged at step {step}: a loss is NaN or infinite; the last good checkpoint in {} is kept (lower the learning rates and resume)",
                     self.run.checkpoints_dir().display()
                 );
-                self.say(&message)?;
+                self.console.say(&message)?;
                 return Err(GanError::Output(message));
             }
             self.log.push(record.clone())?;
-            self.reporter.progress(
+            self.console.progress(
                 record.step,
                 format!(
                     "epoch {} · D {:.3} · G {:.3} · D(x) {:.2} · D(G(z)) {:.2} · {:.0} img/s",
@@ -300,7 +280,7 @@ impl Session {
                 ),
             );
             for event in self.diagnostics.observe_step(&record) {
-                self.say(&event.message())?;
+                self.console.say(&event.message())?;
             }
             if step.is_multiple_of(config.progress_interval) {
                 self.write_samples()?;
@@ -328,11 +308,11 @@ impl Session {
         // The report reads losses.csv: everything logged must be on disk first.
         self.log.flush()?;
         crate::output::report::write_report(self.run.root())?;
-        self.reporter.finish();
+        self.console.finish();
         if interrupted {
-            self.say(&stopped_message(step, self.run.root()))?;
+            self.console.say(&stopped_message(step, self.run.root()))?;
         } else {
-            self.say(&format!(
+            self.console.say(&format!(
                 "finished at step {step}; samples in {}, checkpoint in {}",
                 self.run.samples_dir().display(),
                 self.run.checkpoints_dir().display()
@@ -357,7 +337,7 @@ impl Session {
                 self.gan.step,
                 self.run.checkpoints_dir().display()
             );
-            self.say(&message)?;
+            self.console.say(&message)?;
             return Err(GanError::Output(message));
         }
         checkpoint::save(&self.gan, &self.run.checkpoints_dir()).map(|_| ())
@@ -383,9 +363,7 @@ impl Session {
                 m.d_fake,
                 m.images_per_second
             );
-            self.reporter.epoch_line(&line);
-            writeln!(self.text_log, "{line}")
-                .map_err(|e| GanError::io("cannot write train.log", e))?;
+            self.console.say(&line)?;
         }
         Ok(())
     }
@@ -492,7 +470,7 @@ impl Session {
         };
         write_atomic(&self.run.sample_figure(gan.step), &figure.to_png()?)?;
         for event in events {
-            self.say(&event.message())?;
+            self.console.say(&event.message())?;
         }
         // The report reads losses.csv: everything logged must be on disk first.
         self.log.flush()?;
@@ -520,7 +498,8 @@ impl Session {
             &self.run.sample_figure(gan.step),
             &scatter_png(&title, &[panel], 1)?,
         )?;
-        self.say(&format!("step {}: {summary}", self.gan.step))?;
+        self.console
+            .say(&format!("step {}: {summary}", self.gan.step))?;
         // The report reads losses.csv: everything logged must be on disk first.
         self.log.flush()?;
         crate::output::report::write_report(self.run.root()).map(|_| ())
