@@ -11,6 +11,7 @@ pub mod device;
 pub mod error;
 pub mod eval;
 pub mod interpolate;
+pub mod kernels;
 pub mod losses;
 pub mod models;
 pub mod output;

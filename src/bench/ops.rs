@@ -11,6 +11,7 @@ use burn::tensor::activation::leaky_relu;
 use crate::config::TrainConfig;
 use crate::device::DeviceChoice;
 use crate::error::Result;
+use crate::kernels;
 
 /// One operation at one shape.
 #[derive(Debug, Clone)]
@@ -22,9 +23,18 @@ pub struct OpTiming {
     pub forward_backward_ms: f64,
     /// Forward FLOPs (a multiply-add is two); 0 for element-wise operations.
     pub flops: f64,
+    /// burn's own form of an operation the models run another way, shown for comparison.
+    pub alternative: bool,
 }
 
 impl OpTiming {
+    fn alternative(self) -> Self {
+        Self {
+            alternative: true,
+            ..self
+        }
+    }
+
     /// Forward GFLOP/s, for the operations that have a FLOP count.
     pub fn forward_gflops(&self) -> Option<f64> {
         (self.flops > 0.0).then(|| self.flops / (self.forward_ms / 1e3) / 1e9)
@@ -83,6 +93,7 @@ impl Timing<'_> {
             forward_ms,
             forward_backward_ms,
             flops,
+            alternative: false,
         }
     }
 }
@@ -117,6 +128,8 @@ pub fn profile_ops(
         side /= 2;
         cin = cout;
     }
+    // G's last layer: back to the image's channels at full resolution.
+    convs.push((c, config.channels, config.spatial, 1));
     for (cin, cout, side, stride) in convs {
         let side_out = side / stride;
         let make = |device: &Device| {
@@ -126,12 +139,26 @@ pub fn profile_ops(
                 .init(device)
         };
         let (conv, conv_ad) = (make(&inner), make(&ad));
+        let flops = 2.0 * (b * cin * cout * k * k * side_out * side_out) as f64;
+        let name = format!("conv {cin}→{cout} k{k} s{stride}");
+        let input = [b, cin, side, side];
+        out.push(
+            timing
+                .op(
+                    format!("{name} (burn)"),
+                    input,
+                    flops,
+                    |x| conv.forward(x),
+                    |x| conv_ad.forward(x),
+                )
+                .alternative(),
+        );
         out.push(timing.op(
-            format!("conv {cin}→{cout} k{k} s{stride}"),
-            [b, cin, side, side],
-            2.0 * (b * cin * cout * k * k * side_out * side_out) as f64,
-            |x| conv.forward(x),
-            |x| conv_ad.forward(x),
+            name,
+            input,
+            flops,
+            |x| kernels::conv(&conv, x),
+            |x| kernels::conv(&conv_ad, x),
         ));
     }
 
@@ -148,18 +175,33 @@ pub fn profile_ops(
                 .init(device)
         };
         let (conv, conv_ad) = (make(&inner), make(&ad));
+        let flops = 2.0 * (b * cin * cout * k * k * side * side) as f64;
+        let name = format!("conv-transpose {cin}→{cout} k{k} s2");
+        let input = [b, cin, side, side];
+        out.push(
+            timing
+                .op(
+                    format!("{name} (burn)"),
+                    input,
+                    flops,
+                    |x| conv.forward(x),
+                    |x| conv_ad.forward(x),
+                )
+                .alternative(),
+        );
         out.push(timing.op(
-            format!("conv-transpose {cin}→{cout} k{k} s2"),
-            [b, cin, side, side],
-            2.0 * (b * cin * cout * k * k * side * side) as f64,
-            |x| conv.forward(x),
-            |x| conv_ad.forward(x),
+            name,
+            input,
+            flops,
+            |x| kernels::conv_transpose(&conv, x),
+            |x| kernels::conv_transpose(&conv_ad, x),
         ));
         side *= 2;
         cin = cout;
     }
 
-    // BatchNorm (training statistics) and LeakyReLU at the largest activations of D and G.
+    // BatchNorm (training statistics) then LeakyReLU at the largest activations of D and G: burn's
+    // two operations, and the fused kernel the models use.
     for (channels, side) in [
         (c, config.spatial),
         (c, config.spatial / 2),
@@ -168,27 +210,24 @@ pub fn profile_ops(
         let input = [b, channels, side, side];
         let norm = BatchNormConfig::new(channels).init(&inner);
         let norm_ad = BatchNormConfig::new(channels).init(&ad);
+        let name = format!("batchnorm + leaky-relu {channels}");
+        out.push(
+            timing
+                .op(
+                    format!("{name} (burn)"),
+                    input,
+                    0.0,
+                    |x| leaky_relu(norm.forward(x), 0.3),
+                    |x| leaky_relu(norm_ad.forward(x), 0.3),
+                )
+                .alternative(),
+        );
         out.push(timing.op(
-            format!("batchnorm {channels}"),
+            name,
             input,
             0.0,
-            |x| norm.forward(x),
-            |x| norm_ad.forward(x),
-        ));
-        out.push(timing.op(
-            format!("leaky-relu {channels}"),
-            input,
-            0.0,
-            |x| leaky_relu(x, 0.3),
-            |x| leaky_relu(x, 0.3),
-        ));
-        // The form the models use (see `models::leaky`).
-        out.push(timing.op(
-            format!("leaky-relu {channels} (masked)"),
-            input,
-            0.0,
-            |x| crate::models::leaky(x, 0.3),
-            |x| crate::models::leaky(x, 0.3),
+            |x| kernels::batch_norm(&norm, x, Some(0.3)),
+            |x| kernels::batch_norm(&norm_ad, x, Some(0.3)),
         ));
     }
     Ok(out)

@@ -103,7 +103,7 @@ impl Judge {
         let x = self
             .convs
             .iter()
-            .fold(images, |x, conv| relu(conv.forward(x)));
+            .fold(images, |x, conv| relu(crate::kernels::conv(conv, x)));
         x.mean_dims(&[2, 3]).flatten(1, 3)
     }
 

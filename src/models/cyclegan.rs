@@ -2,6 +2,7 @@
 //! translates an image of one domain into the other, and a PatchGAN discriminator that judges
 //! overlapping patches rather than the whole image.
 
+use crate::kernels;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{InstanceNorm, InstanceNormConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -54,9 +55,11 @@ impl ResidualBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let y = relu(
             self.norm1
-                .forward(self.conv1.forward(reflect(x.clone(), 1))),
+                .forward(kernels::conv(&self.conv1, reflect(x.clone(), 1))),
         );
-        let y = self.norm2.forward(self.conv2.forward(reflect(y, 1)));
+        let y = self
+            .norm2
+            .forward(kernels::conv(&self.conv2, reflect(y, 1)));
         x + y
     }
 }
@@ -130,17 +133,20 @@ impl ResnetGenerator {
     /// Images `[batch, channels, s, s]` in [-1, 1] to the other domain's, same shape. `s` must be
     /// a multiple of 4 and at least 8 (the reflection padding needs 4 pixels).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = relu(self.stem_norm.forward(self.stem.forward(reflect(x, 3))));
+        let mut x = relu(
+            self.stem_norm
+                .forward(kernels::conv(&self.stem, reflect(x, 3))),
+        );
         for (conv, norm) in self.down.iter().zip(&self.down_norms) {
-            x = relu(norm.forward(conv.forward(x)));
+            x = relu(norm.forward(kernels::conv(conv, x)));
         }
         for block in &self.blocks {
             x = block.forward(x);
         }
         for (conv, norm) in self.up.iter().zip(&self.up_norms) {
-            x = relu(norm.forward(conv.forward(x)));
+            x = relu(norm.forward(kernels::conv_transpose(conv, x)));
         }
-        tanh(self.head.forward(reflect(x, 3)))
+        tanh(kernels::conv(&self.head, reflect(x, 3)))
     }
 }
 
@@ -217,10 +223,10 @@ pub struct PatchDiscriminator {
 impl PatchDiscriminator {
     /// Scores `[batch, 1, h', w']`, one per patch (raw: the least-squares loss regresses them).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = leaky_relu(self.convs[0].forward(x), 0.2);
+        let mut x = leaky_relu(kernels::conv(&self.convs[0], x), 0.2);
         for (conv, norm) in self.convs[1..].iter().zip(&self.norms) {
-            x = leaky_relu(norm.forward(conv.forward(x)), 0.2);
+            x = leaky_relu(norm.forward(kernels::conv(conv, x)), 0.2);
         }
-        self.head.forward(x)
+        kernels::conv(&self.head, x)
     }
 }

@@ -1,3 +1,4 @@
+use crate::kernels::{self, conv_transpose2d};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
     BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, GroupNorm, GroupNormConfig, Identity,
@@ -5,7 +6,6 @@ use burn::nn::{
 };
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
-use burn::tensor::module::conv_transpose2d;
 use burn::tensor::ops::ConvTransposeOptions;
 
 use super::same_padding;
@@ -45,9 +45,17 @@ impl Normalization {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            Normalization::Batch(n) => n.forward(x),
+            Normalization::Batch(n) => kernels::batch_norm(n, x, None),
             Normalization::Layer(n) => n.forward(x),
             Normalization::None(n) => n.forward(x),
+        }
+    }
+
+    /// `leaky(self.forward(x), slope)`, fused into one operation for BatchNorm.
+    pub fn forward_leaky(&self, x: Tensor<4>, slope: f64) -> Tensor<4> {
+        match self {
+            Normalization::Batch(n) => kernels::batch_norm(n, x, Some(slope)),
+            other => kernels::leaky(other.forward(x), slope),
         }
     }
 
@@ -165,15 +173,15 @@ impl EncoderBlockConfig {
 
 impl EncoderBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.norm.forward(self.conv.forward(x));
-        let x = self.norm_down.forward(self.conv_down.forward(x));
-        super::leaky(x, self.leaky_slope)
+        let x = self.norm.forward(kernels::conv(&self.conv, x));
+        self.norm_down
+            .forward_leaky(kernels::conv(&self.conv_down, x), self.leaky_slope)
     }
 
     fn forward_traced(&self, x: Tensor<4>) -> (Tensor<4>, BlockTrace) {
         let [_, _, h, w] = x.dims();
-        let conv = self.conv.forward(x);
-        let conv_down = self.conv_down.forward(self.norm.forward(conv.clone()));
+        let conv = kernels::conv(&self.conv, x);
+        let conv_down = kernels::conv(&self.conv_down, self.norm.forward(conv.clone()));
         let norm_down = self.norm_down.forward(conv_down.clone());
         let out = super::leaky(norm_down.clone(), self.leaky_slope);
         let trace = BlockTrace {

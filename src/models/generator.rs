@@ -47,7 +47,8 @@ impl DecoderBlockConfig {
 
 impl DecoderBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        super::leaky(self.norm.forward(self.conv_up.forward(x)), self.leaky_slope)
+        let x = crate::kernels::conv_transpose(&self.conv_up, x);
+        crate::kernels::batch_norm(&self.norm, x, Some(self.leaky_slope))
     }
 }
 
@@ -152,6 +153,6 @@ impl DcganGenerator {
         let x = self.project_norm.forward(self.project.forward(input));
         let x = x.reshape([batch, self.start_channels, self.start, self.start]);
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
-        tanh(self.to_image.forward(x))
+        tanh(crate::kernels::conv(&self.to_image, x))
     }
 }

@@ -245,22 +245,7 @@ pub struct ParamValues {
     pub values: Vec<f32>,
 }
 
-/// LeakyReLU as `x · m` with the slope mask `m` (1 where x > 0, else `slope`) computed off the
-/// autodiff graph. The value and the gradient are LeakyReLU's (the mask is piecewise constant),
-/// but the backward pass is one multiply: burn's own `leaky_relu` routes the gradient through a
-/// masked select of two branches of `x`, measured 4× slower forward + backward under autodiff on
-/// flex (`bench ops`; README, Speed).
-pub fn leaky(x: Tensor<4>, slope: f64) -> Tensor<4> {
-    let mask = x
-        .clone()
-        .detach()
-        .greater_elem(0.0)
-        .float()
-        .cast(x.dtype())
-        .mul_scalar(1.0 - slope)
-        .add_scalar(slope);
-    x * mask
-}
+pub use crate::kernels::leaky;
 
 /// True when every weight and buffer of `module` is finite (no NaN, no infinity).
 pub fn all_finite<M: Module>(module: &M) -> bool {

@@ -8,6 +8,7 @@ mod diagnostics;
 mod evaluate;
 mod feature_net;
 mod judge;
+mod kernels;
 mod models;
 mod modes;
 mod objectives;

@@ -99,21 +99,31 @@ fn the_operation_profile_covers_every_layer_of_the_step() {
     .resolve()
     .unwrap();
     let ops = ganforge::bench::ops::profile_ops(&config, DeviceChoice::Cpu, 0, 1).unwrap();
-    let count = |prefix: &str| ops.iter().filter(|o| o.name.starts_with(prefix)).count();
-    assert_eq!(
-        (
-            count("conv "),
-            count("conv-transpose"),
-            count("batchnorm"),
-            count("leaky-relu")
-        ),
-        (8, 4, 3, 6)
-    );
+    let count = |prefix: &str, alternative: bool| {
+        ops.iter()
+            .filter(|o| o.name.starts_with(prefix) && o.alternative == alternative)
+            .count()
+    };
+    // D's 8 convolutions and G's last, G's 4 transposed convolutions, 3 normalisations: each in
+    // the form the models use and in burn's own.
+    for alternative in [false, true] {
+        assert_eq!(
+            (
+                count("conv ", alternative),
+                count("conv-transpose", alternative),
+                count("batchnorm + leaky-relu", alternative)
+            ),
+            (9, 4, 3)
+        );
+    }
     assert!(
         ops.iter()
             .all(|o| o.forward_ms > 0.0 && o.forward_backward_ms > 0.0)
     );
-    // The first convolution: 2·3·2·25·16² FLOPs per image.
-    assert_eq!(ops[0].input, [2, 3, 16, 16]);
-    assert_eq!(ops[0].flops, 2.0 * 2.0 * 3.0 * 2.0 * 25.0 * 256.0);
+    // The first convolution: 2·3·2·25·16² FLOPs per image, burn's form then ours.
+    for op in &ops[..2] {
+        assert_eq!(op.input, [2, 3, 16, 16]);
+        assert_eq!(op.flops, 2.0 * 2.0 * 3.0 * 2.0 * 25.0 * 256.0);
+    }
+    assert!(ops[0].alternative && ops[0].name.ends_with("(burn)") && !ops[1].alternative);
 }

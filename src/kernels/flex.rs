@@ -1,0 +1,395 @@
+//! The GEMM convolutions registered on burn's flex backend through its backend-extension
+//! mechanism, with handwritten backward passes for the autodiff decorator.
+
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{Shape, TensorData};
+
+use super::batch_norm::{self, BatchStats, NormParams};
+use super::gemm_conv::{self, Geometry};
+
+/// The project's kernels. Convolutions computed as im2col + GEMM (see [`gemm_conv`]) support
+/// only dilation 1 and one group; [`super::conv2d`] routes anything else to burn's own kernels.
+#[backend_extension(Flex, Autodiff)]
+pub trait KernelBackend: Backend {
+    /// `x [n, c_in, h, w]`, `weight [c_out, c_in, kh, kw]`, `bias [c_out]`.
+    fn gemm_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// `x [n, c_in, h, w]`, `weight [c_in, c_out, kh, kw]`, `bias [c_out]`.
+    fn gemm_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// Training-mode batch norm then LeakyReLU(`slope`) over `x [n, c, h, w]` (see
+    /// [`batch_norm`]): the output, the batch mean and the biased batch variance.
+    fn fused_batch_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// The tensor's values, contiguous (copied only when they are not already).
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(v) => std::borrow::Cow::Borrowed(v),
+        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().map_or_else(
+            || {
+                panic!(
+                    "GEMM convolution on {:?} values: only f32 is routed here",
+                    t.dtype()
+                )
+            },
+            <[f32]>::to_vec,
+        )),
+    }
+}
+
+fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+fn dims4(t: &FlexTensor) -> [usize; 4] {
+    let shape = t.shape();
+    [shape[0], shape[1], shape[2], shape[3]]
+}
+
+/// A convolution's geometry: the image side is its input.
+fn conv_geometry(x: [usize; 4], weight: [usize; 4], options: &ConvOptions<2>) -> Geometry {
+    let [_, channels, h, w] = x;
+    let [_, _, kh, kw] = weight;
+    let out = |size: usize, k: usize, (begin, end): (usize, usize), stride: usize| {
+        (size + begin + end).saturating_sub(k) / stride + 1
+    };
+    Geometry {
+        channels,
+        size: [h, w],
+        kernel: [kh, kw],
+        stride: options.stride,
+        pad: options.padding_begin(),
+        windows: [
+            out(h, kh, options.padding[0], options.stride[0]),
+            out(w, kw, options.padding[1], options.stride[1]),
+        ],
+    }
+}
+
+/// A transposed convolution's geometry: the image side is its output.
+fn transpose_geometry(
+    x: [usize; 4],
+    weight: [usize; 4],
+    options: &ConvTransposeOptions<2>,
+) -> Geometry {
+    let [_, _, h, w] = x;
+    let [_, c_out, kh, kw] = weight;
+    let out = |size: usize, k: usize, i: usize| {
+        ((size - 1) * options.stride[i] + k + options.padding_out[i])
+            .saturating_sub(2 * options.padding[i])
+    };
+    Geometry {
+        channels: c_out,
+        size: [out(h, kh, 0), out(w, kw, 1)],
+        kernel: [kh, kw],
+        stride: options.stride,
+        pad: options.padding,
+        windows: [h, w],
+    }
+}
+
+fn conv_forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let [n, _, _, _] = dims4(x);
+    let w = dims4(weight);
+    let g = conv_geometry(dims4(x), w, options);
+    let y = gemm_conv::correlate(&values(x), &g, &values(weight), w[0], Some(&values(bias)));
+    tensor(y, [n, w[0], g.windows[0], g.windows[1]])
+}
+
+fn transpose_forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    options: &ConvTransposeOptions<2>,
+) -> FlexTensor {
+    let [n, _, _, _] = dims4(x);
+    let w = dims4(weight);
+    let g = transpose_geometry(dims4(x), w, options);
+    let y = gemm_conv::scatter(&values(x), &g, &values(weight), w[0], Some(&values(bias)));
+    tensor(y, [n, g.channels, g.size[0], g.size[1]])
+}
+
+fn bias_gradient(grad: &[f32], shape: [usize; 4]) -> FlexTensor {
+    let [_, c, h, w] = shape;
+    tensor(gemm_conv::channel_sums(grad, c, h * w), [c])
+}
+
+impl KernelBackend for Flex {
+    fn gemm_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        conv_forward(&x, &weight, &bias, &options)
+    }
+
+    fn gemm_conv_transpose2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        transpose_forward(&x, &weight, &bias, &options)
+    }
+
+    fn fused_batch_norm(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+        slope: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (y, stats) = norm_forward(&x, &gamma, &beta, epsilon, slope);
+        let channels = stats.mean.len();
+        (
+            y,
+            tensor(stats.mean, [channels]),
+            tensor(stats.variance, [channels]),
+        )
+    }
+}
+
+fn norm_layout(x: &FlexTensor) -> batch_norm::Layout {
+    let [batch, channels, h, w] = dims4(x);
+    batch_norm::Layout {
+        batch,
+        channels,
+        plane: h * w,
+    }
+}
+
+fn norm_forward(
+    x: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    epsilon: f64,
+    slope: f64,
+) -> (FlexTensor, BatchStats) {
+    let (gamma, beta) = (values(gamma), values(beta));
+    let params = NormParams {
+        gamma: &gamma,
+        beta: &beta,
+        epsilon,
+        slope: slope as f32,
+    };
+    let (y, stats) = batch_norm::forward(&values(x), norm_layout(x), &params);
+    (tensor(y, dims4(x)), stats)
+}
+
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    /// The input, gamma, beta, the batch statistics, epsilon and the slope.
+    type State = (FlexTensor, FlexTensor, FlexTensor, BatchStats, f64, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, gamma, beta, stats, epsilon, slope) = ops.state;
+        let (gamma_values, beta_values) = (values(&gamma), values(&beta));
+        let params = NormParams {
+            gamma: &gamma_values,
+            beta: &beta_values,
+            epsilon,
+            slope: slope as f32,
+        };
+        let (dx, d_gamma, d_beta) = batch_norm::backward(
+            &values(&x),
+            &values(&grad),
+            norm_layout(&x),
+            &params,
+            &stats,
+        );
+        let channels = d_gamma.len();
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, tensor(dx, dims4(&x)));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, tensor(d_gamma, [channels]));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, tensor(d_beta, [channels]));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 3> for ConvBackward {
+    type State = (FlexTensor, FlexTensor, ConvOptions<2>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, weight, options) = ops.state;
+        let w = dims4(&weight);
+        let x_shape = dims4(&x);
+        let g = conv_geometry(x_shape, w, &options);
+        let grad_shape = dims4(&grad);
+        let grad = values(&grad);
+        if let Some(node) = node_x {
+            let dx = gemm_conv::scatter(&grad, &g, &values(&weight), w[0], None);
+            grads.register::<Flex>(node.id, tensor(dx, x_shape));
+        }
+        if let Some(node) = node_weight {
+            let dw = gemm_conv::weight_gradient(&values(&x), &grad, &g, w[0]);
+            grads.register::<Flex>(node.id, tensor(dw, w));
+        }
+        if let Some(node) = node_bias {
+            grads.register::<Flex>(node.id, bias_gradient(&grad, grad_shape));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ConvTransposeBackward;
+
+impl Backward<Flex, 3> for ConvTransposeBackward {
+    type State = (FlexTensor, FlexTensor, ConvTransposeOptions<2>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, weight, options) = ops.state;
+        let w = dims4(&weight);
+        let x_shape = dims4(&x);
+        let g = transpose_geometry(x_shape, w, &options);
+        let grad_shape = dims4(&grad);
+        let grad = values(&grad);
+        if let Some(node) = node_x {
+            let dx = gemm_conv::correlate(&grad, &g, &values(&weight), w[0], None);
+            grads.register::<Flex>(node.id, tensor(dx, x_shape));
+        }
+        if let Some(node) = node_weight {
+            let dw = gemm_conv::weight_gradient(&grad, &values(&x), &g, w[0]);
+            grads.register::<Flex>(node.id, tensor(dw, w));
+        }
+        if let Some(node) = node_bias {
+            grads.register::<Flex>(node.id, bias_gradient(&grad, grad_shape));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> KernelBackend for Autodiff<Flex, C> {
+    fn gemm_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let prep = ConvBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful();
+        let output = conv_forward(
+            x.primitive(),
+            weight.primitive(),
+            bias.primitive(),
+            &options,
+        );
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish(
+                (x.into_primitive(), weight.into_primitive(), options),
+                output,
+            ),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
+    fn gemm_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self> {
+        let prep = ConvTransposeBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful();
+        let output = transpose_forward(
+            x.primitive(),
+            weight.primitive(),
+            bias.primitive(),
+            &options,
+        );
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish(
+                (x.into_primitive(), weight.into_primitive(), options),
+                output,
+            ),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
+    fn fused_batch_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let prep = BatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful();
+        let (y, stats) = norm_forward(
+            x.primitive(),
+            gamma.primitive(),
+            beta.primitive(),
+            epsilon,
+            slope,
+        );
+        let channels = stats.mean.len();
+        // The statistics feed the running averages only: constants to the graph.
+        let mean = Self::from_inner(tensor(stats.mean.clone(), [channels]));
+        let variance = Self::from_inner(tensor(stats.variance.clone(), [channels]));
+        let y = match prep {
+            OpsKind::Tracked(prep) => prep.finish(
+                (
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    stats,
+                    epsilon,
+                    slope,
+                ),
+                y,
+            ),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        (y, mean, variance)
+    }
+}

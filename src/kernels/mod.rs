@@ -1,0 +1,250 @@
+//! The project's own CPU kernels for the step's hot operations, and the routing to them.
+//!
+//! On the flex backend (with or without autodiff) the convolutions and transposed convolutions
+//! of the models run as im2col + GEMM ([`gemm_conv`]) and training-mode BatchNorm, fused with
+//! the LeakyReLU that follows it, in two passes ([`batch_norm`]), all with handwritten backward
+//! passes registered through burn's backend extensions (in `flex`). Every other backend, dtype or
+//! configuration (dilation, groups) goes to burn's own operation, so the models stay portable.
+//! [`set_enabled`] switches the kernels off at run time, per thread: `bench` uses it to time burn's path
+//! against ours in the same run, and the tests to compare the two.
+
+pub mod batch_norm;
+#[cfg(feature = "flex")]
+mod flex;
+pub mod gemm_conv;
+
+use std::cell::Cell;
+
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::tensor::module;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{DType, Device, Tensor};
+
+thread_local! {
+    // Per thread, so that a benchmark or a test comparing the two paths leaves the others alone.
+    static ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Routes this thread's convolutions to the project's kernels (the default) or to burn's.
+pub fn set_enabled(enabled: bool) {
+    ENABLED.with(|e| e.set(enabled));
+}
+
+/// Whether this thread's convolutions use the project's kernels.
+pub fn enabled() -> bool {
+    ENABLED.with(Cell::get)
+}
+
+/// Whether tensors of these dtypes on this device can go to the project's kernels: f32 on
+/// flex, kernels switched on.
+fn on_flex_kernels(device: &Device, dtypes: &[DType]) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        enabled() && dtypes.iter().all(|&d| d == DType::F32) && *device == Device::flex()
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = (device, dtypes);
+        false
+    }
+}
+
+/// Whether a convolution can run on the GEMM kernels.
+fn on_gemm_kernels(x: &Tensor<4>, weight: &Tensor<4>, dilation: [usize; 2], groups: usize) -> bool {
+    dilation == [1, 1] && groups == 1 && on_flex_kernels(&x.device(), &[x.dtype(), weight.dtype()])
+}
+
+/// A 2-D convolution, as burn's [`module::conv2d`]: `x [n, c_in, h, w]`, `weight [c_out, c_in,
+/// kh, kw]`.
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    if !on_gemm_kernels(&x, &weight, options.dilation, options.groups) {
+        return module::conv2d(x, weight, bias, options);
+    }
+    #[cfg(feature = "flex")]
+    {
+        use flex::KernelBackend;
+        let [c_out, ..] = weight.dims();
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([c_out], &x.device()));
+        Tensor::from_dispatch(<burn::backend::Dispatch as KernelBackend>::gemm_conv2d(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            options,
+        ))
+    }
+    #[cfg(not(feature = "flex"))]
+    unreachable!("the GEMM kernels exist only with the flex backend")
+}
+
+/// A 2-D transposed convolution, as burn's [`module::conv_transpose2d`]: `x [n, c_in, h, w]`,
+/// `weight [c_in, c_out, kh, kw]`.
+pub fn conv_transpose2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvTransposeOptions<2>,
+) -> Tensor<4> {
+    if !on_gemm_kernels(&x, &weight, options.dilation, options.groups) {
+        return module::conv_transpose2d(x, weight, bias, options);
+    }
+    #[cfg(feature = "flex")]
+    {
+        use flex::KernelBackend;
+        let [_, c_out, ..] = weight.dims();
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([c_out], &x.device()));
+        Tensor::from_dispatch(
+            <burn::backend::Dispatch as KernelBackend>::gemm_conv_transpose2d(
+                x.into_dispatch(),
+                weight.into_dispatch(),
+                bias.into_dispatch(),
+                options,
+            ),
+        )
+    }
+    #[cfg(not(feature = "flex"))]
+    unreachable!("the GEMM kernels exist only with the flex backend")
+}
+
+/// The padding burn's `Conv2d` applies to an input of this size: `(begin, end)` per axis.
+fn padding_pairs(layer: &Conv2d, height: usize, width: usize) -> [(usize, usize); 2] {
+    let same = |k: usize, stride: usize, size: usize| {
+        let out = size.div_ceil(stride);
+        let total = ((out.max(1) - 1) * stride + k).saturating_sub(size);
+        (total / 2, total - total / 2)
+    };
+    match layer.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Same => [
+            same(layer.kernel_size[0], layer.stride[0], height),
+            same(layer.kernel_size[1], layer.stride[1], width),
+        ],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+    }
+}
+
+/// `layer.forward(x)` on the project's kernels where they apply.
+pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let options = ConvOptions::new_with_padding(
+        layer.stride,
+        padding_pairs(layer, h, w),
+        layer.dilation,
+        layer.groups,
+    );
+    conv2d(
+        x,
+        layer.weight.val(),
+        layer.bias.as_ref().map(|b| b.val()),
+        options,
+    )
+}
+
+/// `layer.forward(x)` on the project's kernels where they apply.
+pub fn conv_transpose(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    let options = ConvTransposeOptions::new(
+        layer.stride,
+        layer.padding,
+        layer.padding_out,
+        layer.dilation,
+        layer.groups,
+    );
+    conv_transpose2d(
+        x,
+        layer.weight.val(),
+        layer.bias.as_ref().map(|b| b.val()),
+        options,
+    )
+}
+
+/// LeakyReLU as `x · m` with the slope mask `m` (1 where x > 0, else `slope`) computed off the
+/// autodiff graph. The value and the gradient are LeakyReLU's (the mask is piecewise constant),
+/// but the backward pass is one multiply: burn's own `leaky_relu` routes the gradient through a
+/// masked select of two branches of `x`, measured 15× slower forward + backward under autodiff on
+/// flex (`bench ops`; README, Speed).
+pub fn leaky(x: Tensor<4>, slope: f64) -> Tensor<4> {
+    let mask = x
+        .clone()
+        .detach()
+        .greater_elem(0.0)
+        .float()
+        .cast(x.dtype())
+        .mul_scalar(1.0 - slope)
+        .add_scalar(slope);
+    x * mask
+}
+
+/// `layer.forward(x)`, then LeakyReLU(`slope`) when one is given, as one fused operation in
+/// training mode on flex. The running statistics are updated as burn's `BatchNorm` does.
+pub fn batch_norm(layer: &BatchNorm, x: Tensor<4>, slope: Option<f64>) -> Tensor<4> {
+    let training = x.device().is_autodiff() && layer.training.is_enabled();
+    if !training {
+        let y = layer.forward(x);
+        return slope.map_or(y.clone(), |s| leaky(y, s));
+    }
+    let (gamma, beta) = (layer.gamma.val(), layer.beta.val());
+    let (y, mean, variance) = if on_flex_kernels(&x.device(), &[x.dtype(), gamma.dtype()]) {
+        fused_batch_norm(x, gamma, beta, layer.epsilon, slope.unwrap_or(1.0))
+    } else {
+        let result = module::batch_norm_train(x, gamma, beta, layer.epsilon);
+        let y = result.output;
+        let y = slope.map_or(y.clone(), |s| leaky(y, s));
+        (y, result.mean, result.variance)
+    };
+    let device = y.device();
+    let momentum = layer.momentum;
+    let running_mean = layer.running_mean.value_sync().to_device(&device);
+    let running_var = layer.running_var.value_sync().to_device(&device);
+    layer.running_mean.update(
+        running_mean
+            .mul_scalar(1.0 - momentum)
+            .add(mean.detach().mul_scalar(momentum))
+            .detach(),
+    );
+    layer.running_var.update(
+        running_var
+            .mul_scalar(1.0 - momentum)
+            .add(variance.detach().mul_scalar(momentum))
+            .detach(),
+    );
+    y
+}
+
+#[cfg(feature = "flex")]
+fn fused_batch_norm(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+    slope: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    use flex::KernelBackend;
+    let (y, mean, variance) = <burn::backend::Dispatch as KernelBackend>::fused_batch_norm(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+        slope,
+    );
+    (
+        Tensor::from_dispatch(y),
+        Tensor::from_dispatch(mean),
+        Tensor::from_dispatch(variance),
+    )
+}
+
+#[cfg(not(feature = "flex"))]
+fn fused_batch_norm(
+    _: Tensor<4>,
+    _: Tensor<1>,
+    _: Tensor<1>,
+    _: f64,
+    _: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    unreachable!("the fused batch norm exists only with the flex backend")
+}

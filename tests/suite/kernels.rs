@@ -1,0 +1,364 @@
+//! The project's GEMM convolution kernels against burn's own convolutions: values and the
+//! gradients of x, the weights and the bias, over random shapes with odd sizes, strides and
+//! (asymmetric) paddings, batches smaller and larger than the thread count.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::prelude::*;
+use burn::tensor::module;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use ganforge::kernels::{self, gemm_conv};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn device() -> Device {
+    Device::flex().autodiff()
+}
+
+fn random_tensor<const D: usize>(
+    rng: &mut ChaCha8Rng,
+    shape: [usize; D],
+    device: &Device,
+) -> Tensor<D> {
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    Tensor::<1>::from_floats(values.as_slice(), device).reshape(shape)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 values")
+}
+
+/// Largest difference relative to the reference's largest magnitude.
+fn assert_close(what: &str, ours: &[f32], reference: &[f32]) {
+    assert_eq!(ours.len(), reference.len(), "{what}: sizes");
+    let scale = reference.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+    let worst = ours
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst <= 1e-4 * scale,
+        "{what}: off by {worst} (scale {scale})"
+    );
+}
+
+/// Output, and the gradients of Σ out·r with respect to x, weight and bias.
+struct Run {
+    out: Vec<f32>,
+    dx: Vec<f32>,
+    dw: Vec<f32>,
+    db: Vec<f32>,
+}
+
+fn run(
+    x: &Tensor<4>,
+    w: &Tensor<4>,
+    b: &Tensor<1>,
+    r_seed: u64,
+    op: impl Fn(Tensor<4>, Tensor<4>, Tensor<1>) -> Tensor<4>,
+) -> Run {
+    let (x, w, b) = (
+        x.clone().detach().require_grad(),
+        w.clone().detach().require_grad(),
+        b.clone().detach().require_grad(),
+    );
+    let out = op(x.clone(), w.clone(), b.clone());
+    let r = random_tensor(
+        &mut ChaCha8Rng::seed_from_u64(r_seed),
+        out.dims(),
+        &out.device(),
+    );
+    let grads = (out.clone() * r).sum().backward();
+    Run {
+        out: values(out),
+        dx: values(x.grad(&grads).expect("x gradient")),
+        dw: values(w.grad(&grads).expect("weight gradient")),
+        db: values(b.grad(&grads).expect("bias gradient")),
+    }
+}
+
+fn assert_runs_match(case: &str, ours: Run, burn: Run) {
+    assert_close(&format!("{case} forward"), &ours.out, &burn.out);
+    assert_close(&format!("{case} x gradient"), &ours.dx, &burn.dx);
+    assert_close(&format!("{case} weight gradient"), &ours.dw, &burn.dw);
+    assert_close(&format!("{case} bias gradient"), &ours.db, &burn.db);
+}
+
+#[test]
+fn gemm_convolution_matches_burn_in_values_and_gradients() {
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for case in 0..40 {
+        let batch = [1, 2, 3, 5][case % 4];
+        let c_in = rng.random_range(1..6);
+        let c_out = rng.random_range(1..6);
+        let k = [rng.random_range(1..6), rng.random_range(1..6)];
+        let stride = [rng.random_range(1..4), rng.random_range(1..4)];
+        let size = [rng.random_range(k[0]..14), rng.random_range(k[1]..14)];
+        let padding = [
+            (rng.random_range(0..3), rng.random_range(0..3)),
+            (rng.random_range(0..3), rng.random_range(0..3)),
+        ];
+        let options = ConvOptions::new_with_padding(stride, padding, [1, 1], 1);
+        let x = random_tensor(&mut rng, [batch, c_in, size[0], size[1]], &device);
+        let w = random_tensor(&mut rng, [c_out, c_in, k[0], k[1]], &device);
+        let b = random_tensor(&mut rng, [c_out], &device);
+        let label = format!(
+            "conv case {case}: x {:?} w {:?} {options:?}",
+            x.dims(),
+            w.dims()
+        );
+        let ours = run(&x, &w, &b, case as u64, |x, w, b| {
+            kernels::conv2d(x, w, Some(b), options.clone())
+        });
+        let reference = run(&x, &w, &b, case as u64, |x, w, b| {
+            module::conv2d(x, w, Some(b), options.clone())
+        });
+        assert_runs_match(&label, ours, reference);
+    }
+}
+
+#[test]
+fn gemm_transposed_convolution_matches_burn_in_values_and_gradients() {
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for case in 0..40 {
+        let batch = [1, 2, 3, 5][case % 4];
+        let c_in = rng.random_range(1..6);
+        let c_out = rng.random_range(1..6);
+        let k = [rng.random_range(1..6), rng.random_range(1..6)];
+        let stride = [rng.random_range(1..4), rng.random_range(1..4)];
+        // burn requires padding_out < stride and padding < kernel.
+        let padding = [rng.random_range(0..k[0]), rng.random_range(0..k[1])];
+        let padding_out = [
+            rng.random_range(0..stride[0]),
+            rng.random_range(0..stride[1]),
+        ];
+        let size = [rng.random_range(2..10), rng.random_range(2..10)];
+        let options = ConvTransposeOptions::new(stride, padding, padding_out, [1, 1], 1);
+        let out_side = |i: usize| (size[i] - 1) * stride[i] + k[i] + padding_out[i];
+        if out_side(0) <= 2 * padding[0] || out_side(1) <= 2 * padding[1] {
+            continue;
+        }
+        let x = random_tensor(&mut rng, [batch, c_in, size[0], size[1]], &device);
+        let w = random_tensor(&mut rng, [c_in, c_out, k[0], k[1]], &device);
+        let b = random_tensor(&mut rng, [c_out], &device);
+        let label = format!(
+            "transpose case {case}: x {:?} w {:?} {options:?}",
+            x.dims(),
+            w.dims()
+        );
+        let ours = run(&x, &w, &b, case as u64, |x, w, b| {
+            kernels::conv_transpose2d(x, w, Some(b), options.clone())
+        });
+        let reference = run(&x, &w, &b, case as u64, |x, w, b| {
+            module::conv_transpose2d(x, w, Some(b), options.clone())
+        });
+        assert_runs_match(&label, ours, reference);
+    }
+}
+
+#[test]
+fn the_tutorial_layers_match_burn_at_their_real_shapes() {
+    // Full-resolution layers of the step, large enough to be cut into several cache tiles.
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let conv = Conv2dConfig::new([3, 16], [5, 5])
+        .with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
+        .with_stride([2, 2])
+        .init(&device);
+    let x = random_tensor(&mut rng, [3, 3, 64, 64], &device);
+    let (w, b) = (conv.weight.val(), conv.bias.as_ref().expect("bias").val());
+    let options = ConvOptions::new([2, 2], [2, 2], [1, 1], 1);
+    let ours = run(&x, &w, &b, 1, |x, w, b| {
+        kernels::conv2d(x, w, Some(b), options.clone())
+    });
+    let reference = run(&x, &w, &b, 1, |x, w, b| {
+        module::conv2d(x, w, Some(b), options.clone())
+    });
+    assert_runs_match("strided layer", ours, reference);
+    assert_close(
+        "the layer helper",
+        &values(kernels::conv(&conv, x.clone())),
+        &values(conv.forward(x)),
+    );
+
+    let up = ConvTranspose2dConfig::new([16, 8], [5, 5])
+        .with_stride([2, 2])
+        .with_padding([2, 2])
+        .with_padding_out([1, 1])
+        .init(&device);
+    let x = random_tensor(&mut rng, [3, 16, 32, 32], &device);
+    let (w, b) = (up.weight.val(), up.bias.as_ref().expect("bias").val());
+    let options = ConvTransposeOptions::new([2, 2], [2, 2], [1, 1], [1, 1], 1);
+    let ours = run(&x, &w, &b, 2, |x, w, b| {
+        kernels::conv_transpose2d(x, w, Some(b), options.clone())
+    });
+    let reference = run(&x, &w, &b, 2, |x, w, b| {
+        module::conv_transpose2d(x, w, Some(b), options.clone())
+    });
+    assert_eq!(ours.out.len(), 3 * 8 * 64 * 64);
+    assert_runs_match("up layer", ours, reference);
+    assert_close(
+        "the transposed layer helper",
+        &values(kernels::conv_transpose(&up, x.clone())),
+        &values(up.forward(x)),
+    );
+}
+
+#[test]
+fn switching_the_kernels_off_routes_to_burn_and_inference_tensors_work_too() {
+    // On the plain flex device (no autodiff) the kernels run too, and agree with burn.
+    let device = Device::flex();
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let x = random_tensor(&mut rng, [2, 3, 9, 7], &device);
+    let w = random_tensor(&mut rng, [4, 3, 3, 3], &device);
+    let options = ConvOptions::new([2, 1], [1, 1], [1, 1], 1);
+    let ours = values(kernels::conv2d(x.clone(), w.clone(), None, options.clone()));
+    kernels::set_enabled(false);
+    assert!(!kernels::enabled());
+    let routed = values(kernels::conv2d(x.clone(), w.clone(), None, options.clone()));
+    kernels::set_enabled(true);
+    let reference = values(module::conv2d(x, w, None, options));
+    assert_close("inference conv", &ours, &reference);
+    assert_eq!(
+        routed, reference,
+        "switched off, the result is burn's own, bit for bit"
+    );
+}
+
+#[test]
+fn im2col_and_col2im_are_adjoint_and_match_a_hand_computation() {
+    // A 1-channel 3×3 image, 2×2 kernel, stride 1, padding 1 before: windows 3×3 (far edge 0).
+    let g = gemm_conv::Geometry {
+        channels: 1,
+        size: [3, 3],
+        kernel: [2, 2],
+        stride: [1, 1],
+        pad: [1, 1],
+        windows: [3, 3],
+    };
+    let image: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+    let mut cols = vec![f32::NAN; g.rows() * g.positions()];
+    gemm_conv::im2col(&image, &g, &(0..3), &mut cols);
+    // Tap (0, 0) reads the pixel up-left of each window position.
+    assert_eq!(&cols[0..9], &[0., 0., 0., 0., 1., 2., 0., 4., 5.]);
+    // Tap (1, 1) reads the pixel at the position itself.
+    assert_eq!(&cols[27..36], &[1., 2., 3., 4., 5., 6., 7., 8., 9.]);
+    // ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩ for random x and c.
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let g = gemm_conv::Geometry {
+        channels: 2,
+        size: [7, 6],
+        kernel: [3, 4],
+        stride: [2, 3],
+        pad: [1, 2],
+        windows: [4, 3],
+    };
+    let x: Vec<f32> = (0..g.image_len())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let c: Vec<f32> = (0..g.rows() * g.positions())
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let mut cols = vec![0.0; c.len()];
+    gemm_conv::im2col(&x, &g, &(0..4), &mut cols);
+    let mut back = vec![0.0; x.len()];
+    gemm_conv::col2im(&c, &g, &(0..4), &mut back);
+    let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| (a * b) as f64).sum();
+    let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (a * b) as f64).sum();
+    assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+}
+
+/// A BatchNorm layer with random gamma and beta (the same for the same seed).
+fn batch_norm_layer(channels: usize, seed: u64, device: &Device) -> burn::nn::BatchNorm {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut layer = burn::nn::BatchNormConfig::new(channels).init(device);
+    layer.gamma = burn::module::Param::from_tensor(random_tensor(&mut rng, [channels], device));
+    layer.beta = burn::module::Param::from_tensor(random_tensor(&mut rng, [channels], device));
+    layer
+}
+
+#[test]
+fn fused_batch_norm_matches_burn_with_and_without_leaky_relu() {
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(16);
+    for (case, (shape, slope)) in [
+        ([4, 3, 5, 7], Some(0.3)),
+        ([1, 2, 3, 3], None),
+        ([7, 5, 1, 1], Some(0.2)),
+        ([3, 16, 64, 64], Some(0.3)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let channels = shape[1];
+        let x = random_tensor(&mut rng, shape, &device)
+            .mul_scalar(3.0)
+            .add_scalar(0.5);
+        let label = format!("batch norm case {case} {shape:?} slope {slope:?}");
+        let run_layer = |fused: bool| {
+            let layer = batch_norm_layer(channels, case as u64, &device);
+            let x = x.clone().detach().require_grad();
+            kernels::set_enabled(fused);
+            let y = kernels::batch_norm(&layer, x.clone(), slope);
+            kernels::set_enabled(true);
+            let r = random_tensor(&mut ChaCha8Rng::seed_from_u64(99), shape, &device);
+            let grads = (y.clone() * r).sum().backward();
+            let run = Run {
+                out: values(y),
+                dx: values(x.grad(&grads).expect("x gradient")),
+                dw: values(layer.gamma.grad(&grads).expect("gamma gradient")),
+                db: values(layer.beta.grad(&grads).expect("beta gradient")),
+            };
+            let running = [
+                values(layer.running_mean.value()),
+                values(layer.running_var.value()),
+            ];
+            (run, running)
+        };
+        let (ours, our_running) = run_layer(true);
+        let (reference, burn_running) = run_layer(false);
+        assert_close(
+            &format!("{label} running mean"),
+            &our_running[0],
+            &burn_running[0],
+        );
+        assert_close(
+            &format!("{label} running variance"),
+            &our_running[1],
+            &burn_running[1],
+        );
+        assert_runs_match(&label, ours, reference);
+    }
+}
+
+#[test]
+fn batch_norm_in_inference_uses_the_running_statistics() {
+    let device = Device::flex();
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let layer = batch_norm_layer(3, 5, &device);
+    let x = random_tensor(&mut rng, [2, 3, 4, 4], &device);
+    // Fresh running statistics are mean 0 and variance 1: y = leaky(gamma·x/√(1 + ε) + beta).
+    let gamma = values(layer.gamma.val());
+    let beta = values(layer.beta.val());
+    let expected: Vec<f32> = values(x.clone())
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = (i / 16) % 3;
+            let z = gamma[c] * v / (1.0f32 + 1e-5).sqrt() + beta[c];
+            if z > 0.0 { z } else { 0.3 * z }
+        })
+        .collect();
+    assert_close(
+        "inference batch norm",
+        &values(kernels::batch_norm(&layer, x, Some(0.3))),
+        &expected,
+    );
+}
