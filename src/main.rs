@@ -18,6 +18,19 @@ use ganforge::train::{Progress, ResumeOptions, TrainOptions, resume, train};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (the same place in its option enum in mimalloc 2 and 3;
+/// libmimalloc-sys names no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory mapped: by default mimalloc hands unused pages back to the kernel after a
+/// second, and a training step's 8 MiB activations then come back as freshly zeroed huge pages
+/// (`perf`: 8% of the step in the kernel's page clearing; 0.29 → 0.27 s/step). The peak resident
+/// memory is unchanged, since the same buffers are reused step after step.
+fn keep_freed_memory() {
+    // SAFETY: sets a plain integer option; mimalloc reads options at each purge decision.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
 #[derive(Parser)]
 #[command(
     name = "ganforge",
@@ -826,6 +839,7 @@ fn run_export(args: ExportArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Train(args) => run_train(*args),

@@ -245,6 +245,47 @@ impl Backward<Flex, 3> for BatchNormBackward {
     }
 }
 
+/// Whether a convolution's input gradient costs less as [`flipped_correlation`] than as a
+/// scatter: at stride 1, when it has fewer output than input channels (G's last layer, 16 → 3:
+/// columns of 75 rows instead of 400).
+fn flipped_correlation_is_smaller(g: &Geometry, weight: [usize; 4]) -> bool {
+    let [c_out, c_in, kh, kw] = weight;
+    g.stride == [1, 1] && c_out < c_in && g.pad[0] < kh && g.pad[1] < kw
+}
+
+/// A stride-1 convolution's input gradient as a correlation of the output gradient with the
+/// kernels flipped and their channel axes swapped: `dx[ci] = Σ_co grad[co] ⋆ flip(w[co, ci])`,
+/// with `k − 1 − pad` padding before. Same values as the scatter; its im2col columns have
+/// `c_out·k²` rows where the scatter's have `c_in·k²`.
+fn flipped_correlation(
+    grad: &[f32],
+    grad_shape: [usize; 4],
+    weight: &[f32],
+    [c_out, c_in, kh, kw]: [usize; 4],
+    g: &Geometry,
+) -> Vec<f32> {
+    let mut flipped = vec![0.0; weight.len()];
+    for o in 0..c_out {
+        for i in 0..c_in {
+            for a in 0..kh {
+                for b in 0..kw {
+                    flipped[((i * c_out + o) * kh + kh - 1 - a) * kw + kw - 1 - b] =
+                        weight[((o * c_in + i) * kh + a) * kw + b];
+                }
+            }
+        }
+    }
+    let gradient_side = Geometry {
+        channels: c_out,
+        size: [grad_shape[2], grad_shape[3]],
+        kernel: [kh, kw],
+        stride: [1, 1],
+        pad: [kh - 1 - g.pad[0], kw - 1 - g.pad[1]],
+        windows: g.size,
+    };
+    gemm_conv::correlate(grad, &gradient_side, &flipped, c_in, None)
+}
+
 #[derive(Debug)]
 struct ConvBackward;
 
@@ -261,7 +302,11 @@ impl Backward<Flex, 3> for ConvBackward {
         let grad_shape = dims4(&grad);
         let grad = values(&grad);
         if let Some(node) = node_x {
-            let dx = gemm_conv::scatter(&grad, &g, &values(&weight), w[0], None);
+            let dx = if flipped_correlation_is_smaller(&g, w) {
+                flipped_correlation(&grad, grad_shape, &values(&weight), w, &g)
+            } else {
+                gemm_conv::scatter(&grad, &g, &values(&weight), w[0], None)
+            };
             grads.register::<Flex>(node.id, tensor(dx, x_shape));
         }
         if let Some(node) = node_weight {

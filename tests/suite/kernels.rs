@@ -124,6 +124,39 @@ fn gemm_convolution_matches_burn_in_values_and_gradients() {
 }
 
 #[test]
+fn stride_one_convolutions_narrowing_the_channels_match_burn() {
+    // Their input gradient is computed as a correlation with the flipped kernels, not a scatter.
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for case in 0..16 {
+        let c_out = rng.random_range(1..4);
+        let c_in = c_out + rng.random_range(1..5);
+        let k = [rng.random_range(1..6), rng.random_range(1..6)];
+        let padding = [
+            (rng.random_range(0..k[0]), rng.random_range(0..3)),
+            (rng.random_range(0..k[1]), rng.random_range(0..3)),
+        ];
+        let size = [rng.random_range(k[0]..12), rng.random_range(k[1]..12)];
+        let options = ConvOptions::new_with_padding([1, 1], padding, [1, 1], 1);
+        let x = random_tensor(&mut rng, [1 + case % 3, c_in, size[0], size[1]], &device);
+        let w = random_tensor(&mut rng, [c_out, c_in, k[0], k[1]], &device);
+        let b = random_tensor(&mut rng, [c_out], &device);
+        let label = format!(
+            "narrowing case {case}: x {:?} w {:?} {options:?}",
+            x.dims(),
+            w.dims()
+        );
+        let ours = run(&x, &w, &b, case as u64, |x, w, b| {
+            kernels::conv2d(x, w, Some(b), options.clone())
+        });
+        let reference = run(&x, &w, &b, case as u64, |x, w, b| {
+            module::conv2d(x, w, Some(b), options.clone())
+        });
+        assert_runs_match(&label, ours, reference);
+    }
+}
+
+#[test]
 fn gemm_transposed_convolution_matches_burn_in_values_and_gradients() {
     let device = device();
     let mut rng = ChaCha8Rng::seed_from_u64(12);
