@@ -177,7 +177,7 @@ fn tiles(g: &Geometry) -> impl Iterator<Item = Tile> {
 }
 
 /// Visits every (im2col row, window row) pair of a tile with the phase-plane row it reads, or
-/// `None` where the window row lies in the padding; `f` gets the segment's offset in the tile's
+/// `None` where the window row lies wholly in the padding; `f` gets the segment's offset in the tile's
 /// columns (`rows × tile positions`), the plane row's offset in the phase planes, and the window
 /// columns `[lo, hi)` that fall inside, with the first one's column in the plane.
 fn for_each_segment(
@@ -199,8 +199,9 @@ fn for_each_segment(
                 let first_column = (cols.lo as isize + cols.offset) as usize;
                 let row = ((c * kh + i) * kw + j) * positions;
                 for oh in tile.clone() {
-                    let plane_row = (rows.lo..rows.hi)
-                        .contains(&oh)
+                    // A tap whose columns all fall in the padding reads nothing (its first
+                    // column could lie past the plane's end).
+                    let plane_row = ((rows.lo..rows.hi).contains(&oh) && cols.hi > cols.lo)
                         .then(|| plane + (oh as isize + rows.offset) as usize * pw);
                     f(
                         row + (oh - tile.start) * out_w,

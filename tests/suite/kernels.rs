@@ -124,6 +124,26 @@ fn gemm_convolution_matches_burn_in_values_and_gradients() {
 }
 
 #[test]
+fn a_kernel_tap_wholly_in_the_far_padding_reads_and_writes_nothing() {
+    // 2×2 image, 5×5 kernel, 3 pixels of padding after: taps 2–4 of the single window lie past
+    // the image's last column, at the end of the buffer (once an out-of-range slice start).
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let options = ConvOptions::new_with_padding([1, 1], [(0, 3), (0, 3)], [1, 1], 1);
+    let x = random_tensor(&mut rng, [1, 2, 2, 2], &device);
+    let w = random_tensor(&mut rng, [3, 2, 5, 5], &device);
+    let b = random_tensor(&mut rng, [3], &device);
+    let ours = run(&x, &w, &b, 5, |x, w, b| {
+        kernels::conv2d(x, w, Some(b), options.clone())
+    });
+    let reference = run(&x, &w, &b, 5, |x, w, b| {
+        module::conv2d(x, w, Some(b), options.clone())
+    });
+    assert_eq!(ours.out.len(), 3);
+    assert_runs_match("far padding", ours, reference);
+}
+
+#[test]
 fn stride_one_convolutions_narrowing_the_channels_match_burn() {
     // Their input gradient is computed as a correlation with the flipped kernels, not a scatter.
     let device = device();
@@ -306,6 +326,52 @@ fn im2col_and_col2im_are_adjoint_and_match_a_hand_computation() {
     let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| (a * b) as f64).sum();
     let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (a * b) as f64).sum();
     assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+}
+
+#[test]
+fn im2col_and_col2im_are_adjoint_on_random_geometries() {
+    // Strides up to 3 (read through stride phases), paddings on both sides, windows that reach
+    // past the image into the far padding, kernels larger than the image.
+    let mut rng = ChaCha8Rng::seed_from_u64(24);
+    for case in 0..200 {
+        let kernel: [usize; 2] = [rng.random_range(1..6), rng.random_range(1..6)];
+        let stride: [usize; 2] = [rng.random_range(1..4), rng.random_range(1..4)];
+        let size: [usize; 2] = [rng.random_range(1..10), rng.random_range(1..10)];
+        let pad: [usize; 2] = [rng.random_range(0..3), rng.random_range(0..3)];
+        let windows = [0, 1].map(|i| {
+            let far = rng.random_range(0..4usize);
+            (size[i] + pad[i] + far).saturating_sub(kernel[i]) / stride[i] + 1
+        });
+        let g = gemm_conv::Geometry {
+            channels: rng.random_range(1..4),
+            size,
+            kernel,
+            stride,
+            pad,
+            windows,
+        };
+        let x: Vec<f32> = (0..g.image_len())
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let c: Vec<f32> = (0..g.rows() * g.positions())
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let tile = 0..g.windows[0];
+        let mut cols = vec![f32::NAN; c.len()];
+        gemm_conv::im2col(&x, &g, &tile, &mut cols);
+        assert!(
+            cols.iter().all(|v| v.is_finite()),
+            "case {case}: every column entry written"
+        );
+        let mut back = vec![0.0; x.len()];
+        gemm_conv::col2im(&c, &g, &tile, &mut back);
+        let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| (a * b) as f64).sum();
+        let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (a * b) as f64).sum();
+        assert!(
+            (lhs - rhs).abs() < 1e-3,
+            "case {case} {g:?}: {lhs} vs {rhs}"
+        );
+    }
 }
 
 /// A BatchNorm layer with random gamma and beta (the same for the same seed).
