@@ -501,7 +501,8 @@ fn run_classifier_export(args: ClassifierExportArgs) -> anyhow::Result<()> {
 
 fn run_bench_train(args: BenchSpeedArgs) -> anyhow::Result<()> {
     use ganforge::bench::train::{
-        describe, peak_resident_mib, run_torch, time_training_step, torch_available,
+        describe, gemm_ceiling_gflops, peak_resident_mib, run_torch, step_flops,
+        time_training_step, torch_available,
     };
     let config = args.config()?;
     let device = args.device.unwrap_or_else(DeviceChoice::default_available);
@@ -528,6 +529,13 @@ fn run_bench_train(args: BenchSpeedArgs) -> anyhow::Result<()> {
     if let Some(peak) = peak {
         println!("ganforge peak resident memory: {peak:.0} MiB");
     }
+    let ceiling = gemm_ceiling_gflops(1024);
+    println!(
+        "machine's limit: fp32 GEMM at {ceiling:.0} GFLOP/s (1024³ on {} threads), the step's {:.1} GFLOP in {:.3} s",
+        rayon::current_num_threads(),
+        step_flops(&config) / 1e9,
+        step_flops(&config) / 1e9 / ceiling
+    );
     if args.no_torch || !torch_available() {
         println!("PyTorch reference skipped (no `import torch`, or --no-torch)");
         return Ok(());

@@ -92,6 +92,33 @@ impl StepTiming {
     }
 }
 
+/// This machine's practical fp32 ceiling, in GFLOP/s: the best of a few square `size³` matrix
+/// products on all cores with the GEMM the convolution kernels use. No convolution can beat it
+/// (a step at this rate would take `step_flops / ceiling`), so it is the "machine's limit" the
+/// speed table sets beside ganforge's and PyTorch's figures, measured in the same run rather
+/// than read off a data sheet.
+pub fn gemm_ceiling_gflops(size: usize) -> f64 {
+    use crate::kernels::gemm_conv::{Mat, matmul};
+    let a: Vec<f32> = (0..size * size).map(|i| (i % 7) as f32 * 0.1).collect();
+    let b: Vec<f32> = (0..size * size).map(|i| (i % 5) as f32 * 0.1).collect();
+    let mut c = vec![0.0f32; size * size];
+    let flops = 2.0 * (size as f64).powi(3);
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let started = Instant::now();
+        matmul(
+            &mut c,
+            size,
+            Mat::new(&a, size, size),
+            Mat::new(&b, size, size),
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+        best = best.max(flops / started.elapsed().as_secs_f64() / 1e9);
+    }
+    best
+}
+
 /// Peak resident memory of this process so far (Linux: `VmHWM`), in MiB.
 pub fn peak_resident_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -127,3 +127,23 @@ fn the_operation_profile_covers_every_layer_of_the_step() {
     }
     assert!(ops[0].alternative && ops[0].name.ends_with("(burn)") && !ops[1].alternative);
 }
+
+#[test]
+fn the_gemm_ceiling_is_a_finite_rate_and_its_product_is_right() {
+    // The ceiling times the GEMM the kernels use; a wrong product would make it meaningless, so
+    // check one against a hand computation first: [[1, 2], [3, 4]] · [[5, 6], [7, 8]].
+    use ganforge::kernels::gemm_conv::{Mat, matmul};
+    let mut c = vec![0.0f32; 4];
+    let (a, b) = ([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]);
+    matmul(
+        &mut c,
+        2,
+        Mat::new(&a, 2, 2),
+        Mat::new(&b, 2, 2),
+        false,
+        gemm::Parallelism::None,
+    );
+    assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+    let ceiling = ganforge::bench::train::gemm_ceiling_gflops(64);
+    assert!(ceiling.is_finite() && ceiling > 0.0, "{ceiling}");
+}
