@@ -84,8 +84,9 @@ fn through(z: f32, d: f32, slope: f32) -> f32 {
 // The per-plane loops, compiled for AVX-512 and AVX2 besides the baseline and picked at run time
 // (the binary stays portable; `bench ops` measured the scalar loops at 30% of the training step).
 
+/// `Σ x` over one plane, in lanes (also the bias gradients' column sums).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn plane_sum(x: &[f32]) -> f64 {
+pub(super) fn plane_sum(x: &[f32]) -> f64 {
     lane_sum(x, |v| v)
 }
 

@@ -12,6 +12,7 @@ use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension}
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Shape, TensorData};
 
+use super::activation;
 use super::batch_norm::{self, BatchStats, NormParams};
 use super::gemm_conv::{self, Geometry};
 
@@ -34,6 +35,9 @@ pub trait KernelBackend: Backend {
         bias: FloatTensor<Self>,
         options: ConvTransposeOptions<2>,
     ) -> FloatTensor<Self>;
+
+    /// `tanh` of every element (see [`activation`]).
+    fn fast_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// Training-mode batch norm then LeakyReLU(`slope`) over `x [n, c, h, w]` (see
     /// [`batch_norm`]): the output, the batch mean and the biased batch variance.
@@ -144,7 +148,15 @@ fn bias_gradient(grad: &[f32], shape: [usize; 4]) -> FlexTensor {
     tensor(gemm_conv::channel_sums(grad, c, h * w), [c])
 }
 
+fn tanh_forward(x: &FlexTensor) -> FlexTensor {
+    tensor(activation::tanh(&values(x)), x.shape())
+}
+
 impl KernelBackend for Flex {
+    fn fast_tanh(x: FlexTensor) -> FlexTensor {
+        tanh_forward(&x)
+    }
+
     fn gemm_conv2d(
         x: FlexTensor,
         weight: FlexTensor,
@@ -205,6 +217,24 @@ fn norm_forward(
     };
     let (y, stats) = batch_norm::forward(&values(x), norm_layout(x), &params);
     (tensor(y, dims4(x)), stats)
+}
+
+#[derive(Debug)]
+struct TanhBackward;
+
+impl Backward<Flex, 1> for TanhBackward {
+    /// The output.
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        if let Some(node) = node_x {
+            let y = ops.state;
+            let dx = activation::tanh_backward(&values(&y), &values(&grad));
+            grads.register::<Flex>(node.id, tensor(dx, y.shape()));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -349,6 +379,19 @@ impl Backward<Flex, 3> for ConvTransposeBackward {
 }
 
 impl<C: CheckpointStrategy> KernelBackend for Autodiff<Flex, C> {
+    fn fast_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        // Compute-bound in the checkpointer's sense: the state kept is the output itself.
+        let prep = TanhBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful();
+        let output = tanh_forward(x.primitive());
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish(output.clone(), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
     fn gemm_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

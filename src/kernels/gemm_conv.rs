@@ -626,11 +626,19 @@ pub fn weight_gradient(images: &[f32], y: &[f32], g: &Geometry, c: usize) -> Vec
 }
 
 /// The sum over the batch and the positions of each channel of `[batch, c, plane]`: a bias
-/// gradient.
+/// gradient. Channels are spread over the cores.
 pub fn channel_sums(y: &[f32], c: usize, plane: usize) -> Vec<f32> {
-    let mut sums = vec![0.0f64; c];
-    for (i, row) in y.chunks(plane.max(1)).enumerate() {
-        sums[i % c] += row.iter().map(|&v| v as f64).sum::<f64>();
-    }
-    sums.into_iter().map(|s| s as f32).collect()
+    let plane = plane.max(1);
+    let batch = y.len() / (c * plane).max(1);
+    (0..c)
+        .into_par_iter()
+        .map(|channel| {
+            (0..batch)
+                .map(|n| {
+                    let start = (n * c + channel) * plane;
+                    super::batch_norm::plane_sum(&y[start..start + plane])
+                })
+                .sum::<f64>() as f32
+        })
+        .collect()
 }

@@ -8,6 +8,7 @@
 //! [`set_enabled`] switches the kernels off at run time, per thread: `bench` uses it to time burn's path
 //! against ours in the same run, and the tests to compare the two.
 
+pub mod activation;
 pub mod batch_norm;
 #[cfg(feature = "flex")]
 mod flex;
@@ -160,6 +161,23 @@ pub fn conv_transpose(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         layer.bias.as_ref().map(|b| b.val()),
         options,
     )
+}
+
+/// `tanh(x)`, on the project's kernel on flex (vectorised and parallel; burn's is scalar libm on
+/// one core), burn's own elsewhere.
+pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !on_flex_kernels(&x.device(), &[x.dtype()]) {
+        return burn::tensor::activation::tanh(x);
+    }
+    #[cfg(feature = "flex")]
+    {
+        use flex::KernelBackend;
+        Tensor::from_dispatch(<burn::backend::Dispatch as KernelBackend>::fast_tanh(
+            x.into_dispatch(),
+        ))
+    }
+    #[cfg(not(feature = "flex"))]
+    unreachable!("the tanh kernel exists only with the flex backend")
 }
 
 /// LeakyReLU as `x · m` with the slope mask `m` (1 where x > 0, else `slope`) computed off the

@@ -6,7 +6,7 @@ use crate::kernels;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{InstanceNorm, InstanceNormConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::ops::PadMode;
 
 /// Reflection padding of `p` pixels on every side, as CycleGAN pads before its 7×7 and residual
@@ -146,7 +146,7 @@ impl ResnetGenerator {
         for (conv, norm) in self.up.iter().zip(&self.up_norms) {
             x = relu(norm.forward(kernels::conv_transpose(conv, x)));
         }
-        tanh(kernels::conv(&self.head, reflect(x, 3)))
+        kernels::tanh(kernels::conv(&self.head, reflect(x, 3)))
     }
 }
 

@@ -3,7 +3,6 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::activation::tanh;
 
 use super::same_padding;
 
@@ -153,6 +152,6 @@ impl DcganGenerator {
         let x = self.project_norm.forward(self.project.forward(input));
         let x = x.reshape([batch, self.start_channels, self.start, self.start]);
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
-        tanh(crate::kernels::conv(&self.to_image, x))
+        crate::kernels::tanh(crate::kernels::conv(&self.to_image, x))
     }
 }
