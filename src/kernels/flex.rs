@@ -378,6 +378,33 @@ impl Backward<Flex, 3> for ConvTransposeBackward {
     }
 }
 
+/// A convolution or transposed convolution under autodiff: the forward pass on the inner
+/// tensors, and the input and weights kept for `backward` when the graph tracks it.
+fn tracked_convolution<C: CheckpointStrategy, O: Clone + Send + std::fmt::Debug + 'static>(
+    backward: impl Backward<Flex, 3, State = (FlexTensor, FlexTensor, O)>,
+    [x, weight, bias]: [FloatTensor<Autodiff<Flex, C>>; 3],
+    options: O,
+    forward: fn(&FlexTensor, &FlexTensor, &FlexTensor, &O) -> FlexTensor,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    let prep = backward
+        .prepare::<C>([x.node(), weight.node(), bias.node()])
+        .compute_bound()
+        .stateful();
+    let output = forward(
+        x.primitive(),
+        weight.primitive(),
+        bias.primitive(),
+        &options,
+    );
+    match prep {
+        OpsKind::Tracked(prep) => prep.finish(
+            (x.into_primitive(), weight.into_primitive(), options),
+            output,
+        ),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    }
+}
+
 impl<C: CheckpointStrategy> KernelBackend for Autodiff<Flex, C> {
     fn fast_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
         // Compute-bound in the checkpointer's sense: the state kept is the output itself.
@@ -398,23 +425,7 @@ impl<C: CheckpointStrategy> KernelBackend for Autodiff<Flex, C> {
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let prep = ConvBackward
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful();
-        let output = conv_forward(
-            x.primitive(),
-            weight.primitive(),
-            bias.primitive(),
-            &options,
-        );
-        match prep {
-            OpsKind::Tracked(prep) => prep.finish(
-                (x.into_primitive(), weight.into_primitive(), options),
-                output,
-            ),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        tracked_convolution::<C, _>(ConvBackward, [x, weight, bias], options, conv_forward)
     }
 
     fn gemm_conv_transpose2d(
@@ -423,23 +434,12 @@ impl<C: CheckpointStrategy> KernelBackend for Autodiff<Flex, C> {
         bias: FloatTensor<Self>,
         options: ConvTransposeOptions<2>,
     ) -> FloatTensor<Self> {
-        let prep = ConvTransposeBackward
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful();
-        let output = transpose_forward(
-            x.primitive(),
-            weight.primitive(),
-            bias.primitive(),
-            &options,
-        );
-        match prep {
-            OpsKind::Tracked(prep) => prep.finish(
-                (x.into_primitive(), weight.into_primitive(), options),
-                output,
-            ),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        }
+        tracked_convolution::<C, _>(
+            ConvTransposeBackward,
+            [x, weight, bias],
+            options,
+            transpose_forward,
+        )
     }
 
     fn fused_batch_norm(
