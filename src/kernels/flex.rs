@@ -14,6 +14,7 @@ use burn::tensor::{Shape, TensorData};
 
 use super::activation;
 use super::batch_norm::{self, BatchStats, NormParams};
+use super::direct_conv;
 use super::gemm_conv::{self, Geometry};
 
 /// The project's kernels. Convolutions computed as im2col + GEMM (see [`gemm_conv`]) support
@@ -126,7 +127,7 @@ fn conv_forward(
     let [n, _, _, _] = dims4(x);
     let w = dims4(weight);
     let g = conv_geometry(dims4(x), w, options);
-    let y = gemm_conv::correlate(&values(x), &g, &values(weight), w[0], Some(&values(bias)));
+    let y = direct_conv::correlate(&values(x), &g, &values(weight), w[0], Some(&values(bias)));
     tensor(y, [n, w[0], g.windows[0], g.windows[1]])
 }
 
@@ -139,7 +140,7 @@ fn transpose_forward(
     let [n, _, _, _] = dims4(x);
     let w = dims4(weight);
     let g = transpose_geometry(dims4(x), w, options);
-    let y = gemm_conv::scatter(&values(x), &g, &values(weight), w[0], Some(&values(bias)));
+    let y = direct_conv::scatter(&values(x), &g, &values(weight), w[0], Some(&values(bias)));
     tensor(y, [n, g.channels, g.size[0], g.size[1]])
 }
 
@@ -332,15 +333,16 @@ impl Backward<Flex, 3> for ConvBackward {
         let grad_shape = dims4(&grad);
         let grad = values(&grad);
         if let Some(node) = node_x {
-            let dx = if flipped_correlation_is_smaller(&g, w) {
+            let dx = if !direct_conv::scatters_in_place(&g) && flipped_correlation_is_smaller(&g, w)
+            {
                 flipped_correlation(&grad, grad_shape, &values(&weight), w, &g)
             } else {
-                gemm_conv::scatter(&grad, &g, &values(&weight), w[0], None)
+                direct_conv::scatter(&grad, &g, &values(&weight), w[0], None)
             };
             grads.register::<Flex>(node.id, tensor(dx, x_shape));
         }
         if let Some(node) = node_weight {
-            let dw = gemm_conv::weight_gradient(&values(&x), &grad, &g, w[0]);
+            let dw = direct_conv::weight_gradient(&values(&x), &grad, &g, w[0]);
             grads.register::<Flex>(node.id, tensor(dw, w));
         }
         if let Some(node) = node_bias {
@@ -365,11 +367,11 @@ impl Backward<Flex, 3> for ConvTransposeBackward {
         let grad_shape = dims4(&grad);
         let grad = values(&grad);
         if let Some(node) = node_x {
-            let dx = gemm_conv::correlate(&grad, &g, &values(&weight), w[0], None);
+            let dx = direct_conv::correlate(&grad, &g, &values(&weight), w[0], None);
             grads.register::<Flex>(node.id, tensor(dx, x_shape));
         }
         if let Some(node) = node_weight {
-            let dw = gemm_conv::weight_gradient(&grad, &values(&x), &g, w[0]);
+            let dw = direct_conv::weight_gradient(&grad, &values(&x), &g, w[0]);
             grads.register::<Flex>(node.id, tensor(dw, w));
         }
         if let Some(node) = node_bias {

@@ -462,7 +462,7 @@ thread_local! {
 
 /// Runs `f` on this thread's scratch, at least `len` long. A thread already inside (a parallel
 /// GEMM can run another image's work while it waits) gets a buffer of its own.
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+pub(super) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buffer) => {
             if buffer.len() < len {

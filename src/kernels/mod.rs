@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod batch_norm;
+pub mod direct_conv;
 #[cfg(feature = "flex")]
 mod flex;
 pub mod gemm_conv;

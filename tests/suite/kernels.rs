@@ -7,7 +7,7 @@ use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::prelude::*;
 use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use ganforge::kernels::{self, gemm_conv};
+use ganforge::kernels::{self, direct_conv, gemm_conv};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -372,6 +372,89 @@ fn im2col_and_col2im_are_adjoint_on_random_geometries() {
             "case {case} {g:?}: {lhs} vs {rhs}"
         );
     }
+}
+
+#[test]
+fn in_place_convolutions_match_the_gemm_forms_on_random_geometries() {
+    // The indirect (in-place) products against im2col + GEMM, which the tests above check
+    // against burn: strides up to 3, paddings on both sides, windows reaching into the far
+    // padding, output channels in whole vectors (the outer-product weight gradient) or not (the
+    // lane sums), grids narrower and wider than a vector.
+    if !direct_conv::available() {
+        eprintln!("no AVX-512F on this CPU: the in-place kernels are not used here");
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let random = |rng: &mut ChaCha8Rng, n: usize| -> Vec<f32> {
+        (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
+    };
+    for case in 0..60 {
+        let kernel: [usize; 2] = [rng.random_range(1..6), rng.random_range(1..6)];
+        let stride: [usize; 2] = [rng.random_range(1..4), rng.random_range(1..4)];
+        let size: [usize; 2] = [rng.random_range(1..40), rng.random_range(1..40)];
+        let pad: [usize; 2] = [rng.random_range(0..3), rng.random_range(0..3)];
+        let windows = [0, 1].map(|i| {
+            let far = rng.random_range(0..4usize);
+            (size[i] + pad[i] + far).saturating_sub(kernel[i]) / stride[i] + 1
+        });
+        let g = gemm_conv::Geometry {
+            channels: rng.random_range(1..20),
+            size,
+            kernel,
+            stride,
+            pad,
+            windows,
+        };
+        let c = [1, 3, 5, 16, 32][case % 5];
+        let batch = rng.random_range(1..4);
+        let images = random(&mut rng, batch * g.image_len());
+        let y = random(&mut rng, batch * c * g.positions());
+        let weight = random(&mut rng, c * g.rows());
+        let (bias_y, bias_image) = (random(&mut rng, c), random(&mut rng, g.channels));
+        let label = format!("case {case}: {g:?}, c {c}, batch {batch}");
+        assert_close(
+            &format!("{label}: correlate"),
+            &direct_conv::correlate_in_place(&images, &g, &weight, c, Some(&bias_y)),
+            &gemm_conv::correlate(&images, &g, &weight, c, Some(&bias_y)),
+        );
+        assert_close(
+            &format!("{label}: scatter"),
+            &direct_conv::scatter_in_place(&y, &g, &weight, c, Some(&bias_image)),
+            &gemm_conv::scatter(&y, &g, &weight, c, Some(&bias_image)),
+        );
+        assert_close(
+            &format!("{label}: weight gradient"),
+            &direct_conv::weight_gradient_in_place(&images, &y, &g, c),
+            &gemm_conv::weight_gradient(&images, &y, &g, c),
+        );
+    }
+}
+
+#[test]
+fn in_place_convolution_matches_a_hand_computation() {
+    // One 1-channel 2×3 image, 2×2 kernel, stride 1, no padding: windows 1×2.
+    if !direct_conv::available() {
+        return;
+    }
+    let g = gemm_conv::Geometry {
+        channels: 1,
+        size: [2, 3],
+        kernel: [2, 2],
+        stride: [1, 1],
+        pad: [0, 0],
+        windows: [1, 2],
+    };
+    let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let weight = [1.0, 10.0, 100.0, 1000.0];
+    // Window 0 reads 1, 2, 4, 5; window 1 reads 2, 3, 5, 6.
+    let y = direct_conv::correlate_in_place(&image, &g, &weight, 1, Some(&[0.5]));
+    assert_eq!(y, vec![5421.5, 6532.5]);
+    // The weight gradient of Σ y·[1, −1]: window 0's entries minus window 1's.
+    let dw = direct_conv::weight_gradient_in_place(&image, &[1.0, -1.0], &g, 1);
+    assert_eq!(dw, vec![-1.0, -1.0, -1.0, -1.0]);
+    // The transposed product: each y value spread over its window.
+    let back = direct_conv::scatter_in_place(&[1.0, 2.0], &g, &weight, 1, None);
+    assert_eq!(back, vec![1.0, 12.0, 20.0, 100.0, 1200.0, 2000.0]);
 }
 
 /// A BatchNorm layer with random gamma and beta (the same for the same seed).

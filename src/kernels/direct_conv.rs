@@ -1,0 +1,858 @@
+//! Convolutions as *indirect* GEMMs: the kernel windows are read in place from the zero-padded
+//! image, never copied into im2col columns.
+//!
+//! The image side of a convolution is zero-padded and split into its stride phases
+//! ([`PhaseLayout`]), one `rows × width` plane per (channel, row phase, column phase). Window
+//! position `(oh, ow)` is numbered `j = oh·width + ow`, on a grid as wide as a plane, so every
+//! kernel entry `k = (channel, kh, kw)` reads `src[offset(k) + j]`: one contiguous run for all
+//! positions, sixteen to an AVX-512 vector. The `width − out_w` positions past each row's end are
+//! computed and dropped (or, for the weight gradient, given a zero output gradient). The same
+//! three products as [`super::gemm_conv`]:
+//!
+//! - [`correlate`]: `y = W · im2col(image)`, one indirect GEMM per image;
+//! - [`scatter`]: `image = col2im(Wᵀ · y)`, as `stride²` correlations of the padded `y` with the
+//!   flipped sub-kernels of each image phase (the "gathered" transposed convolution), so every
+//!   image pixel is written once instead of added to 25 times;
+//! - [`weight_gradient`]: `Σₙ yₙ · im2col(imageₙ)ᵀ`, a dot product per (output channel, kernel
+//!   entry) over the positions.
+//!
+//! Why: timed alone, the GEMMs of the step's middle layers ran at 420–490 GFLOP/s but the whole
+//! im2col convolutions at 240–330: the columns (25× the image) were written, then repacked by
+//! the GEMM. PyTorch's oneDNN reads the image in place too. The training step went from 0.229
+//! to 0.176 s (`bench train`, batch 32).
+//!
+//! The kernels need AVX-512F ([`available`]); elsewhere, and where the grid wastes too many
+//! positions ([`suits`]), the callers use [`super::gemm_conv`].
+
+use rayon::prelude::*;
+
+use super::gemm_conv::{self, Geometry};
+
+const LANES: usize = 16;
+
+/// Whether this CPU runs the indirect kernels (AVX-512F).
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether [`correlate`] reads this geometry in place: on an AVX-512 CPU, for window grids at
+/// least 16 wide. Narrower grids waste much of each vector on the positions past a row's end
+/// (an 8-wide grid on 12-wide planes computes 96 positions for 64): timed alone, the step's
+/// layers ran 10–60% faster in place from 16×16 up (G's last, 16→3: 3.0 → 1.1 ms) and level
+/// below.
+fn correlate_suits(g: &Geometry) -> bool {
+    available() && g.windows[1] >= 16
+}
+
+/// Whether [`scatter`] gathers in place: on an AVX-512 CPU, for images at least 16 wide (the
+/// 8-wide ones were slower gathered than scattered: 3.3 against 2.4 ms for the 64→128 layer).
+fn scatter_suits(g: &Geometry) -> bool {
+    available() && g.size[1] >= 16
+}
+
+/// Whether [`weight_gradient`] runs in place: on an AVX-512 CPU, as outer products when the
+/// output channels fill whole vectors and the grid has at least 64 positions (the 4×4 grid of
+/// D's last layer was slower: 2.4 against 2.1 ms), else as lane sums on grids at least 16 wide
+/// (G's last layer, 3 channels: 1.0 against 7.5 ms).
+fn weight_gradient_suits(g: &Geometry, c: usize) -> bool {
+    if c.is_multiple_of(LANES) {
+        available() && g.positions() >= 64
+    } else {
+        correlate_suits(g)
+    }
+}
+
+/// Vectors covering `len` positions.
+fn vectors(len: usize) -> usize {
+    len.div_ceil(LANES)
+}
+
+/// One image's side of a convolution, zero-padded and split into stride phases: plane
+/// `(c, a, b)` holds padded pixels `(a + s₀·u, b + s₁·v)` for `u < rows`, `v < width`.
+#[derive(Debug, Clone, Copy)]
+struct PhaseLayout {
+    channels: usize,
+    /// The image's height and width.
+    size: [usize; 2],
+    stride: [usize; 2],
+    /// Zero rows and columns before the image's first, in padded coordinates.
+    pad: [usize; 2],
+    rows: usize,
+    width: usize,
+    /// Floats past the last plane, so that the extended grid's last vectors read inside.
+    slack: usize,
+}
+
+impl PhaseLayout {
+    /// The layout a correlation's windows read: every valid window's taps fall inside a plane.
+    fn for_windows(g: &Geometry) -> Self {
+        let [s0, s1] = g.stride;
+        let width = g.windows[1] + (g.kernel[1] - 1) / s1;
+        Self {
+            channels: g.channels,
+            size: g.size,
+            stride: g.stride,
+            pad: g.pad,
+            rows: g.windows[0] + (g.kernel[0] - 1) / s0,
+            width,
+            slack: width + 8 * LANES,
+        }
+    }
+
+    fn plane(&self) -> usize {
+        self.rows * self.width
+    }
+
+    fn len(&self) -> usize {
+        self.channels * self.stride[0] * self.stride[1] * self.plane() + self.slack
+    }
+
+    /// Where padded pixel `(r, q)` of channel `c` lies.
+    fn at(&self, c: usize, r: usize, q: usize) -> usize {
+        let [s0, s1] = self.stride;
+        ((c * s0 + r % s0) * s1 + q % s1) * self.plane() + (r / s0) * self.width + q / s1
+    }
+
+    /// Lays `image` (`channels × height × width`) out in `out` (`self.len()` long).
+    fn fill(&self, image: &[f32], out: &mut [f32]) {
+        let [height, width] = self.size;
+        let [s0, s1] = self.stride;
+        let [p0, p1] = self.pad;
+        out.fill(0.0);
+        for c in 0..self.channels {
+            for y in 0..height {
+                let r = y + p0;
+                if r / s0 >= self.rows {
+                    break;
+                }
+                let src = &image[(c * height + y) * width..][..width];
+                for b in 0..s1 {
+                    // The first image column in column phase b, and its place in the plane.
+                    let x0 = (b + s1 - p1 % s1) % s1;
+                    let v0 = (x0 + p1) / s1;
+                    if x0 >= width || v0 >= self.width {
+                        continue;
+                    }
+                    let count = (width - x0).div_ceil(s1).min(self.width - v0);
+                    let start = self.at(c, r, x0 + p1);
+                    let dst = &mut out[start..start + count];
+                    if s1 == 1 {
+                        dst.copy_from_slice(&src[x0..x0 + count]);
+                    } else {
+                        for (d, s) in dst.iter_mut().zip(src[x0..].iter().step_by(s1)) {
+                            *d = *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Each kernel entry's offset (`(channel, kh, kw)`, row-major) for window `(0, 0)`.
+    fn window_offsets(&self, kernel: [usize; 2]) -> Vec<usize> {
+        let mut offsets = Vec::with_capacity(self.channels * kernel[0] * kernel[1]);
+        for c in 0..self.channels {
+            for kh in 0..kernel[0] {
+                for kw in 0..kernel[1] {
+                    offsets.push(self.at(c, kh, kw));
+                }
+            }
+        }
+        offsets
+    }
+}
+
+/// `out[o][j] = Σₖ weight[o][k] · src[offsets[k] + j]` for `o < m` and `j < 16·vectors`; `out`
+/// rows are `16·vectors` long, `weight` rows `offsets.len()`.
+fn indirect_gemm(src: &[f32], offsets: &[usize], weight: &[f32], m: usize, out: &mut [f32]) {
+    let k_len = offsets.len();
+    assert_eq!(weight.len(), m * k_len, "indirect_gemm: weight size");
+    let row = out.len() / m.max(1);
+    assert!(
+        row.is_multiple_of(LANES) && out.len() == m * row,
+        "indirect_gemm: output size"
+    );
+    let reach = offsets.iter().max().map_or(0, |&o| o + row);
+    assert!(reach <= src.len(), "indirect_gemm: source too short");
+    if row == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert!(available(), "indirect_gemm: needs AVX-512F");
+        // SAFETY: AVX-512F is present (checked above); every read `src[offsets[k] + j]` with
+        // `j < row` lies inside `src` (`reach`), weights inside `weight`, writes inside `out`.
+        unsafe { avx512::indirect_gemm(src.as_ptr(), offsets, weight.as_ptr(), m, out, row) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    panic!("indirect_gemm: needs AVX-512F");
+}
+
+/// `dw[o][k] += Σⱼ dy[o][j] · src[offsets[k] + j]` over `j < dy` rows' length.
+fn indirect_weight_gradient(src: &[f32], offsets: &[usize], dy: &[f32], m: usize, dw: &mut [f32]) {
+    let k_len = offsets.len();
+    assert_eq!(dw.len(), m * k_len, "indirect_weight_gradient: weight size");
+    let row = dy.len() / m.max(1);
+    assert!(
+        row.is_multiple_of(LANES) && dy.len() == m * row,
+        "indirect_weight_gradient: gradient size"
+    );
+    let reach = offsets.iter().max().map_or(0, |&o| o + row);
+    assert!(
+        reach <= src.len(),
+        "indirect_weight_gradient: source too short"
+    );
+    if row == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert!(available(), "indirect_weight_gradient: needs AVX-512F");
+        // SAFETY: as in `indirect_gemm`: AVX-512F checked, every read within `src` (`reach`)
+        // and `dy`, writes within `dw`.
+        unsafe { avx512::indirect_weight_gradient(src.as_ptr(), offsets, dy.as_ptr(), m, row, dw) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    panic!("indirect_weight_gradient: needs AVX-512F");
+}
+
+/// `dwt[k][o] += Σ_p src[offsets[k] + j(p)] · dyt[p][o]` over the window positions
+/// `p = (oh, ow)` of an `out_h × out_w` grid, `j(p) = oh·width + ow`: `dyt` is `positions × m`,
+/// `dwt` `offsets.len() × m`, `m` a multiple of 16. Each position is one outer product of a
+/// column of entries with a row of output channels, so no position past a row's end is touched
+/// and no sum is reduced across lanes.
+fn outer_weight_gradient(
+    src: &[f32],
+    offsets: &[usize],
+    dyt: &[f32],
+    m: usize,
+    [out_h, out_w, width]: [usize; 3],
+    dwt: &mut [f32],
+) {
+    assert!(
+        m.is_multiple_of(LANES),
+        "outer_weight_gradient: channels in whole vectors"
+    );
+    assert_eq!(
+        dwt.len(),
+        offsets.len() * m,
+        "outer_weight_gradient: weight size"
+    );
+    assert_eq!(
+        dyt.len(),
+        out_h * out_w * m,
+        "outer_weight_gradient: gradient size"
+    );
+    assert!(
+        out_w <= width,
+        "outer_weight_gradient: grid wider than its rows"
+    );
+    let last = out_h.saturating_sub(1) * width + out_w;
+    let reach = offsets.iter().max().map_or(0, |&o| o + last);
+    assert!(
+        reach <= src.len(),
+        "outer_weight_gradient: source too short"
+    );
+    if out_h * out_w == 0 || m == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert!(available(), "outer_weight_gradient: needs AVX-512F");
+        // SAFETY: AVX-512F checked; reads `src[offsets[k] + j]` with `j < last` lie inside
+        // `src` (`reach`), `dyt` and `dwt` accesses inside their checked sizes.
+        let grid = [out_h, out_w, width];
+        unsafe { avx512::outer_weight_gradient(src.as_ptr(), offsets, dyt.as_ptr(), m, grid, dwt) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    panic!("outer_weight_gradient: needs AVX-512F");
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::LANES;
+
+    /// Accumulator rows (output channels) and the vectors of positions per tile, chosen so
+    /// that `rows·vectors ≤ 24` of the 32 registers hold sums and the rest the loaded values.
+    const fn tile_vectors(rows: usize) -> usize {
+        match rows {
+            1..=3 => 8,
+            4 => 6,
+            5 | 6 => 4,
+            _ => 3,
+        }
+    }
+
+    /// One tile: `O` output rows × `V` vectors of positions, starting at `src`/`out`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tile<const O: usize, const V: usize>(
+        src: *const f32,
+        offsets: &[usize],
+        weight: *const f32,
+        k_len: usize,
+        out: *mut f32,
+        out_row: usize,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); V]; O];
+        for (k, &offset) in offsets.iter().enumerate() {
+            let p = unsafe { src.add(offset) };
+            let mut x = [_mm512_setzero_ps(); V];
+            for (v, x) in x.iter_mut().enumerate() {
+                *x = unsafe { _mm512_loadu_ps(p.add(v * LANES)) };
+            }
+            for (o, acc) in acc.iter_mut().enumerate() {
+                let w = _mm512_set1_ps(unsafe { *weight.add(o * k_len + k) });
+                for (a, x) in acc.iter_mut().zip(&x) {
+                    *a = _mm512_fmadd_ps(w, *x, *a);
+                }
+            }
+        }
+        for (o, acc) in acc.iter().enumerate() {
+            for (v, a) in acc.iter().enumerate() {
+                unsafe { _mm512_storeu_ps(out.add(o * out_row + v * LANES), *a) };
+            }
+        }
+    }
+
+    /// All tiles of `O` rows: full tiles of `tile_vectors(O)` vectors, then one vector at a time.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn rows<const O: usize, const V: usize>(
+        src: *const f32,
+        offsets: &[usize],
+        weight: *const f32,
+        out: &mut [f32],
+        out_row: usize,
+    ) {
+        let k_len = offsets.len();
+        let vectors = out_row / LANES;
+        let out = out.as_mut_ptr();
+        let mut v = 0;
+        while v + V <= vectors {
+            let j = v * LANES;
+            unsafe { tile::<O, V>(src.add(j), offsets, weight, k_len, out.add(j), out_row) };
+            v += V;
+        }
+        while v < vectors {
+            let j = v * LANES;
+            unsafe { tile::<O, 1>(src.add(j), offsets, weight, k_len, out.add(j), out_row) };
+            v += 1;
+        }
+    }
+
+    /// See [`super::indirect_gemm`]; `out` is `m × out_row`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn indirect_gemm(
+        src: *const f32,
+        offsets: &[usize],
+        weight: *const f32,
+        m: usize,
+        out: &mut [f32],
+        out_row: usize,
+    ) {
+        const FULL: usize = 8;
+        let k_len = offsets.len();
+        for (chunk, out) in out.chunks_mut(FULL * out_row).enumerate() {
+            let w = unsafe { weight.add(chunk * FULL * k_len) };
+            macro_rules! go {
+                ($o:literal) => {
+                    unsafe { rows::<$o, { tile_vectors($o) }>(src, offsets, w, out, out_row) }
+                };
+            }
+            match (m - chunk * FULL).min(FULL) {
+                1 => go!(1),
+                2 => go!(2),
+                3 => go!(3),
+                4 => go!(4),
+                5 => go!(5),
+                6 => go!(6),
+                7 => go!(7),
+                _ => go!(8),
+            }
+        }
+    }
+
+    /// One block of the weight gradient: `O` output rows × `K` kernel entries, summed over all
+    /// `vectors` of positions, then added to `dw`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn gradient_block<const O: usize, const K: usize>(
+        src: *const f32,
+        offsets: &[usize],
+        dy: *const f32,
+        dy_row: usize,
+        dw: *mut f32,
+        dw_row: usize,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); K]; O];
+        let mut at = [0usize; K];
+        at.copy_from_slice(&offsets[..K]);
+        for v in 0..dy_row / LANES {
+            let j = v * LANES;
+            let mut d = [_mm512_setzero_ps(); O];
+            for (o, d) in d.iter_mut().enumerate() {
+                *d = unsafe { _mm512_loadu_ps(dy.add(o * dy_row + j)) };
+            }
+            for (k, &offset) in at.iter().enumerate() {
+                let x = unsafe { _mm512_loadu_ps(src.add(offset + j)) };
+                for (acc, d) in acc.iter_mut().zip(&d) {
+                    acc[k] = _mm512_fmadd_ps(*d, x, acc[k]);
+                }
+            }
+        }
+        for (o, acc) in acc.iter().enumerate() {
+            for (k, a) in acc.iter().enumerate() {
+                unsafe { *dw.add(o * dw_row + k) += _mm512_reduce_add_ps(*a) };
+            }
+        }
+    }
+
+    /// One block of the weight gradient as outer products: `K` kernel entries × `V` vectors of
+    /// output channels, summed over the window positions, then added to `dwt` (`k × m`).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn outer_block<const K: usize, const V: usize>(
+        src: *const f32,
+        offsets: &[usize],
+        dyt: *const f32,
+        m: usize,
+        [out_h, out_w, width]: [usize; 3],
+        dwt: *mut f32,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); V]; K];
+        let mut at = [0usize; K];
+        at.copy_from_slice(&offsets[..K]);
+        let mut d = dyt;
+        for oh in 0..out_h {
+            for j in oh * width..oh * width + out_w {
+                let mut dv = [_mm512_setzero_ps(); V];
+                for (v, dv) in dv.iter_mut().enumerate() {
+                    *dv = unsafe { _mm512_loadu_ps(d.add(v * LANES)) };
+                }
+                for (acc, &offset) in acc.iter_mut().zip(&at) {
+                    let x = _mm512_set1_ps(unsafe { *src.add(offset + j) });
+                    for (a, dv) in acc.iter_mut().zip(&dv) {
+                        *a = _mm512_fmadd_ps(x, *dv, *a);
+                    }
+                }
+                d = unsafe { d.add(m) };
+            }
+        }
+        for (k, acc) in acc.iter().enumerate() {
+            for (v, a) in acc.iter().enumerate() {
+                let at = unsafe { dwt.add(k * m + v * LANES) };
+                unsafe { _mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), *a)) };
+            }
+        }
+    }
+
+    /// See [`super::outer_weight_gradient`].
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn outer_weight_gradient(
+        src: *const f32,
+        offsets: &[usize],
+        dyt: *const f32,
+        m: usize,
+        grid: [usize; 3],
+        dwt: &mut [f32],
+    ) {
+        const ENTRIES: usize = 12;
+        let k_len = offsets.len();
+        let dwt = dwt.as_mut_ptr();
+        let mut o = 0;
+        while o < m {
+            let wide = m - o >= 2 * LANES;
+            for k in (0..k_len).step_by(ENTRIES) {
+                let entries = (k_len - k).min(ENTRIES);
+                let offsets = &offsets[k..k + entries];
+                let (dyt, dwt) = unsafe { (dyt.add(o), dwt.add(k * m + o)) };
+                macro_rules! go {
+                    ($k:literal) => {
+                        if wide {
+                            unsafe { outer_block::<$k, 2>(src, offsets, dyt, m, grid, dwt) }
+                        } else {
+                            unsafe { outer_block::<$k, 1>(src, offsets, dyt, m, grid, dwt) }
+                        }
+                    };
+                }
+                match entries {
+                    1 => go!(1),
+                    2 => go!(2),
+                    3 => go!(3),
+                    4 => go!(4),
+                    5 => go!(5),
+                    6 => go!(6),
+                    7 => go!(7),
+                    8 => go!(8),
+                    9 => go!(9),
+                    10 => go!(10),
+                    11 => go!(11),
+                    _ => go!(12),
+                }
+            }
+            o += if wide { 2 * LANES } else { LANES };
+        }
+    }
+
+    /// See [`super::indirect_weight_gradient`]: `dy` is `m × dy_row`, `dw` `m × offsets.len()`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn indirect_weight_gradient(
+        src: *const f32,
+        offsets: &[usize],
+        dy: *const f32,
+        m: usize,
+        dy_row: usize,
+        dw: &mut [f32],
+    ) {
+        const ROWS: usize = 4;
+        const ENTRIES: usize = 5;
+        let k_len = offsets.len();
+        let dw = dw.as_mut_ptr();
+        for o in (0..m).step_by(ROWS) {
+            let rows = (m - o).min(ROWS);
+            for k in (0..k_len).step_by(ENTRIES) {
+                let entries = (k_len - k).min(ENTRIES);
+                let (dy, dw) = unsafe { (dy.add(o * dy_row), dw.add(o * k_len + k)) };
+                let offsets = &offsets[k..k + entries];
+                macro_rules! go {
+                    ($o:literal, $k:literal) => {
+                        unsafe { gradient_block::<$o, $k>(src, offsets, dy, dy_row, dw, k_len) }
+                    };
+                }
+                macro_rules! by_entries {
+                    ($o:literal) => {
+                        match entries {
+                            1 => go!($o, 1),
+                            2 => go!($o, 2),
+                            3 => go!($o, 3),
+                            4 => go!($o, 4),
+                            _ => go!($o, 5),
+                        }
+                    };
+                }
+                match rows {
+                    1 => by_entries!(1),
+                    2 => by_entries!(2),
+                    3 => by_entries!(3),
+                    _ => by_entries!(4),
+                }
+            }
+        }
+    }
+}
+
+/// `yₙ = W · im2col(imageₙ) + bias` (see [`gemm_conv::correlate`]): in place where it
+/// [suits](correlate_suits), else as im2col + GEMM.
+pub fn correlate(
+    images: &[f32],
+    g: &Geometry,
+    weight: &[f32],
+    c: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    if correlate_suits(g) {
+        correlate_in_place(images, g, weight, c, bias)
+    } else {
+        gemm_conv::correlate(images, g, weight, c, bias)
+    }
+}
+
+/// `imageₙ = col2im(Wᵀ · yₙ) + bias` (see [`gemm_conv::scatter`]): gathered in place where it
+/// [suits](scatter_suits), else as GEMM + col2im.
+pub fn scatter(
+    y: &[f32],
+    g: &Geometry,
+    weight: &[f32],
+    c: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    if scatter_suits(g) {
+        scatter_in_place(y, g, weight, c, bias)
+    } else {
+        gemm_conv::scatter(y, g, weight, c, bias)
+    }
+}
+
+/// Whether [`scatter`] runs in place for this geometry.
+pub fn scatters_in_place(g: &Geometry) -> bool {
+    scatter_suits(g)
+}
+
+/// `Σₙ yₙ · im2col(imageₙ)ᵀ` (see [`gemm_conv::weight_gradient`]): in place where it
+/// [suits](weight_gradient_suits), else as im2col + GEMM.
+pub fn weight_gradient(images: &[f32], y: &[f32], g: &Geometry, c: usize) -> Vec<f32> {
+    if weight_gradient_suits(g, c) {
+        weight_gradient_in_place(images, y, g, c)
+    } else {
+        gemm_conv::weight_gradient(images, y, g, c)
+    }
+}
+
+/// [`correlate`] reading the windows in place. Panics without AVX-512F ([`available`]).
+pub fn correlate_in_place(
+    images: &[f32],
+    g: &Geometry,
+    weight: &[f32],
+    c: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let batch = images.len() / g.image_len().max(1);
+    assert_eq!(images.len(), batch * g.image_len(), "correlate: image size");
+    let layout = PhaseLayout::for_windows(g);
+    let offsets = layout.window_offsets(g.kernel);
+    let [out_h, out_w] = g.windows;
+    let row = vectors(out_h * layout.width) * LANES;
+    let positions = out_h * out_w;
+    let mut out = vec![0.0; batch * c * positions];
+    if positions == 0 {
+        return out;
+    }
+    out.par_chunks_mut(c * positions)
+        .enumerate()
+        .for_each(|(n, y)| {
+            let image = &images[n * g.image_len()..(n + 1) * g.image_len()];
+            gemm_conv::with_scratch(layout.len() + c * row, |scratch| {
+                let (src, ext) = scratch.split_at_mut(layout.len());
+                layout.fill(image, src);
+                indirect_gemm(src, &offsets, weight, c, ext);
+                for (o, (y, ext)) in y.chunks_mut(positions).zip(ext.chunks(row)).enumerate() {
+                    let b = bias.map_or(0.0, |b| b[o]);
+                    for (y, ext) in y.chunks_mut(out_w).zip(ext.chunks(layout.width)) {
+                        for (y, e) in y.iter_mut().zip(ext) {
+                            *y = e + b;
+                        }
+                    }
+                }
+            })
+        });
+    out
+}
+
+/// How [`scatter`] reads `y` for one image phase `(α, β)`: image pixel `(r, q)` with
+/// `r + pad₀ = s₀·m + α` sums `W[o, ·, α + s₀·t, ·] · y[o, m − t, ·]` over taps `t`.
+#[derive(Debug, Clone, Copy)]
+struct PhaseAxis {
+    /// Taps along this axis.
+    taps: usize,
+    /// The phase-grid indices `[lo, hi)` whose pixels lie inside the image.
+    lo: usize,
+    hi: usize,
+}
+
+impl PhaseAxis {
+    fn new(phase: usize, kernel: usize, stride: usize, pad: usize, size: usize) -> Self {
+        let taps = kernel.saturating_sub(phase).div_ceil(stride);
+        // Smallest m with s·m + phase ≥ pad, and the end of those below pad + size.
+        let lo = pad.saturating_sub(phase).div_ceil(stride);
+        let hi = (pad + size).saturating_sub(phase).div_ceil(stride).max(lo);
+        Self { taps, lo, hi }
+    }
+}
+
+/// [`scatter`] gathered in place: each image phase is a correlation of the zero-padded `y` with
+/// that phase's taps, kernels flipped. Panics without AVX-512F ([`available`]).
+pub fn scatter_in_place(
+    y: &[f32],
+    g: &Geometry,
+    weight: &[f32],
+    c: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let positions = g.positions();
+    let batch = y.len() / (c * positions).max(1);
+    assert_eq!(y.len(), batch * c * positions, "scatter: input size");
+    let [s0, s1] = g.stride;
+    let [kh, kw] = g.kernel;
+    let [height, width] = g.size;
+    let axes = |axis: usize| -> Vec<PhaseAxis> {
+        (0..g.stride[axis])
+            .map(|p| PhaseAxis::new(p, g.kernel[axis], g.stride[axis], g.pad[axis], g.size[axis]))
+            .collect()
+    };
+    let (row_axes, col_axes) = (axes(0), axes(1));
+    // y zero-padded: `top` rows and `left` columns before it (the most taps minus one), enough
+    // after it for every phase's last index.
+    let (top, left) = (kh.div_ceil(s0) - 1, kw.div_ceil(s1) - 1);
+    let y_rows = top
+        + row_axes
+            .iter()
+            .map(|a| a.hi)
+            .max()
+            .unwrap_or(0)
+            .max(g.windows[0]);
+    let y_width = left
+        + col_axes
+            .iter()
+            .map(|a| a.hi)
+            .max()
+            .unwrap_or(0)
+            .max(g.windows[1]);
+    let padded = PhaseLayout {
+        channels: c,
+        size: g.windows,
+        stride: [1, 1],
+        pad: [top, left],
+        rows: y_rows,
+        width: y_width,
+        slack: y_width + 8 * LANES,
+    };
+    // Per phase: the flipped sub-kernel as a `[channels, c·taps]` matrix and its offsets.
+    struct Phase {
+        rows: PhaseAxis,
+        cols: PhaseAxis,
+        weight: Vec<f32>,
+        offsets: Vec<usize>,
+    }
+    let channels = g.channels;
+    let mut phases = Vec::with_capacity(s0 * s1);
+    for (alpha, &rows) in row_axes.iter().enumerate() {
+        for (beta, &cols) in col_axes.iter().enumerate() {
+            let entries = c * rows.taps * cols.taps;
+            let mut w = vec![0.0; channels * entries];
+            let mut offsets = Vec::with_capacity(entries);
+            for o in 0..c {
+                for th in 0..rows.taps {
+                    for tw in 0..cols.taps {
+                        let k = (o * rows.taps + th) * cols.taps + tw;
+                        let (a, b) = (alpha + s0 * th, beta + s1 * tw);
+                        for ch in 0..channels {
+                            w[ch * entries + k] = weight[((o * channels + ch) * kh + a) * kw + b];
+                        }
+                        offsets.push(padded.at(o, rows.lo + top - th, cols.lo + left - tw));
+                    }
+                }
+            }
+            phases.push(Phase {
+                rows,
+                cols,
+                weight: w,
+                offsets,
+            });
+        }
+    }
+    let ext_len = phases
+        .iter()
+        .map(|p| channels * vectors((p.rows.hi - p.rows.lo) * y_width) * LANES)
+        .max()
+        .unwrap_or(0);
+    let plane = height * width;
+    let mut out = vec![0.0; batch * g.image_len()];
+    if out.is_empty() {
+        return out;
+    }
+    out.par_chunks_mut(g.image_len())
+        .enumerate()
+        .for_each(|(n, image)| {
+            let yn = &y[n * c * positions..(n + 1) * c * positions];
+            gemm_conv::with_scratch(padded.len() + ext_len, |scratch| {
+                let (src, ext) = scratch.split_at_mut(padded.len());
+                padded.fill(yn, src);
+                for (index, phase) in phases.iter().enumerate() {
+                    let (alpha, beta) = (index / s1, index % s1);
+                    let grid_rows = phase.rows.hi - phase.rows.lo;
+                    let row = vectors(grid_rows * y_width) * LANES;
+                    if row == 0 || phase.cols.hi == phase.cols.lo {
+                        continue; // no pixel of the image in this phase
+                    }
+                    let ext = &mut ext[..channels * row];
+                    indirect_gemm(src, &phase.offsets, &phase.weight, channels, ext);
+                    for (ch, ext) in ext.chunks(row).enumerate() {
+                        let b = bias.map_or(0.0, |b| b[ch]);
+                        let image = &mut image[ch * plane..(ch + 1) * plane];
+                        for (i, ext) in ext.chunks(y_width).take(grid_rows).enumerate() {
+                            let r = s0 * (phase.rows.lo + i) + alpha - g.pad[0];
+                            let q0 = s1 * phase.cols.lo + beta - g.pad[1];
+                            let dst = image[r * width..(r + 1) * width].iter_mut();
+                            let cols = phase.cols.hi - phase.cols.lo;
+                            for (d, e) in dst.skip(q0).step_by(s1).zip(&ext[..cols]) {
+                                *d = e + b;
+                            }
+                        }
+                    }
+                }
+            })
+        });
+    out
+}
+
+/// [`weight_gradient`] reading the windows in place. Panics without AVX-512F ([`available`]).
+pub fn weight_gradient_in_place(images: &[f32], y: &[f32], g: &Geometry, c: usize) -> Vec<f32> {
+    let positions = g.positions();
+    let batch = images.len() / g.image_len().max(1);
+    assert_eq!(
+        images.len(),
+        batch * g.image_len(),
+        "weight_gradient: image size"
+    );
+    assert_eq!(
+        y.len(),
+        batch * c * positions,
+        "weight_gradient: gradient size"
+    );
+    let layout = PhaseLayout::for_windows(g);
+    let offsets = layout.window_offsets(g.kernel);
+    let [out_h, out_w] = g.windows;
+    let row = vectors(out_h * layout.width) * LANES;
+    let len = c * offsets.len();
+    let threads = rayon::current_num_threads();
+    let outer = c.is_multiple_of(LANES);
+    let sums = (0..batch)
+        .into_par_iter()
+        .with_min_len(batch.div_ceil(threads).max(1))
+        .fold(
+            || vec![0.0; len],
+            |mut dw, n| {
+                let image = &images[n * g.image_len()..(n + 1) * g.image_len()];
+                let yn = &y[n * c * positions..(n + 1) * c * positions];
+                let dy_len = if outer { c * positions } else { c * row };
+                gemm_conv::with_scratch(layout.len() + dy_len, |scratch| {
+                    let (src, dy) = scratch.split_at_mut(layout.len());
+                    layout.fill(image, src);
+                    if outer {
+                        // `dw` is kept transposed (`entries × c`); the gradient as positions × c.
+                        for (o, yn) in yn.chunks(positions).enumerate() {
+                            for (p, v) in yn.iter().enumerate() {
+                                dy[p * c + o] = *v;
+                            }
+                        }
+                        let grid = [out_h, out_w, layout.width];
+                        outer_weight_gradient(src, &offsets, dy, c, grid, &mut dw);
+                    } else {
+                        // The output gradient on the extended grid, zero past each row's end.
+                        dy.fill(0.0);
+                        for (dy, yn) in dy.chunks_mut(row).zip(yn.chunks(positions)) {
+                            for (dy, yn) in dy.chunks_mut(layout.width).zip(yn.chunks(out_w)) {
+                                dy[..out_w].copy_from_slice(yn);
+                            }
+                        }
+                        indirect_weight_gradient(src, &offsets, dy, c, &mut dw);
+                    }
+                });
+                dw
+            },
+        )
+        .reduce(
+            || vec![0.0; len],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    if !outer {
+        return sums;
+    }
+    let entries = offsets.len();
+    let mut dw = vec![0.0; len];
+    for (k, row) in sums.chunks(c).enumerate() {
+        for (o, v) in row.iter().enumerate() {
+            dw[o * entries + k] = *v;
+        }
+    }
+    dw
+}
