@@ -140,7 +140,7 @@ fn merge_phases(phases: &[f32], g: &Geometry, image: &mut [f32]) {
 /// length leaves `odd`'s last element 0): stride 2, the models' only stride, in one pass the
 /// compiler vectorises.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
+pub(super) fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
     let pairs = src.chunks_exact(2);
     let last = pairs.remainder().first().copied();
     let full = pairs.len();
