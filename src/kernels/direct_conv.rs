@@ -2,7 +2,7 @@
 //! image, never copied into im2col columns.
 //!
 //! The image side of a convolution is zero-padded and split into its stride phases
-//! ([`PhaseLayout`]), one `rows × width` plane per (channel, row phase, column phase). Window
+//! (`PhaseLayout`), one `rows × width` plane per (channel, row phase, column phase). Window
 //! position `(oh, ow)` is numbered `j = oh·width + ow`, on a grid as wide as a plane, so every
 //! kernel entry `k = (channel, kh, kw)` reads `src[offset(k) + j]`: one contiguous run for all
 //! positions, sixteen to an AVX-512 vector. The `width − out_w` positions past each row's end are
@@ -13,16 +13,18 @@
 //! - [`scatter`]: `image = col2im(Wᵀ · y)`, as `stride²` correlations of the padded `y` with the
 //!   flipped sub-kernels of each image phase (the "gathered" transposed convolution), so every
 //!   image pixel is written once instead of added to 25 times;
-//! - [`weight_gradient`]: `Σₙ yₙ · im2col(imageₙ)ᵀ`, a dot product per (output channel, kernel
-//!   entry) over the positions.
+//! - [`weight_gradient`]: `Σₙ yₙ · im2col(imageₙ)ᵀ`, one outer product of kernel entries with
+//!   output channels per position when the channels fill whole vectors, else lane sums of a dot
+//!   product per (output channel, kernel entry).
 //!
 //! Why: timed alone, the GEMMs of the step's middle layers ran at 420–490 GFLOP/s but the whole
 //! im2col convolutions at 240–330: the columns (25× the image) were written, then repacked by
 //! the GEMM. PyTorch's oneDNN reads the image in place too. The training step went from 0.229
-//! to 0.176 s (`bench train`, batch 32).
+//! to 0.17 s (`bench train`, batch 32).
 //!
-//! The kernels need AVX-512F ([`available`]); elsewhere, and where the grid wastes too many
-//! positions ([`suits`]), the callers use [`super::gemm_conv`].
+//! The kernels need AVX-512F ([`available`]); elsewhere, and on grids narrower than a vector,
+//! the three functions hand the work to [`super::gemm_conv`]; the `*_in_place` forms always run
+//! in place.
 
 use rayon::prelude::*;
 
@@ -591,8 +593,8 @@ mod avx512 {
     }
 }
 
-/// `yₙ = W · im2col(imageₙ) + bias` (see [`gemm_conv::correlate`]): in place where it
-/// [suits](correlate_suits), else as im2col + GEMM.
+/// `yₙ = W · im2col(imageₙ) + bias` (see [`gemm_conv::correlate`]): in place where that
+/// pays (AVX-512, grids 16 wide and up), else as im2col + GEMM.
 pub fn correlate(
     images: &[f32],
     g: &Geometry,
@@ -607,8 +609,8 @@ pub fn correlate(
     }
 }
 
-/// `imageₙ = col2im(Wᵀ · yₙ) + bias` (see [`gemm_conv::scatter`]): gathered in place where it
-/// [suits](scatter_suits), else as GEMM + col2im.
+/// `imageₙ = col2im(Wᵀ · yₙ) + bias` (see [`gemm_conv::scatter`]): gathered in place where
+/// that pays (AVX-512, images 16 wide and up), else as GEMM + col2im.
 pub fn scatter(
     y: &[f32],
     g: &Geometry,
@@ -628,8 +630,8 @@ pub fn scatters_in_place(g: &Geometry) -> bool {
     scatter_suits(g)
 }
 
-/// `Σₙ yₙ · im2col(imageₙ)ᵀ` (see [`gemm_conv::weight_gradient`]): in place where it
-/// [suits](weight_gradient_suits), else as im2col + GEMM.
+/// `Σₙ yₙ · im2col(imageₙ)ᵀ` (see [`gemm_conv::weight_gradient`]): in place where that pays
+/// (AVX-512; see `weight_gradient_suits`), else as im2col + GEMM.
 pub fn weight_gradient(images: &[f32], y: &[f32], g: &Geometry, c: usize) -> Vec<f32> {
     if weight_gradient_suits(g, c) {
         weight_gradient_in_place(images, y, g, c)

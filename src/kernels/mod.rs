@@ -1,12 +1,14 @@
 //! The project's own CPU kernels for the step's hot operations, and the routing to them.
 //!
 //! On the flex backend (with or without autodiff) the convolutions and transposed convolutions
-//! of the models run as im2col + GEMM ([`gemm_conv`]) and training-mode BatchNorm, fused with
-//! the LeakyReLU that follows it, in two passes ([`batch_norm`]), all with handwritten backward
-//! passes registered through burn's backend extensions (in `flex`). Every other backend, dtype or
-//! configuration (dilation, groups) goes to burn's own operation, so the models stay portable.
-//! [`set_enabled`] switches the kernels off at run time, per thread: `bench` uses it to time burn's path
-//! against ours in the same run, and the tests to compare the two.
+//! of the models read their windows in place on AVX-512 CPUs ([`direct_conv`], for grids 16
+//! wide and up) and run as im2col + GEMM elsewhere ([`gemm_conv`]); training-mode BatchNorm,
+//! fused with the LeakyReLU that follows it, runs in two passes ([`batch_norm`](mod@batch_norm)); all have
+//! handwritten backward passes registered through burn's backend extensions (in `flex`). Every
+//! other backend, dtype or configuration (dilation, groups) goes to burn's own operation, so the
+//! models stay portable. [`set_enabled`] switches the kernels off at run time, per thread:
+//! `bench` uses it to time burn's path against ours in the same run, and the tests to compare
+//! the two.
 
 pub mod activation;
 pub mod batch_norm;

@@ -1,5 +1,5 @@
 //! The one training loop. [`Gan`] holds the networks and their optimizers and performs the
-//! tutorial's iteration; [`run`] drives it and writes the run directory.
+//! tutorial's iteration; `run` drives it and writes the run directory.
 
 pub mod cycle;
 pub mod cycle_run;
