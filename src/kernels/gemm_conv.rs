@@ -156,7 +156,7 @@ pub(super) fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
 
 /// `dst[2v] += even[v]`, `dst[2v + 1] += odd[v]`: [`deinterleave`]'s adjoint.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn interleave_add(dst: &mut [f32], even: &[f32], odd: &[f32]) {
+pub(super) fn interleave_add(dst: &mut [f32], even: &[f32], odd: &[f32]) {
     let full = dst.len() / 2;
     let mut pairs = dst.chunks_exact_mut(2);
     for ((pair, &e), &o) in (&mut pairs).zip(even).zip(odd) {
@@ -170,7 +170,7 @@ fn interleave_add(dst: &mut [f32], even: &[f32], odd: &[f32]) {
 
 /// `dst += src`, compiled for AVX-512 and AVX2 besides the baseline and picked at run time.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn add_assign(dst: &mut [f32], src: &[f32]) {
+pub(super) fn add_assign(dst: &mut [f32], src: &[f32]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d += *s;
     }
