@@ -357,24 +357,14 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
         Progress::Auto
     };
     let summary = if args.resume {
-        if args.config.is_some() {
-            return Err(GanError::ResumeChange("config".to_string()).into());
-        }
-        if let Some(key) = args
-            .overrides
-            .set_keys()
-            .into_iter()
-            .find(|k| !matches!(*k, "steps" | "epochs"))
-        {
-            return Err(GanError::ResumeChange(key.to_string()).into());
-        }
-        resume(ResumeOptions {
+        let out = args.out.context("--resume needs --out")?;
+        resume(ResumeOptions::from_keys(
+            &args.overrides,
+            args.config.is_some(),
             device,
-            out: args.out.context("--resume needs --out")?,
-            steps: args.overrides.steps,
-            epochs: args.overrides.epochs,
+            out,
             progress,
-        })?
+        )?)?
     } else {
         let from_file = match &args.config {
             Some(path) => TrainOverrides::from_file(path)?,

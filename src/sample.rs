@@ -160,16 +160,11 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
             ),
         ));
     }
-    if let Some(each) = &options.each
-        && each.exists()
-        && std::fs::read_dir(each)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(GanError::Output(format!(
-            "{} is not empty: `--each` writes into a new or empty folder so that no file is overwritten",
-            each.display()
-        )));
+    if let Some(each) = &options.each {
+        crate::output::require_empty_dir(
+            each,
+            "`--each` writes into a new or empty folder so that no file is overwritten",
+        )?;
     }
     let config = run.read_config()?;
     config.require_images("ganforge sample")?;

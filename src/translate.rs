@@ -11,11 +11,12 @@ use crate::data::square_to_pixels;
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
 use crate::models::ModelKind;
+use crate::output::figure::split_images;
 use crate::output::run_dir::RunDir;
 use crate::output::write_atomic;
 use crate::sample::pixels_to_image;
 use crate::train::cycle::Direction;
-use crate::train::cycle_run::{load_translator, split_images};
+use crate::train::load_translator;
 
 #[derive(Debug, Clone)]
 pub struct TranslateOptions {
@@ -81,16 +82,7 @@ pub fn translate(options: &TranslateOptions) -> Result<TranslateResult> {
             ),
         ));
     }
-    let occupied = output.exists()
-        && std::fs::read_dir(&output)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true);
-    if occupied {
-        return Err(GanError::Output(format!(
-            "{} is not empty: choose a new or empty --output (nothing was changed)",
-            options.output.display()
-        )));
-    }
+    crate::output::require_empty_dir(&options.output, "choose a new or empty --output")?;
 
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&input)
         .sort_by_file_name()

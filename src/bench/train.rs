@@ -16,61 +16,125 @@ use crate::config::TrainConfig;
 use crate::data::ImageSet;
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
+use crate::losses::LossKind;
+use crate::models::{Discriminator, Generator, ModelKind};
 use crate::train::Gan;
 use crate::train::random::{DataOrder, Stream};
 
-/// Floating-point operations of one forward pass of each network on one image, counted layer by
-/// layer (a multiply-add is two).
+/// Floating-point operations of one forward pass of each network on one image, as the networks
+/// count their own layers (a multiply-add is two; see [`Generator::forward_flops`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ForwardFlops {
     pub discriminator: f64,
     pub generator: f64,
 }
 
-/// The tutorial's networks at `config`'s shape.
+/// The networks `config` trains, built but not drawn: burn initialises weights at their first
+/// use, and the counts read only their shapes, so this takes nothing from any random stream.
+///
+/// # Panics
+/// For a CycleGAN configuration (its networks are not a [`Generator`] and a [`Discriminator`]),
+/// or when no backend is compiled in.
+fn networks(config: &TrainConfig) -> (Generator, Discriminator) {
+    let device = DeviceChoice::default_available()
+        .device()
+        .expect("a backend is compiled in");
+    (
+        config.init_generator(&device),
+        config.init_discriminator(&device),
+    )
+}
+
+/// The shape of a batch of `batch` samples at `config`'s size.
+fn samples(config: &TrainConfig, batch: usize) -> [usize; 4] {
+    [batch, config.channels, config.spatial, config.spatial]
+}
+
+/// The configured networks' forward FLOPs per image. D's is its share of a packed input: a D
+/// that packs m images does one pass for m of them.
 pub fn forward_flops(config: &TrainConfig) -> ForwardFlops {
-    let k2 = (config.filter * config.filter) as f64;
-    let c = config.capacity as f64;
-    let conv = |cin: f64, cout: f64, side_out: f64| 2.0 * cin * cout * k2 * side_out * side_out;
-    let mut d = 0.0;
-    let mut side = config.spatial as f64;
-    let mut cin = (config.channels * config.pack) as f64;
-    for m in [1.0, 2.0, 4.0, 8.0] {
-        let cout = m * c;
-        d += conv(cin, cout, side) + conv(cout, cout, side / 2.0);
-        side /= 2.0;
-        cin = cout;
-    }
-    d += 2.0 * 8.0 * c;
-    // D packs `pack` images into one input: per image, its share.
-    d /= config.pack as f64;
-    let start = (config.spatial / 16) as f64;
-    let mut g = 2.0 * config.latent as f64 * start * start * 8.0 * c;
-    let mut side = start;
-    let mut cin = 8.0 * c;
-    for m in [4.0, 2.0, 1.0, 1.0] {
-        // A stride-2 transposed convolution: every input pixel meets every kernel tap.
-        g += 2.0 * cin * m * c * k2 * side * side;
-        side *= 2.0;
-        cin = m * c;
-    }
-    g += conv(c, config.channels as f64, side);
+    let (generator, discriminator) = networks(config);
+    let pack = config.pack.max(1);
     ForwardFlops {
-        discriminator: d,
-        generator: g,
+        discriminator: discriminator.forward_flops(samples(config, pack)) as f64 / pack as f64,
+        generator: generator.forward_flops(1) as f64,
     }
 }
 
-/// FLOPs of one training iteration at `config` (default updates: 1 D, 1 G), with the usual count
-/// of a backward pass as twice the forward: D on real (3 D), fakes made without gradient (1 G), D on
-/// fake (3 D), G through D (3 D + 3 G).
+/// Which of the loop's updates an iteration makes (see [`Gan::iteration`]).
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    disc_updates: usize,
+    gen_updates: usize,
+    gradient_penalty: bool,
+    mixed_batches: bool,
+    feature_matching: bool,
+}
+
+impl Plan {
+    fn of(config: &TrainConfig) -> Self {
+        Plan {
+            disc_updates: config.disc_updates,
+            gen_updates: config.gen_updates,
+            gradient_penalty: config.loss == LossKind::WganGp,
+            mixed_batches: config.mixed_batches,
+            feature_matching: config.feature_matching,
+        }
+    }
+
+    /// The tutorial's iteration: one D update on a real and one on a fake batch, one G update.
+    fn tutorial() -> Self {
+        Plan {
+            disc_updates: 1,
+            gen_updates: 1,
+            gradient_penalty: false,
+            mixed_batches: false,
+            feature_matching: false,
+        }
+    }
+}
+
+/// FLOPs of one iteration of `plan` on `generator` and `discriminator` at `config`'s batch and
+/// image size, with the usual count of a backward pass as twice its forward (so a pass that is
+/// backpropagated costs 3 forwards) and the networks' own counts of their forwards:
+///
+/// - each D update: G makes a fake batch without gradient (1 G), then D on the real batch
+///   (3 D) and on the fakes (3 D); with `mixed_batches` one pass over both (3 D on 2 batches);
+///   WGAN-GP adds the penalty's input gradient on the interpolates, backpropagated (3 × its own
+///   count);
+/// - each G update: G through D, backpropagated (3 G + 3 D); feature matching adds D's forward
+///   on the real batch, without gradient (1 D, the head included).
+fn iteration_flops(
+    config: &TrainConfig,
+    plan: Plan,
+    generator: &Generator,
+    discriminator: &Discriminator,
+) -> f64 {
+    let b = config.batch;
+    let g = generator.forward_flops(b) as f64;
+    let d = discriminator.forward_flops(samples(config, b)) as f64;
+    let d_update = if plan.mixed_batches && !plan.gradient_penalty {
+        g + 3.0 * discriminator.forward_flops(samples(config, 2 * b)) as f64
+    } else {
+        let penalty = if plan.gradient_penalty {
+            3.0 * discriminator.input_gradient_flops(samples(config, b)) as f64
+        } else {
+            0.0
+        };
+        g + 6.0 * d + penalty
+    };
+    let g_update = 3.0 * g + 3.0 * d + if plan.feature_matching { d } else { 0.0 };
+    plan.disc_updates as f64 * d_update + plan.gen_updates as f64 * g_update
+}
+
+/// FLOPs of one training iteration at `config` (its updates, objective and remedies; see
+/// `iteration_flops`), from the configured networks' own layer counts.
+///
+/// # Panics
+/// For a CycleGAN configuration.
 pub fn step_flops(config: &TrainConfig) -> f64 {
-    let f = forward_flops(config);
-    let b = config.batch as f64;
-    let d = config.disc_updates as f64;
-    let g = config.gen_updates as f64;
-    b * (d * (6.0 * f.discriminator + f.generator)
-        + g * (3.0 * f.discriminator + 3.0 * f.generator))
+    let (generator, discriminator) = networks(config);
+    iteration_flops(config, Plan::of(config), &generator, &discriminator)
 }
 
 /// What `bench train` measured.
@@ -82,12 +146,13 @@ pub struct StepTiming {
 }
 
 impl StepTiming {
-    fn from(seconds: f64, steps: usize, config: &TrainConfig) -> Self {
+    /// `steps` steps of `flops` each on batches of `batch`, in `seconds`.
+    fn from(seconds: f64, steps: usize, batch: usize, flops: f64) -> Self {
         let per = seconds / steps as f64;
         StepTiming {
             seconds_per_step: per,
-            images_per_second: config.batch as f64 / per,
-            gflops: step_flops(config) / per / 1e9,
+            images_per_second: batch as f64 / per,
+            gflops: flops / per / 1e9,
         }
     }
 }
@@ -160,7 +225,12 @@ pub fn time_training_step(
     for _ in 0..iters {
         gan.iteration(&data, &mut order);
     }
-    let from_data = StepTiming::from(started.elapsed().as_secs_f64(), iters, config);
+    let from_data = StepTiming::from(
+        started.elapsed().as_secs_f64(),
+        iters,
+        config.batch,
+        iteration_flops(config, Plan::of(config), &gan.generator, &gan.discriminator),
+    );
 
     let indices: Vec<usize> = (0..config.batch).collect();
     let batch = data.batch(&indices, gan.device());
@@ -176,7 +246,13 @@ pub fn time_training_step(
     for i in 0..iters as u64 {
         step(&mut gan, i);
     }
-    let in_memory = StepTiming::from(started.elapsed().as_secs_f64(), iters, config);
+    // This loop makes the tutorial's updates whatever the configuration says.
+    let in_memory = StepTiming::from(
+        started.elapsed().as_secs_f64(),
+        iters,
+        config.batch,
+        iteration_flops(config, Plan::tutorial(), &gan.generator, &gan.discriminator),
+    );
     Ok((from_data, in_memory))
 }
 
@@ -289,11 +365,15 @@ pub fn parse_torch_line(text: &str) -> Option<TorchTiming> {
     })
 }
 
-/// The theoretical single-precision peak of this machine is not measured here; the README states
-/// the figure for the project's machine. This is the work of `iters` steps for a report line.
+/// The step `bench train` times and its work, for the report's first line.
 pub fn describe(config: &TrainConfig) -> String {
+    let model = match config.model {
+        ModelKind::Dcgan => "DCGAN",
+        ModelKind::Mlp => "MLP",
+        ModelKind::Cyclegan => "CycleGAN",
+    };
     format!(
-        "DCGAN step at {}×{}×{}, batch {}, capacity {}, filter {}: {:.1} GFLOP",
+        "{model} step at {}×{}×{}, batch {}, capacity {}, filter {}: {:.1} GFLOP",
         config.channels,
         config.spatial,
         config.spatial,

@@ -8,17 +8,10 @@ use image::{DynamicImage, ImageReader};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-use super::{ImageSet, LoadOptions};
+use super::image_set::{ImageSet, LoadOptions, SkippedFile, summarize_skipped};
 use crate::error::{GanError, Result};
 
 const EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "bmp", "webp"];
-
-/// A file that was found but not used, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedFile {
-    pub path: PathBuf,
-    pub reason: String,
-}
 
 fn is_image_file(path: &Path) -> bool {
     path.extension()
@@ -211,26 +204,4 @@ pub(super) fn load(dir: &Path, options: LoadOptions) -> Result<ImageSet> {
         class_names,
         skipped,
     ))
-}
-
-/// "3 × damaged or truncated image (a.png, b.jpg, …)" for each reason.
-pub(super) fn summarize_skipped(skipped: &[SkippedFile]) -> String {
-    let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for s in skipped {
-        let name = s
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| s.path.display().to_string());
-        by_reason.entry(s.reason.as_str()).or_default().push(name);
-    }
-    by_reason
-        .iter()
-        .map(|(reason, names)| {
-            let shown: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
-            let more = if names.len() > 3 { ", …" } else { "" };
-            format!("{} × {reason} ({}{more})", names.len(), shown.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }

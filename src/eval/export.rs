@@ -36,16 +36,7 @@ pub fn export(
     if n == 0 {
         return Err(GanError::config("n", "is 0: ask for at least one image"));
     }
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(GanError::Output(format!(
-            "{} is not empty: export writes into a new or empty folder (nothing was changed)",
-            out.display()
-        )));
-    }
+    crate::output::require_empty_dir(out, "export writes into a new or empty folder")?;
     let run_dir = RunDir::open(run)?;
     let config = run_dir.read_config()?;
     config.require_images("ganforge export")?;

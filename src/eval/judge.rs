@@ -217,7 +217,7 @@ pub fn fit_classifier(
 ) -> Judge {
     let ad = device.clone().autodiff();
     let config = JudgeConfig::new(data.channels, data.spatial, classes).with_width(width);
-    let mut judge = crate::train::with_seed(&ad, options.seed, || {
+    let mut judge = crate::models::with_seed(&ad, options.seed, || {
         let judge = config.init(&ad);
         crate::models::materialize_parameters(&judge);
         judge

@@ -18,7 +18,7 @@ use crate::models::{ModelKind, ResnetGenerator};
 use crate::output::run_dir::RunDir;
 use crate::output::write_atomic;
 use crate::train::cycle::Direction;
-use crate::train::cycle_run::{load_domains, load_translator};
+use crate::train::{load_domains, load_translator};
 
 /// `eval.json` of a CycleGAN run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

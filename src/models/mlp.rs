@@ -10,6 +10,8 @@ use burn::nn::{
 use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
 
+use super::shared;
+
 /// G: [noise (+ label embedding)] → `layers` × (Linear → BatchNorm → ReLU) → Linear, reshaped to
 /// `[batch, channels, spatial, spatial]`; tanh on the output when the data is bounded to [-1, 1].
 #[derive(Config, Debug)]
@@ -86,13 +88,24 @@ impl MlpGenerator {
         labels: Option<Tensor<1, Int>>,
     ) -> Tensor<4> {
         let [batch, _] = noise.dims();
-        let mut x = super::join_label_embedding(noise, self.label_embedding.as_ref(), labels);
+        let mut x = shared::join_label_embedding(noise, self.label_embedding.as_ref(), labels);
         for (linear, norm) in self.hidden.iter().zip(&self.norms) {
             x = relu(norm.forward(linear.forward(x)));
         }
         let x = self.output.forward(x);
         let x = if self.tanh { tanh(x) } else { x };
         x.reshape([batch, self.channels, self.spatial, self.spatial])
+    }
+    /// Floating-point operations of one forward pass over `batch` noise vectors: the dense
+    /// layers' multiply-adds, two each, from their weight shapes (normalisation, activations and
+    /// the label lookup do not count).
+    pub fn forward_flops(&self, batch: usize) -> u64 {
+        let hidden: u64 = self
+            .hidden
+            .iter()
+            .map(|linear| shared::linear_flops(linear, batch).0)
+            .sum();
+        hidden + shared::linear_flops(&self.output, batch).0
     }
 }
 
@@ -219,12 +232,37 @@ impl MlpDiscriminator {
             features.clone()
         };
         let unconditional = self.head.forward(head_input);
-        super::add_class_projection(
+        shared::add_class_projection(
             unconditional,
             features,
             self.class_projection.as_ref(),
             labels,
         )
+    }
+
+    /// The hidden layers' FLOPs on `rows` packed rows.
+    fn hidden_flops(&self, rows: usize) -> u64 {
+        self.hidden
+            .iter()
+            .map(|linear| shared::linear_flops(linear, rows).0)
+            .sum()
+    }
+
+    /// Floating-point operations of one forward pass over samples of shape `samples`
+    /// (`[batch, c, h, w]`; `batch / pack` packed rows): the dense layers' multiply-adds (every
+    /// piece of a maxout unit), the head's and the class projection's, two each.
+    pub fn forward_flops(&self, samples: [usize; 4]) -> u64 {
+        let rows = samples[0] / self.pack;
+        self.hidden_flops(rows)
+            + shared::linear_flops(&self.head, rows).0
+            + shared::class_projection_flops(self.class_projection.as_ref(), rows)
+    }
+
+    /// Floating-point operations of [`MlpDiscriminator::input_gradient`] on `samples`: the
+    /// hidden layers forward, then each product again with the transposed weight; the head's
+    /// gradient is its weight, no product.
+    pub fn input_gradient_flops(&self, samples: [usize; 4]) -> u64 {
+        2 * self.hidden_flops(samples[0] / self.pack)
     }
 
     /// ∂(Σᵢ D(xᵢ, yᵢ))/∂x as differentiable operations (for the WGAN-GP penalty): back through the
@@ -248,7 +286,7 @@ impl MlpDiscriminator {
         }
         let [rows, _] = x.dims();
         let mut grad =
-            super::head_input_gradient(&self.head, self.class_projection.as_ref(), labels, rows);
+            shared::head_input_gradient(&self.head, self.class_projection.as_ref(), labels, rows);
         for (linear, trace) in self.hidden.iter().zip(traces).rev() {
             let per_piece = grad.reshape([rows, self.width, 1]) * trace.winners;
             // Linear's weight is [in, out]: ∂/∂x = g · Wᵀ.

@@ -19,18 +19,18 @@ use super::write_atomic;
 use crate::config::TrainConfig;
 use crate::error::{GanError, Result};
 use crate::models::Generator;
-use crate::train::{Gan, GanState};
 
 /// Bumped whenever the layout of a checkpoint changes; older ones are refused, never half-read.
 /// 2: the networks are stored as `Generator`/`Discriminator` enums over the architectures.
 pub const FORMAT_VERSION: u32 = 2;
 const LATEST: &str = "latest";
 const STATE: &str = "state.toml";
-const GENERATOR: &str = "generator.bpk";
-const GENERATOR_EMA: &str = "generator_ema.bpk";
-const DISCRIMINATOR: &str = "discriminator.bpk";
-const OPTIM_G: &str = "optim_g.bpk";
-const OPTIM_D: &str = "optim_d.bpk";
+/// The files of a single-G/D GAN's checkpoint.
+pub const GENERATOR: &str = "generator.bpk";
+pub const GENERATOR_EMA: &str = "generator_ema.bpk";
+pub const DISCRIMINATOR: &str = "discriminator.bpk";
+pub const OPTIM_G: &str = "optim_g.bpk";
+pub const OPTIM_D: &str = "optim_d.bpk";
 
 /// `state.toml` of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,30 +76,6 @@ pub(crate) fn optimizer_bytes(optim: &ModuleOptimizer, path_hint: &Path) -> Resu
         .into_bytes()
         .map(|b| b.to_vec())
         .map_err(|e| checkpoint_error(path_hint, e))
-}
-
-/// Saves `gan` under `checkpoints`; returns the checkpoint's directory.
-pub fn save(gan: &Gan, checkpoints: &Path) -> Result<PathBuf> {
-    let mut files = vec![
-        (GENERATOR, module_bytes(gan.generator.valid(), checkpoints)?),
-        (
-            DISCRIMINATOR,
-            module_bytes(gan.discriminator.valid(), checkpoints)?,
-        ),
-        (OPTIM_G, optimizer_bytes(&gan.optim_g, checkpoints)?),
-        (OPTIM_D, optimizer_bytes(&gan.optim_d, checkpoints)?),
-    ];
-    if let Some(average) = &gan.generator_ema {
-        files.push((GENERATOR_EMA, module_bytes(average.clone(), checkpoints)?));
-    }
-    let state = CheckpointState {
-        format: FORMAT_VERSION,
-        model: gan.config.model_name(),
-        step: gan.step,
-        seed: gan.config.seed,
-        checksums: Default::default(),
-    };
-    save_files(checkpoints, &state, &files)
 }
 
 /// Writes a checkpoint of `files` (name, bytes) and `state` under `checkpoints`, atomically: into
@@ -241,8 +217,10 @@ pub(crate) fn read_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<Modu
         .map_err(|e| checkpoint_error(path, e))
 }
 
-/// The GAN saved in checkpoint directory `dir`, for `config`, on `device`.
-pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
+/// The state of checkpoint `dir` of a run configured by `config`, checked (format, checksums)
+/// and matched against the run: the same model and the same seed, since the seed and the step
+/// are the run's whole random state.
+pub fn read_state_of_run(dir: &Path, config: &TrainConfig) -> Result<CheckpointState> {
     let state = read_state(dir)?;
     if state.model != config.model_name() {
         return Err(checkpoint_error(
@@ -263,30 +241,7 @@ pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Gan> {
             ),
         ));
     }
-    let (generator, discriminator) = config.init_networks(&device.clone().autodiff());
-    let generator = read_module(generator, &dir.join(GENERATOR))?;
-    let generator_ema = match config.g_ema {
-        Some(_) => Some(read_module(
-            config.init_generator(device),
-            &dir.join(GENERATOR_EMA),
-        )?),
-        None => None,
-    };
-    let discriminator = read_module(discriminator, &dir.join(DISCRIMINATOR))?;
-    let optim_g = read_optimizer(config.optimizer(), &dir.join(OPTIM_G))?;
-    let optim_d = read_optimizer(config.optimizer(), &dir.join(OPTIM_D))?;
-    Ok(Gan::from_state(
-        config,
-        device,
-        GanState {
-            generator,
-            generator_ema,
-            discriminator,
-            optim_g,
-            optim_d,
-            step: state.step,
-        },
-    ))
+    Ok(state)
 }
 
 /// The generator samples are drawn from: the moving average of G when the run keeps one, else G.

@@ -178,3 +178,12 @@ impl SampleFigure {
         }
     }
 }
+
+/// A batch's images, one channel-major vector each.
+pub fn split_images(images: burn::prelude::Tensor<4>) -> Vec<Vec<f32>> {
+    let [_, c, h, w] = images.dims();
+    crate::tensor_values(images)
+        .chunks_exact(c * h * w)
+        .map(<[f32]>::to_vec)
+        .collect()
+}

@@ -34,6 +34,66 @@ pub struct StepRecord {
     pub images_per_second: f64,
 }
 
+/// One CycleGAN iteration in `losses.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CycleRecord {
+    pub step: usize,
+    pub epoch: usize,
+    pub adversarial_ab: f64,
+    pub adversarial_ba: f64,
+    pub cycle_a: f64,
+    pub cycle_b: f64,
+    pub identity_a: f64,
+    pub identity_b: f64,
+    pub d_a: f64,
+    pub d_b: f64,
+    pub g_grad_norm: f64,
+    pub d_grad_norm: f64,
+    /// The learning rate of the step (CycleGAN's schedule).
+    pub lr: f64,
+    pub seconds: f64,
+    pub images_per_second: f64,
+}
+
+impl LogRecord for CycleRecord {
+    const COLUMNS: &'static [&'static str] = &[
+        "step",
+        "epoch",
+        "adversarial_ab",
+        "adversarial_ba",
+        "cycle_a",
+        "cycle_b",
+        "identity_a",
+        "identity_b",
+        "d_a",
+        "d_b",
+        "g_grad_norm",
+        "d_grad_norm",
+        "lr",
+        "seconds",
+        "images_per_second",
+    ];
+    fn step(&self) -> usize {
+        self.step
+    }
+}
+
+impl CycleRecord {
+    /// The loss terms with their column names, for the plot.
+    pub fn terms(&self) -> [(&'static str, f64); 8] {
+        [
+            ("adversarial_ab", self.adversarial_ab),
+            ("adversarial_ba", self.adversarial_ba),
+            ("cycle_a", self.cycle_a),
+            ("cycle_b", self.cycle_b),
+            ("identity_a", self.identity_a),
+            ("identity_b", self.identity_b),
+            ("d_a", self.d_a),
+            ("d_b", self.d_b),
+        ]
+    }
+}
+
 /// Mean losses of one epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochMeans {

@@ -31,6 +31,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| GanError::io(context(), e))
 }
 
+/// True when `path` is something other than a missing or empty directory: a file, or a
+/// directory holding anything (or one that cannot be read, which is not known to be empty).
+pub fn is_occupied(path: &Path) -> bool {
+    path.exists()
+        && (!path.is_dir()
+            || std::fs::read_dir(path)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true))
+}
+
+/// Refuses an output folder that already holds anything, so that no command overwrites or mixes
+/// into earlier files; `advice` says what to do instead. Nothing is changed either way.
+pub fn require_empty_dir(path: &Path, advice: &str) -> Result<()> {
+    if is_occupied(path) {
+        return Err(GanError::Output(format!(
+            "{} is not empty: {advice} (nothing was changed)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The font of every caption and plot label, embedded so that nothing depends on system fonts.
 pub(crate) const FONT: &str = "sans-serif";
 

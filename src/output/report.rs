@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::loss_log::{LossLog, StepRecord, epoch_means};
+use super::loss_log::{CycleRecord, LossLog, StepRecord, epoch_means};
 use super::plot::line_plot;
 use super::run_dir::RunDir;
 use super::write_atomic;
 use crate::error::{GanError, Result};
 use crate::models::ModelKind;
-use crate::train::cycle_run::CycleRecord;
 
 /// The sections of a report, in order: (id, heading). The browser test checks each is shown.
 pub const SECTIONS: [(&str, &str); 6] = [

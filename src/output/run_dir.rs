@@ -26,12 +26,7 @@ pub struct RunDir {
 impl RunDir {
     /// Makes a new run directory at `path`. A path that holds anything is refused and left alone.
     pub fn create(path: &Path) -> Result<Self> {
-        let occupied = path.exists()
-            && (!path.is_dir()
-                || std::fs::read_dir(path)
-                    .map(|mut d| d.next().is_some())
-                    .unwrap_or(true));
-        if occupied {
+        if super::is_occupied(path) {
             return Err(GanError::RunExists(path.to_path_buf()));
         }
         let run = RunDir {

@@ -9,15 +9,23 @@ use burn::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use std::path::Path;
+
+use super::gan::gradient_norm;
+use super::random::{DataOrder, Stream, stream};
 use crate::config::TrainConfig;
-use crate::data::ImageSet;
+use crate::data::{DataSpec, ImageSet, LoadOptions};
+use crate::error::{GanError, Result};
 use crate::losses::{l1_distance, least_squares};
+use crate::models::with_seed;
 use crate::models::{
     PatchDiscriminator, PatchDiscriminatorConfig, ResnetGenerator, ResnetGeneratorConfig,
     materialize_parameters,
 };
-use crate::train::random::{DataOrder, Stream, stream};
-use crate::train::{gradient_norm, with_seed};
+use crate::output::checkpoint::{
+    self, CheckpointState, module_bytes, optimizer_bytes, read_module, read_optimizer,
+};
+use crate::output::run_dir::RunDir;
 
 /// The history of generated images a discriminator is shown (Shrivastava et al. 2017): until it
 /// holds `capacity` images every new one is stored and returned; then each new image is, with
@@ -213,38 +221,6 @@ impl CycleGan {
         &self.device
     }
 
-    /// The optimizers of G, F, D_A and D_B (for checkpoints).
-    pub(crate) fn optimizers(
-        &self,
-    ) -> (
-        &ModuleOptimizer,
-        &ModuleOptimizer,
-        &ModuleOptimizer,
-        &ModuleOptimizer,
-    ) {
-        (
-            &self.optim_g_ab,
-            &self.optim_g_ba,
-            &self.optim_d_a,
-            &self.optim_d_b,
-        )
-    }
-
-    pub(crate) fn set_optimizers(
-        &mut self,
-        (g_ab, g_ba, d_a, d_b): (
-            ModuleOptimizer,
-            ModuleOptimizer,
-            ModuleOptimizer,
-            ModuleOptimizer,
-        ),
-    ) {
-        self.optim_g_ab = g_ab;
-        self.optim_g_ba = g_ba;
-        self.optim_d_a = d_a;
-        self.optim_d_b = d_b;
-    }
-
     /// The learning rate of the current step.
     pub fn lr(&self) -> f64 {
         let c = &self.config;
@@ -363,4 +339,102 @@ impl CycleGan {
             Direction::B2a => self.g_ba.valid().forward(images),
         }
     }
+}
+
+/// The networks' files in a CycleGAN checkpoint: G, F, D_A, D_B.
+const NETWORKS: [&str; 4] = ["g_ab.bpk", "g_ba.bpk", "d_a.bpk", "d_b.bpk"];
+/// Their optimizers' files, in the same order.
+const OPTIMIZERS: [&str; 4] = [
+    "optim_g_ab.bpk",
+    "optim_g_ba.bpk",
+    "optim_d_a.bpk",
+    "optim_d_b.bpk",
+];
+
+impl CycleGan {
+    /// The networks and optimizers of checkpoint `dir`, whose `state` has been checked against
+    /// the run. The image buffers start empty again.
+    pub(crate) fn restore(
+        config: &TrainConfig,
+        dir: &Path,
+        state: &CheckpointState,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut gan = CycleGan::new(config, device);
+        let [g_ab, g_ba, d_a, d_b] = NETWORKS.map(|n| dir.join(n));
+        gan.g_ab = read_module(gan.g_ab, &g_ab)?;
+        gan.g_ba = read_module(gan.g_ba, &g_ba)?;
+        gan.d_a = read_module(gan.d_a, &d_a)?;
+        gan.d_b = read_module(gan.d_b, &d_b)?;
+        let [o1, o2, o3, o4] = OPTIMIZERS.map(|n| dir.join(n));
+        let fresh = || config.cycle_optimizer();
+        gan.optim_g_ab = read_optimizer(fresh(), &o1)?;
+        gan.optim_g_ba = read_optimizer(fresh(), &o2)?;
+        gan.optim_d_a = read_optimizer(fresh(), &o3)?;
+        gan.optim_d_b = read_optimizer(fresh(), &o4)?;
+        gan.step = state.step;
+        Ok(gan)
+    }
+
+    /// The files of a checkpoint: the four networks and their optimizers.
+    pub(crate) fn checkpoint_files(&self, hint: &Path) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        let [g_ab, g_ba, d_a, d_b] = NETWORKS;
+        let [o_g_ab, o_g_ba, o_d_a, o_d_b] = OPTIMIZERS;
+        Ok(vec![
+            (g_ab, module_bytes(self.g_ab.valid(), hint)?),
+            (g_ba, module_bytes(self.g_ba.valid(), hint)?),
+            (d_a, module_bytes(self.d_a.valid(), hint)?),
+            (d_b, module_bytes(self.d_b.valid(), hint)?),
+            (o_g_ab, optimizer_bytes(&self.optim_g_ab, hint)?),
+            (o_g_ba, optimizer_bytes(&self.optim_g_ba, hint)?),
+            (o_d_a, optimizer_bytes(&self.optim_d_a, hint)?),
+            (o_d_b, optimizer_bytes(&self.optim_d_b, hint)?),
+        ])
+    }
+
+    /// True when every weight of the four networks is finite.
+    pub(crate) fn weights_finite(&self) -> bool {
+        use crate::models::all_finite;
+        all_finite(&self.g_ab)
+            && all_finite(&self.g_ba)
+            && all_finite(&self.d_a)
+            && all_finite(&self.d_b)
+    }
+}
+
+/// Both domains of `config`, each loaded at the run's size and channels. An empty or unreadable
+/// domain is an error that names it.
+pub fn load_domains(config: &TrainConfig) -> Result<(ImageSet, ImageSet)> {
+    let (a, b) = config.domain_specs()?;
+    let load = |spec: &DataSpec, key: &str| {
+        ImageSet::load(
+            spec,
+            LoadOptions {
+                spatial: config.spatial,
+                channels: config.channels,
+                limit: config.num_load,
+            },
+        )
+        .map_err(|e| GanError::config(key, format!("cannot be used: {e}")))
+    };
+    Ok((load(&a, "data_a")?, load(&b, "data_b")?))
+}
+
+/// The generator of `direction` from a CycleGAN run's latest checkpoint, for inference.
+pub fn load_translator(
+    config: &TrainConfig,
+    run: &RunDir,
+    direction: Direction,
+    device: &Device,
+) -> Result<ResnetGenerator> {
+    let dir = checkpoint::latest(&run.checkpoints_dir())?;
+    checkpoint::read_state_of_run(&dir, config)?;
+    let file = match direction {
+        Direction::A2b => NETWORKS[0],
+        Direction::B2a => NETWORKS[1],
+    };
+    read_module(
+        config.resnet_generator_config().init(device),
+        &dir.join(file),
+    )
 }

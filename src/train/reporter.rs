@@ -5,9 +5,19 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::Progress;
 use crate::error::{GanError, Result};
 use crate::output::run_dir::RunDir;
+
+/// How a run reports on the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A progress bar on a terminal, else a line per epoch.
+    Auto,
+    /// A line per epoch.
+    Lines,
+    /// Nothing (tests, library use).
+    Quiet,
+}
 
 /// What a session says: on the terminal through a [`Reporter`], and in the run's `train.log`.
 pub(crate) struct Console {

@@ -8,9 +8,9 @@ use ganforge::device::DeviceChoice;
 use ganforge::eval::translation::{DomainJudges, TranslationReport, evaluate_translation};
 use ganforge::losses::{l1_distance, least_squares};
 use ganforge::models::{ModelKind, PatchDiscriminatorConfig, ResnetGeneratorConfig};
+use ganforge::output::loss_log::CycleRecord;
 use ganforge::output::loss_log::LossLog;
 use ganforge::train::cycle::{CycleGan, Direction, ImagePool, scheduled_lr};
-use ganforge::train::cycle_run::CycleRecord;
 use ganforge::train::random::DataOrder;
 use ganforge::translate::{TranslateOptions, translate};
 use rand::SeedableRng;
@@ -85,7 +85,7 @@ fn tiny_cycle(steps: usize) -> TrainConfig {
 }
 
 fn domains(config: &TrainConfig) -> (ImageSet, ImageSet) {
-    ganforge::train::cycle_run::load_domains(config).unwrap()
+    ganforge::train::load_domains(config).unwrap()
 }
 
 #[test]

@@ -374,16 +374,128 @@ fn im2col_and_col2im_are_adjoint_on_random_geometries() {
     }
 }
 
-#[test]
-fn in_place_convolutions_match_the_gemm_forms_on_random_geometries() {
-    // The indirect (in-place) products against im2col + GEMM, which the tests above check
-    // against burn: strides up to 3, paddings on both sides, windows reaching into the far
-    // padding, output channels in whole vectors (the outer-product weight gradient) or not (the
-    // lane sums), grids narrower and wider than a vector.
-    if !direct_conv::available() {
-        eprintln!("no AVX-512F on this CPU: the in-place kernels are not used here");
-        return;
+/// The pixel of image channel `channel` that kernel tap `(kh, kw)` reads at window position
+/// `(oh, ow)`, as an index into one image, or `None` where it falls in the zero padding.
+fn tap_pixel(
+    g: &gemm_conv::Geometry,
+    channel: usize,
+    tap: [usize; 2],
+    window: [usize; 2],
+) -> Option<usize> {
+    let at = |i: usize| {
+        (window[i] * g.stride[i] + tap[i])
+            .checked_sub(g.pad[i])
+            .filter(|&p| p < g.size[i])
+    };
+    Some((channel * g.size[0] + at(0)?) * g.size[1] + at(1)?)
+}
+
+/// Every (im2col row, window position, image pixel) a geometry connects: row `(channel, kh,
+/// kw)`, the positions in row-major order, padding taps left out.
+fn taps(g: &gemm_conv::Geometry) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    for channel in 0..g.channels {
+        for kh in 0..g.kernel[0] {
+            for kw in 0..g.kernel[1] {
+                let row = (channel * g.kernel[0] + kh) * g.kernel[1] + kw;
+                for oh in 0..g.windows[0] {
+                    for ow in 0..g.windows[1] {
+                        if let Some(pixel) = tap_pixel(g, channel, [kh, kw], [oh, ow]) {
+                            out.push((row, oh * g.windows[1] + ow, pixel));
+                        }
+                    }
+                }
+            }
+        }
     }
+    out
+}
+
+/// The three products of a convolution by their definition, one multiply-add at a time in f64:
+/// `y = W · im2col(image) + bias`, `image = col2im(Wᵀ · y) + bias`, `dW = Σₙ yₙ · im2col(imageₙ)ᵀ`.
+struct Definition {
+    taps: Vec<(usize, usize, usize)>,
+    g: gemm_conv::Geometry,
+    c: usize,
+}
+
+impl Definition {
+    fn new(g: &gemm_conv::Geometry, c: usize) -> Self {
+        Definition {
+            taps: taps(g),
+            g: *g,
+            c,
+        }
+    }
+
+    fn correlate(&self, images: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let (rows, positions) = (self.g.rows(), self.g.positions());
+        let batch = images.len() / self.g.image_len();
+        let mut y = vec![0.0f64; batch * self.c * positions];
+        for n in 0..batch {
+            let image = &images[n * self.g.image_len()..];
+            for o in 0..self.c {
+                let out = &mut y[(n * self.c + o) * positions..][..positions];
+                if let Some(bias) = bias {
+                    out.fill(bias[o] as f64);
+                }
+                for &(row, position, pixel) in &self.taps {
+                    out[position] += (weight[o * rows + row] * image[pixel]) as f64;
+                }
+            }
+        }
+        y.into_iter().map(|v| v as f32).collect()
+    }
+
+    fn scatter(&self, y: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let (rows, positions, len) = (self.g.rows(), self.g.positions(), self.g.image_len());
+        let batch = y.len() / (self.c * positions);
+        let plane = self.g.size[0] * self.g.size[1];
+        let mut images = vec![0.0f64; batch * len];
+        for n in 0..batch {
+            let image = &mut images[n * len..][..len];
+            if let Some(bias) = bias {
+                for (i, v) in image.iter_mut().enumerate() {
+                    *v = bias[i / plane] as f64;
+                }
+            }
+            for o in 0..self.c {
+                let yo = &y[(n * self.c + o) * positions..][..positions];
+                for &(row, position, pixel) in &self.taps {
+                    image[pixel] += (weight[o * rows + row] * yo[position]) as f64;
+                }
+            }
+        }
+        images.into_iter().map(|v| v as f32).collect()
+    }
+
+    fn weight_gradient(&self, images: &[f32], y: &[f32]) -> Vec<f32> {
+        let (rows, positions) = (self.g.rows(), self.g.positions());
+        let batch = images.len() / self.g.image_len();
+        let mut dw = vec![0.0f64; self.c * rows];
+        for n in 0..batch {
+            let image = &images[n * self.g.image_len()..];
+            for o in 0..self.c {
+                let yo = &y[(n * self.c + o) * positions..][..positions];
+                for &(row, position, pixel) in &self.taps {
+                    dw[o * rows + row] += (yo[position] * image[pixel]) as f64;
+                }
+            }
+        }
+        dw.into_iter().map(|v| v as f32).collect()
+    }
+}
+
+#[test]
+fn in_place_and_portable_convolutions_match_the_definition_on_random_geometries() {
+    // Every form of the three products against their definition: the in-place (indirect)
+    // products where this CPU runs them (AVX-512F), and always the dispatching functions the
+    // layers call (`direct_conv::correlate` and co., which take im2col + GEMM on a CPU without
+    // AVX-512F and on the geometries that do not suit the in-place forms) and the GEMM forms.
+    // Strides up to 3, paddings on both sides, windows reaching into the far padding, output
+    // channels in whole vectors (the outer-product weight gradient) or not (the lane sums), grids
+    // narrower and wider than a vector.
+    let in_place = direct_conv::available();
     let mut rng = ChaCha8Rng::seed_from_u64(31);
     let random = |rng: &mut ChaCha8Rng, n: usize| -> Vec<f32> {
         (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
@@ -412,30 +524,59 @@ fn in_place_convolutions_match_the_gemm_forms_on_random_geometries() {
         let weight = random(&mut rng, c * g.rows());
         let (bias_y, bias_image) = (random(&mut rng, c), random(&mut rng, g.channels));
         let label = format!("case {case}: {g:?}, c {c}, batch {batch}");
-        assert_close(
-            &format!("{label}: correlate"),
-            &direct_conv::correlate_in_place(&images, &g, &weight, c, Some(&bias_y)),
-            &gemm_conv::correlate(&images, &g, &weight, c, Some(&bias_y)),
-        );
-        assert_close(
-            &format!("{label}: scatter"),
-            &direct_conv::scatter_in_place(&y, &g, &weight, c, Some(&bias_image)),
-            &gemm_conv::scatter(&y, &g, &weight, c, Some(&bias_image)),
-        );
-        assert_close(
-            &format!("{label}: weight gradient"),
-            &direct_conv::weight_gradient_in_place(&images, &y, &g, c),
-            &gemm_conv::weight_gradient(&images, &y, &g, c),
+        let definition = Definition::new(&g, c);
+        let correlated = definition.correlate(&images, &weight, Some(&bias_y));
+        let scattered = definition.scatter(&y, &weight, Some(&bias_image));
+        let gradient = definition.weight_gradient(&images, &y);
+        let mut forms: Vec<(&str, [Vec<f32>; 3])> = vec![
+            (
+                "dispatched",
+                [
+                    direct_conv::correlate(&images, &g, &weight, c, Some(&bias_y)),
+                    direct_conv::scatter(&y, &g, &weight, c, Some(&bias_image)),
+                    direct_conv::weight_gradient(&images, &y, &g, c),
+                ],
+            ),
+            (
+                "GEMM",
+                [
+                    gemm_conv::correlate(&images, &g, &weight, c, Some(&bias_y)),
+                    gemm_conv::scatter(&y, &g, &weight, c, Some(&bias_image)),
+                    gemm_conv::weight_gradient(&images, &y, &g, c),
+                ],
+            ),
+        ];
+        if in_place {
+            forms.push((
+                "in place",
+                [
+                    direct_conv::correlate_in_place(&images, &g, &weight, c, Some(&bias_y)),
+                    direct_conv::scatter_in_place(&y, &g, &weight, c, Some(&bias_image)),
+                    direct_conv::weight_gradient_in_place(&images, &y, &g, c),
+                ],
+            ));
+        }
+        for (form, [y_form, image_form, dw_form]) in &forms {
+            assert_close(&format!("{label}: {form} correlate"), y_form, &correlated);
+            assert_close(&format!("{label}: {form} scatter"), image_form, &scattered);
+            assert_close(
+                &format!("{label}: {form} weight gradient"),
+                dw_form,
+                &gradient,
+            );
+        }
+    }
+    if !in_place {
+        eprintln!(
+            "skipped: the in-place kernels need AVX-512F, this CPU lacks it (checked the \
+             portable path, im2col + GEMM, that the layers take here instead)"
         );
     }
 }
 
 #[test]
-fn in_place_convolution_matches_a_hand_computation() {
+fn in_place_and_portable_convolutions_match_a_hand_computation() {
     // One 1-channel 2×3 image, 2×2 kernel, stride 1, no padding: windows 1×2.
-    if !direct_conv::available() {
-        return;
-    }
     let g = gemm_conv::Geometry {
         channels: 1,
         size: [2, 3],
@@ -446,15 +587,52 @@ fn in_place_convolution_matches_a_hand_computation() {
     };
     let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
     let weight = [1.0, 10.0, 100.0, 1000.0];
-    // Window 0 reads 1, 2, 4, 5; window 1 reads 2, 3, 5, 6.
-    let y = direct_conv::correlate_in_place(&image, &g, &weight, 1, Some(&[0.5]));
-    assert_eq!(y, vec![5421.5, 6532.5]);
-    // The weight gradient of Σ y·[1, −1]: window 0's entries minus window 1's.
-    let dw = direct_conv::weight_gradient_in_place(&image, &[1.0, -1.0], &g, 1);
-    assert_eq!(dw, vec![-1.0, -1.0, -1.0, -1.0]);
-    // The transposed product: each y value spread over its window.
-    let back = direct_conv::scatter_in_place(&[1.0, 2.0], &g, &weight, 1, None);
-    assert_eq!(back, vec![1.0, 12.0, 20.0, 100.0, 1200.0, 2000.0]);
+    type Correlate = fn(&[f32], &gemm_conv::Geometry, &[f32], usize, Option<&[f32]>) -> Vec<f32>;
+    type Gradient = fn(&[f32], &[f32], &gemm_conv::Geometry, usize) -> Vec<f32>;
+    // The dispatching functions (what a CPU without AVX-512F runs, and every CPU on a grid this
+    // narrow), the GEMM forms, and the in-place forms where this CPU has them.
+    let mut forms: Vec<(&str, Correlate, Correlate, Gradient)> = vec![
+        (
+            "dispatched",
+            direct_conv::correlate,
+            direct_conv::scatter,
+            direct_conv::weight_gradient,
+        ),
+        (
+            "GEMM",
+            gemm_conv::correlate,
+            gemm_conv::scatter,
+            gemm_conv::weight_gradient,
+        ),
+    ];
+    if direct_conv::available() {
+        forms.push((
+            "in place",
+            direct_conv::correlate_in_place,
+            direct_conv::scatter_in_place,
+            direct_conv::weight_gradient_in_place,
+        ));
+    } else {
+        eprintln!(
+            "skipped: the in-place kernels need AVX-512F, this CPU lacks it (checked the \
+             portable path against the hand computation)"
+        );
+    }
+    for (form, correlate, scatter, weight_gradient) in forms {
+        // Window 0 reads 1, 2, 4, 5; window 1 reads 2, 3, 5, 6.
+        let y = correlate(&image, &g, &weight, 1, Some(&[0.5]));
+        assert_eq!(y, vec![5421.5, 6532.5], "{form} correlate");
+        // The weight gradient of Σ y·[1, −1]: window 0's entries minus window 1's.
+        let dw = weight_gradient(&image, &[1.0, -1.0], &g, 1);
+        assert_eq!(dw, vec![-1.0, -1.0, -1.0, -1.0], "{form} weight gradient");
+        // The transposed product: each y value spread over its window.
+        let back = scatter(&[1.0, 2.0], &g, &weight, 1, None);
+        assert_eq!(
+            back,
+            vec![1.0, 12.0, 20.0, 100.0, 1200.0, 2000.0],
+            "{form} scatter"
+        );
+    }
 }
 
 /// A BatchNorm layer with random gamma and beta (the same for the same seed).

@@ -9,6 +9,7 @@ mod evaluate;
 mod feature_net;
 mod judge;
 mod kernels;
+mod layering;
 mod models;
 mod modes;
 mod objectives;
@@ -17,6 +18,7 @@ mod remedies;
 mod report;
 mod sample;
 mod scores;
+mod session;
 mod speed;
 mod training;
 

@@ -109,3 +109,119 @@ fn the_masked_leaky_relu_has_burns_values_and_gradients() {
         ganforge::tensor_values(b.grad(&gb).unwrap())
     );
 }
+
+// The hand computation keeps its factors of 1, one per channel count.
+#[allow(clippy::identity_op)]
+#[test]
+fn a_tiny_dcgan_counts_its_flops_as_by_hand() {
+    use ganforge::models::{Discriminator, Generator, NormKind};
+    let device = Device::flex();
+    // D on 16×16 grey, capacity 1, 3×3 kernels: per image, Cin·Cout·9·(output side)² multiply-adds
+    // per convolution, then the 8 → 1 head.
+    let d = DcganDiscriminatorConfig::new(1)
+        .with_capacity(1)
+        .with_filter(3)
+        .with_norm(NormKind::None)
+        .init(&device);
+    let convs = 9 * (1 * 1 * 256 + 1 * 1 * 64) // block 1: 16×16, then stride 2 to 8×8
+        + 9 * (1 * 2 * 64 + 2 * 2 * 16) // block 2: 8×8, 4×4
+        + 9 * (2 * 4 * 16 + 4 * 4 * 4) // block 3: 4×4, 2×2
+        + 9 * (4 * 8 * 4 + 8 * 8 * 1); // block 4: 2×2, 1×1
+    assert_eq!(convs, 8064);
+    assert_eq!(d.forward_flops([2, 1, 16, 16]), 2 * 2 * (convs + 8));
+    assert_eq!(d.input_gradient_flops([2, 1, 16, 16]), 2 * 2 * 2 * convs);
+    // At 32×32 every activation has 4× the pixels, the head the same.
+    assert_eq!(d.forward_flops([1, 1, 32, 32]), 2 * (4 * convs + 8));
+    let d = Discriminator::from(d);
+    assert_eq!(d.forward_flops([3, 1, 16, 16]), 3 * 2 * (convs + 8));
+    // Packed by 2: half the inputs, the first convolution reads 2 channels; conditional: one
+    // 8-value inner product with the class embedding per input.
+    let packed = DcganDiscriminatorConfig::new(1)
+        .with_capacity(1)
+        .with_filter(3)
+        .with_pack(2)
+        .with_classes(10)
+        .init(&device);
+    assert_eq!(
+        packed.forward_flops([4, 1, 16, 16]),
+        2 * 2 * (convs + 9 * 256 + 8 + 8)
+    );
+
+    // G to 16×16 grey from 4 noise values, capacity 1, 3×3 kernels: dense 4 → 1·1·8, transposed
+    // convolutions Cin·Cout·9·(input side)² (8→4 at 1×1, 4→2 at 2×2, 2→1 at 4×4, 1→1 at 8×8),
+    // the last convolution 1→1 at 16×16.
+    let g = DcganGeneratorConfig::new(16, 1)
+        .with_latent(4)
+        .with_capacity(1)
+        .with_filter(3)
+        .init(&device);
+    let per_image = 4 * 8 + 9 * (8 * 4 + 4 * 2 * 4 + 2 * 16 + 64) + 9 * 256;
+    assert_eq!(per_image, 3776);
+    assert_eq!(g.forward_flops(3), 2 * 3 * per_image);
+    assert_eq!(Generator::from(g).forward_flops(1), 2 * per_image);
+    // Conditional, with a 5-value label embedding: the dense layer reads 4 + 5 inputs.
+    let g = DcganGeneratorConfig::new(16, 1)
+        .with_latent(4)
+        .with_capacity(1)
+        .with_filter(3)
+        .with_classes(10)
+        .with_label_embedding(5)
+        .init(&device);
+    assert_eq!(g.forward_flops(1), 2 * (per_image + 5 * 8));
+}
+
+#[test]
+fn a_tiny_mlp_counts_its_flops_as_by_hand() {
+    use ganforge::models::{Discriminator, MlpDiscriminatorConfig, MlpGeneratorConfig};
+    let device = Device::flex();
+    // G: 2 → 3 → 3 → 1·2·2, per row 2·3 + 3·3 + 3·4 multiply-adds.
+    let g = MlpGeneratorConfig::new(1, 2)
+        .with_latent(2)
+        .with_width(3)
+        .with_layers(2)
+        .init(&device);
+    assert_eq!(g.forward_flops(5), 2 * 5 * (6 + 9 + 12));
+    // D: 2 samples of 4 values packed into rows of 8 → maxout 3 units × 2 pieces → 3 × 2 → 1.
+    let d = MlpDiscriminatorConfig::new(4)
+        .with_width(3)
+        .with_layers(2)
+        .with_pieces(2)
+        .with_pack(2)
+        .init(&device);
+    // 6 samples are 3 rows of 8·6 + 3·6 + 3·1 multiply-adds.
+    assert_eq!(d.forward_flops([6, 1, 2, 2]), 2 * 3 * (48 + 18 + 3));
+    // The input gradient: each hidden product forward and back with the transposed weights.
+    assert_eq!(d.input_gradient_flops([6, 1, 2, 2]), 2 * 3 * 2 * (48 + 18));
+    assert_eq!(
+        Discriminator::from(d).forward_flops([2, 1, 2, 2]),
+        2 * (48 + 18 + 3)
+    );
+}
+
+#[test]
+fn the_flop_counts_follow_the_layers_a_forward_pass_runs() {
+    // The count's layer shapes are the ones the forward pass produces: on a 32×32 RGB DCGAN, G's
+    // output is D's input, and D's count at that shape is what it runs on G's images.
+    let device = Device::flex();
+    let g = DcganGeneratorConfig::new(32, 3)
+        .with_capacity(2)
+        .with_latent(5)
+        .init(&device);
+    let images = g.forward(Tensor::zeros([2, 5], &device));
+    assert_eq!(images.dims(), [2, 3, 32, 32]);
+    let d = DcganDiscriminatorConfig::new(3)
+        .with_capacity(2)
+        .init(&device);
+    // Kernel 5: D's convolutions 3→2 at 32², 2→2 at 16², 2→4 at 16², 4→4 at 8², 4→8 at 8², 8→8
+    // at 4², 8→16 at 4², 16→16 at 2², then the 16 → 1 head.
+    let convs = 25
+        * (3 * 2 * 1024
+            + 2 * 2 * 256
+            + 2 * 4 * 256
+            + 4 * 4 * 64
+            + 4 * 8 * 64
+            + 8 * 8 * 16
+            + 8 * 16 * 16
+            + 16 * 16 * 4);
+    assert_eq!(d.forward_flops(images.dims()), 2 * 2 * (convs + 16));
+}

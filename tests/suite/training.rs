@@ -390,7 +390,7 @@ fn the_moving_average_of_g_follows_its_formula_and_is_what_samples_come_from() {
             .unwrap();
     let checkpoint = ganforge::output::checkpoint::latest(&out.join("checkpoints")).unwrap();
     assert!(checkpoint.join("generator_ema.bpk").is_file());
-    let gan = ganforge::output::checkpoint::load(&config, &checkpoint, &Device::flex()).unwrap();
+    let gan = ganforge::train::Gan::load(&config, &checkpoint, &Device::flex()).unwrap();
     let z = ganforge::train::random::noise(
         &mut ganforge::train::random::stream(0, 0, Stream::Sample),
         config.noise,
@@ -493,7 +493,7 @@ fn a_damaged_or_foreign_checkpoint_is_refused_before_anything_loads() {
         .unwrap()
         .read_config()
         .unwrap();
-    let err = ganforge::output::checkpoint::load(&config, &dir, &Device::flex())
+    let err = ganforge::train::Gan::load(&config, &dir, &Device::flex())
         .err()
         .unwrap()
         .to_string();

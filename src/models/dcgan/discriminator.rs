@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::ops::ConvTransposeOptions;
 
-use super::same_padding;
+use crate::models::shared::{self, same_padding};
 
 /// How D normalises activations inside its encoder blocks.
 #[derive(
@@ -183,7 +183,7 @@ impl EncoderBlock {
         let conv = kernels::conv(&self.conv, x);
         let conv_down = kernels::conv(&self.conv_down, self.norm.forward(conv.clone()));
         let norm_down = self.norm_down.forward(conv_down.clone());
-        let out = super::leaky(norm_down.clone(), self.leaky_slope);
+        let out = kernels::leaky(norm_down.clone(), self.leaky_slope);
         let trace = BlockTrace {
             input: [h, w],
             conv,
@@ -209,6 +209,14 @@ impl EncoderBlock {
         let g = conv_input_gradient(&self.conv_down, g, [h, w]);
         let g = self.norm.input_gradient(trace.conv, g);
         conv_input_gradient(&self.conv, g, trace.input)
+    }
+
+    /// FLOPs of [`EncoderBlock::forward`] on an input of shape `input` (its two convolutions;
+    /// see [`DcganDiscriminator::forward_flops`]), and its output's shape.
+    pub fn forward_flops(&self, input: [usize; 4]) -> (u64, [usize; 4]) {
+        let (conv, shape) = shared::conv2d_flops(&self.conv, input);
+        let (conv_down, shape) = shared::conv2d_flops(&self.conv_down, shape);
+        (conv + conv_down, shape)
     }
 }
 
@@ -366,7 +374,7 @@ impl DcganDiscriminator {
             features.clone()
         };
         let unconditional = self.head.forward(head_input);
-        super::add_class_projection(
+        shared::add_class_projection(
             unconditional,
             features,
             self.class_projection.as_ref(),
@@ -398,7 +406,7 @@ impl DcganDiscriminator {
         let [groups, features, fh, fw] = x.dims();
         // Head (and class projection): ∂D/∂φ = w (+ e_y) for every image.
         let grad =
-            super::head_input_gradient(&self.head, self.class_projection.as_ref(), labels, groups);
+            shared::head_input_gradient(&self.head, self.class_projection.as_ref(), labels, groups);
         // Global average pool: each position gets 1/(h·w) of the feature's gradient.
         let mut grad = grad
             .reshape([groups, features, 1, 1])
@@ -409,6 +417,39 @@ impl DcganDiscriminator {
             grad = block.input_gradient(trace, grad);
         }
         grad.reshape([b, c, h, w])
+    }
+
+    /// The convolutions' FLOPs on `samples` (`[batch, c, h, w]`, before packing) and the shape
+    /// of the last feature maps (`[batch / pack, …]`).
+    fn blocks_flops(&self, samples: [usize; 4]) -> (u64, [usize; 4]) {
+        let [b, c, h, w] = samples;
+        let mut shape = [b / self.pack, self.pack * c, h, w];
+        let mut total = 0;
+        for block in &self.blocks {
+            let (flops, out) = block.forward_flops(shape);
+            total += flops;
+            shape = out;
+        }
+        (total, shape)
+    }
+
+    /// Floating-point operations of one forward pass over `samples` images (`[batch, c, h, w]`),
+    /// counted from the layers themselves (weight shapes, strides, paddings and the activation
+    /// sizes they see): a multiply-add is two; the convolutions, the dense head and the class
+    /// projection's inner product count, normalisation, activations and pooling do not. A packed
+    /// D sees `batch / pack` inputs of `pack · c` channels.
+    pub fn forward_flops(&self, samples: [usize; 4]) -> u64 {
+        let (convs, [groups, ..]) = self.blocks_flops(samples);
+        convs
+            + shared::linear_flops(&self.head, groups).0
+            + shared::class_projection_flops(self.class_projection.as_ref(), groups)
+    }
+
+    /// Floating-point operations of [`DcganDiscriminator::input_gradient`] on `samples`: the
+    /// blocks' convolutions forward, then each again as the transposed convolution that carries
+    /// the gradient back (the same multiply-adds); the head's gradient is its weight, no product.
+    pub fn input_gradient_flops(&self, samples: [usize; 4]) -> u64 {
+        2 * self.blocks_flops(samples).0
     }
 
     /// D(x) as the tutorial's sigmoid output, in (0, 1).

@@ -4,7 +4,7 @@ use burn::nn::{
 };
 use burn::prelude::*;
 
-use super::same_padding;
+use crate::models::shared::{self, same_padding};
 
 /// One block of the tutorial's generator: ConvTranspose(k, stride 2, same) → BatchNorm →
 /// LeakyReLU. It doubles the spatial size.
@@ -48,6 +48,12 @@ impl DecoderBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = crate::kernels::conv_transpose(&self.conv_up, x);
         crate::kernels::batch_norm(&self.norm, x, Some(self.leaky_slope))
+    }
+
+    /// FLOPs of [`DecoderBlock::forward`] on an input of shape `input` (see
+    /// [`DcganGenerator::forward_flops`]), and its output's shape.
+    pub fn forward_flops(&self, input: [usize; 4]) -> (u64, [usize; 4]) {
+        shared::conv_transpose2d_flops(&self.conv_up, input)
     }
 }
 
@@ -148,10 +154,30 @@ impl DcganGenerator {
         labels: Option<Tensor<1, Int>>,
     ) -> Tensor<4> {
         let [batch, _] = noise.dims();
-        let input = super::join_label_embedding(noise, self.label_embedding.as_ref(), labels);
+        let input = shared::join_label_embedding(noise, self.label_embedding.as_ref(), labels);
         let x = self.project_norm.forward(self.project.forward(input));
         let x = x.reshape([batch, self.start_channels, self.start, self.start]);
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
         crate::kernels::tanh(crate::kernels::conv(&self.to_image, x))
+    }
+
+    /// Floating-point operations of one forward pass over `batch` noise vectors, counted from
+    /// the layers themselves (their weight shapes, strides and paddings, and the activation
+    /// sizes they see): a multiply-add is two, and only the dense projection and the
+    /// (transposed) convolutions count; normalisation, activations and the label lookup do not.
+    pub fn forward_flops(&self, batch: usize) -> u64 {
+        let (mut total, features) = shared::linear_flops(&self.project, batch);
+        let mut shape = [batch, self.start_channels, self.start, self.start];
+        assert_eq!(
+            features,
+            self.start_channels * self.start * self.start,
+            "the projection fills the first feature maps"
+        );
+        for block in &self.blocks {
+            let (flops, out) = block.forward_flops(shape);
+            total += flops;
+            shape = out;
+        }
+        total + shared::conv2d_flops(&self.to_image, shape).0
     }
 }

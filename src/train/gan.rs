@@ -1,0 +1,587 @@
+//! [`Gan`]: a single-generator, single-discriminator GAN in training (the tutorial's DCGAN, the
+//! fully connected `mlp`, every objective and remedy): both networks, both optimizers, and the
+//! tutorial's iteration. [`super::gan_trainer`] plugs it into the session driver.
+
+use std::path::Path;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
+use burn::prelude::*;
+
+use super::random::{DataOrder, Stream, noise, stream};
+use crate::config::{OptimizerKind, TrainConfig};
+use crate::data::DataSpec;
+use crate::data::ImageSet;
+use crate::error::Result;
+use crate::losses::{LossKind, Objective, gradient_penalty};
+use crate::models::{
+    DcganDiscriminatorConfig, DcganGeneratorConfig, Discriminator, Generator,
+    MlpDiscriminatorConfig, MlpGeneratorConfig, ModelKind, clip_weights, materialize_parameters,
+    moving_average, normal_init,
+};
+use crate::output::checkpoint::{
+    self, CheckpointState, module_bytes, optimizer_bytes, read_module, read_optimizer,
+};
+
+use crate::models::with_seed;
+
+impl TrainConfig {
+    /// Classes the networks are conditioned on; 0 for an unconditional run.
+    pub fn condition_classes(&self) -> usize {
+        if self.conditional {
+            self.classes.unwrap_or(0)
+        } else {
+            0
+        }
+    }
+
+    /// G of the configured architecture, with burn's initial weights (drawn lazily).
+    pub fn init_generator(&self, device: &Device) -> Generator {
+        let classes = self.condition_classes();
+        match self.model {
+            ModelKind::Dcgan => DcganGeneratorConfig::new(self.spatial, self.channels)
+                .with_classes(classes)
+                .with_latent(self.latent)
+                .with_capacity(self.capacity)
+                .with_filter(self.filter)
+                .with_leaky_slope(self.leaky_slope)
+                .init(device)
+                .into(),
+            ModelKind::Mlp => MlpGeneratorConfig::new(self.channels, self.spatial)
+                .with_classes(classes)
+                .with_latent(self.latent)
+                .with_width(2 * self.capacity)
+                // Images are in [-1, 1]; points of a mixture are not bounded.
+                .with_tanh(!matches!(self.data_spec(), Ok(DataSpec::Mixture(_))))
+                .init(device)
+                .into(),
+            ModelKind::Cyclegan => {
+                unreachable!("a CycleGAN run trains with train::cycle::CycleGan")
+            }
+        }
+    }
+
+    /// D of the configured architecture, with burn's initial weights (drawn lazily).
+    pub fn init_discriminator(&self, device: &Device) -> Discriminator {
+        let classes = self.condition_classes();
+        match self.model {
+            ModelKind::Dcgan => DcganDiscriminatorConfig::new(self.channels)
+                .with_capacity(self.capacity)
+                .with_filter(self.filter)
+                .with_leaky_slope(self.leaky_slope)
+                .with_norm(self.d_norm)
+                .with_classes(classes)
+                .with_pack(self.pack)
+                .with_minibatch_stddev(self.minibatch_stddev)
+                .init(device)
+                .into(),
+            ModelKind::Mlp => {
+                MlpDiscriminatorConfig::new(self.channels * self.spatial * self.spatial)
+                    .with_width(self.capacity)
+                    .with_classes(classes)
+                    .with_pack(self.pack)
+                    .with_minibatch_stddev(self.minibatch_stddev)
+                    .init(device)
+                    .into()
+            }
+            ModelKind::Cyclegan => {
+                unreachable!("a CycleGAN run trains with train::cycle::CycleGan")
+            }
+        }
+    }
+
+    /// A fresh optimizer of the configured kind (each network has its own).
+    pub(crate) fn optimizer(&self) -> ModuleOptimizer {
+        match self.optimizer {
+            OptimizerKind::Adam => AdamConfig::new()
+                .with_beta_1(self.beta1 as f32)
+                .with_beta_2(self.beta2 as f32)
+                .with_epsilon(1e-8)
+                .init(),
+            OptimizerKind::Rmsprop => RmsPropConfig::new()
+                .with_momentum(0.0)
+                .with_epsilon(1e-8)
+                .init(),
+        }
+    }
+
+    pub fn objective(&self) -> Objective {
+        Objective {
+            kind: self.loss,
+            real_target: self.label_smoothing,
+        }
+    }
+
+    /// Networks with their initial weights, drawn from `seed` (on the non-autodiff device).
+    pub fn init_networks(&self, device: &Device) -> (Generator, Discriminator) {
+        with_seed(device, self.seed, || self.draw_networks(device))
+    }
+
+    fn draw_networks(&self, device: &Device) -> (Generator, Discriminator) {
+        let generator = self.init_generator(device);
+        let discriminator = self.init_discriminator(device);
+        let (generator, discriminator) = match self.init_std {
+            Some(std) => (normal_init(generator, std), normal_init(discriminator, std)),
+            None => (generator, discriminator),
+        };
+        // burn draws a parameter at its first use: draw them all while the seeded RNG is ours.
+        materialize_parameters(&generator);
+        materialize_parameters(&discriminator);
+        (generator, discriminator)
+    }
+}
+
+/// G's input: noise and, for a conditional run, the class of each image.
+#[derive(Debug, Clone)]
+pub struct Latent {
+    pub noise: Tensor<2>,
+    pub labels: Option<Tensor<1, Int>>,
+}
+
+/// Class labels as an integer tensor.
+pub fn label_tensor(labels: &[usize], device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+    Tensor::from_data(TensorData::new(values, [labels.len()]), device)
+}
+
+/// Means over one iteration's updates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IterationStats {
+    pub d_loss: f64,
+    pub g_loss: f64,
+    /// Mean reported D output on real and on fake batches (probabilities for `bce`).
+    pub d_real: f64,
+    pub d_fake: f64,
+    /// Mean raw D(x) − mean raw D(G(z)), for objectives where it estimates a distance.
+    pub wasserstein: Option<f64>,
+    /// L2 norms of the gradients of D's weights (mean over its updates) and of G's.
+    pub d_grad_norm: f64,
+    pub g_grad_norm: f64,
+}
+
+/// What one D update measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpdateStats {
+    pub loss: f64,
+    /// Mean reported D output on the batch.
+    pub score: f64,
+    /// Mean raw D output on the batch.
+    pub raw: f64,
+    pub grad_norm: f64,
+}
+
+/// L2 norm of the gradients `grads` holds for `module`'s weights.
+pub fn gradient_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
+    struct SumSquares<'a> {
+        grads: &'a GradientsParams,
+        total: f64,
+    }
+    impl ModuleVisitor for SumSquares<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.get::<D>(param.id) {
+                self.total += g.square().sum().into_scalar::<f32>() as f64;
+            }
+        }
+    }
+    let mut sum = SumSquares { grads, total: 0.0 };
+    module.visit(&mut sum);
+    sum.total.sqrt()
+}
+
+/// A GAN in training: both networks, both optimizers and the number of iterations done.
+pub struct Gan {
+    pub generator: Generator,
+    /// Exponential moving average of G's weights (`g_ema`), on the inference device; what
+    /// samples are drawn from when present.
+    pub generator_ema: Option<Generator>,
+    pub discriminator: Discriminator,
+    pub(crate) optim_g: ModuleOptimizer,
+    pub(crate) optim_d: ModuleOptimizer,
+    /// Iterations completed.
+    pub step: usize,
+    pub config: TrainConfig,
+    objective: Objective,
+    /// The autodiff device training runs on.
+    device: Device,
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    t.into_scalar::<f32>() as f64
+}
+
+impl Gan {
+    /// Fresh networks for `config` on `device` (autodiff is added here).
+    pub fn new(config: &TrainConfig, device: &Device) -> Self {
+        let device = device.clone().autodiff();
+        let (generator, discriminator) = config.init_networks(&device);
+        let generator_ema = config.g_ema.map(|_| generator.valid());
+        Gan {
+            generator,
+            generator_ema,
+            discriminator,
+            optim_g: config.optimizer(),
+            optim_d: config.optimizer(),
+            step: 0,
+            config: config.clone(),
+            objective: config.objective(),
+            device,
+        }
+    }
+
+    /// The GAN saved in checkpoint `dir` of a run configured by `config`, on `device`, after
+    /// checking the checkpoint against the run (format, checksums, model, seed).
+    pub fn load(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Self> {
+        let state = checkpoint::read_state_of_run(dir, config)?;
+        Self::restore(config, dir, &state, device)
+    }
+
+    /// The networks and optimizers of checkpoint `dir`, whose `state` has been checked.
+    pub(crate) fn restore(
+        config: &TrainConfig,
+        dir: &Path,
+        state: &CheckpointState,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut gan = Gan::new(config, device);
+        gan.generator = read_module(gan.generator, &dir.join(checkpoint::GENERATOR))?;
+        gan.discriminator = read_module(gan.discriminator, &dir.join(checkpoint::DISCRIMINATOR))?;
+        if gan.generator_ema.is_some() {
+            let average = config.init_generator(&device.clone().without_autodiff());
+            gan.generator_ema = Some(read_module(average, &dir.join(checkpoint::GENERATOR_EMA))?);
+        }
+        gan.optim_g = read_optimizer(config.optimizer(), &dir.join(checkpoint::OPTIM_G))?;
+        gan.optim_d = read_optimizer(config.optimizer(), &dir.join(checkpoint::OPTIM_D))?;
+        gan.step = state.step;
+        Ok(gan)
+    }
+
+    /// The files of a checkpoint of this GAN: both networks, G's average, both optimizers.
+    pub(crate) fn checkpoint_files(&self, hint: &Path) -> Result<Vec<(&'static str, Vec<u8>)>> {
+        let mut files = vec![
+            (
+                checkpoint::GENERATOR,
+                module_bytes(self.generator.valid(), hint)?,
+            ),
+            (
+                checkpoint::DISCRIMINATOR,
+                module_bytes(self.discriminator.valid(), hint)?,
+            ),
+            (checkpoint::OPTIM_G, optimizer_bytes(&self.optim_g, hint)?),
+            (checkpoint::OPTIM_D, optimizer_bytes(&self.optim_d, hint)?),
+        ];
+        if let Some(average) = &self.generator_ema {
+            files.push((
+                checkpoint::GENERATOR_EMA,
+                module_bytes(average.clone(), hint)?,
+            ));
+        }
+        Ok(files)
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// G's input for stream `purpose` at `index`: noise and, for a conditional run, classes
+    /// drawn uniformly from the same stream.
+    pub fn latent(&self, purpose: Stream, index: u64, count: usize) -> Latent {
+        let mut rng = stream(self.config.seed, index, purpose);
+        let noise = noise(
+            &mut rng,
+            self.config.noise,
+            count,
+            self.config.latent,
+            &self.device,
+        );
+        let classes = self.config.condition_classes();
+        let labels = (classes > 0).then(|| {
+            let drawn: Vec<usize> = (0..count)
+                .map(|_| rand::Rng::random_range(&mut rng, 0..classes))
+                .collect();
+            label_tensor(&drawn, &self.device)
+        });
+        Latent { noise, labels }
+    }
+
+    /// G's input for stream `purpose` at `index` with the given classes.
+    pub fn latent_with_labels(&self, purpose: Stream, index: u64, labels: &[usize]) -> Latent {
+        let noise = self.latent(purpose, index, labels.len()).noise;
+        Latent {
+            noise,
+            labels: Some(label_tensor(labels, &self.device)),
+        }
+    }
+
+    /// Backpropagates `loss` into D, steps D's optimizer and clips D's weights when the
+    /// configuration says so; returns the L2 norm of the gradient.
+    fn apply_discriminator_loss(&mut self, loss: Tensor<1>) -> f64 {
+        let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
+        let grad_norm = gradient_norm(&self.discriminator, &grads);
+        self.discriminator = self
+            .optim_d
+            .step(self.config.lr_d, self.discriminator.clone(), grads);
+        if let Some(c) = self.config.clip {
+            self.discriminator = clip_weights(self.discriminator.clone(), c);
+        }
+        grad_norm
+    }
+
+    /// The statistics of D's `output` on one batch.
+    fn update_stats(&self, output: Tensor<2>, loss: f64, grad_norm: f64) -> UpdateStats {
+        let output = output.detach();
+        UpdateStats {
+            loss,
+            score: scalar(self.objective.score(output.clone()).mean()),
+            raw: scalar(output.mean()),
+            grad_norm,
+        }
+    }
+
+    /// D on a batch of real images (target 1, or the smoothed target), with their labels in a
+    /// conditional run.
+    pub fn discriminator_step_real(
+        &mut self,
+        real: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> UpdateStats {
+        let output = self.discriminator.forward_conditioned(real, labels);
+        let loss = self.objective.discriminator_real(output.clone());
+        let value = scalar(loss.clone());
+        let grad_norm = self.apply_discriminator_loss(loss);
+        self.update_stats(output, value, grad_norm)
+    }
+
+    /// G's images for `latent`, for D to judge. G is not updated: its output is detached, and
+    /// its graph dropped.
+    fn fakes_for_discriminator(&self, latent: &Latent) -> Tensor<4> {
+        self.generator
+            .forward_conditioned(latent.noise.clone(), latent.labels.clone())
+            .detach()
+    }
+
+    /// D on a separate batch of fakes G makes from `latent` (target 0).
+    pub fn discriminator_step_fake(&mut self, latent: Latent) -> UpdateStats {
+        let fakes = self.fakes_for_discriminator(&latent);
+        let output = self.discriminator.forward_conditioned(fakes, latent.labels);
+        let loss = self.objective.discriminator_fake(output.clone());
+        let value = scalar(loss.clone());
+        let grad_norm = self.apply_discriminator_loss(loss);
+        self.update_stats(output, value, grad_norm)
+    }
+
+    /// D on one batch holding the real images and as many fakes (`mixed_batches`), one update on
+    /// the mean of the two losses; returns the statistics of the real and of the fake half.
+    pub fn discriminator_step_mixed(
+        &mut self,
+        real: Tensor<4>,
+        real_labels: Option<Tensor<1, Int>>,
+        latent: Latent,
+    ) -> (UpdateStats, UpdateStats) {
+        let fake = self.fakes_for_discriminator(&latent);
+        let (n_real, n_fake) = (real.dims()[0], fake.dims()[0]);
+        let labels = match (real_labels, latent.labels) {
+            (Some(r), Some(f)) => Some(Tensor::cat(vec![r, f], 0)),
+            _ => None,
+        };
+        let output = self
+            .discriminator
+            .forward_conditioned(Tensor::cat(vec![real, fake], 0), labels);
+        let out_real = output.clone().narrow(0, 0, n_real);
+        let out_fake = output.narrow(0, n_real, n_fake);
+        let loss_real = self.objective.discriminator_real(out_real.clone());
+        let loss_fake = self.objective.discriminator_fake(out_fake.clone());
+        let (value_real, value_fake) = (scalar(loss_real.clone()), scalar(loss_fake.clone()));
+        let grad_norm = self.apply_discriminator_loss((loss_real + loss_fake).mul_scalar(0.5));
+        (
+            self.update_stats(out_real, value_real, grad_norm),
+            self.update_stats(out_fake, value_fake, grad_norm),
+        )
+    }
+
+    /// One WGAN-GP critic update (Gulrajani et al. 2017) on a real batch and as many fakes:
+    /// −mean D(x) + mean D(G(z)) + λ·penalty, one optimizer step. In a conditional run the
+    /// fakes take the real images' labels, so that each interpolate has one label. Returns the
+    /// statistics of the real and the fake half; the fake half's loss includes the penalty.
+    pub fn critic_step_gradient_penalty(
+        &mut self,
+        real: Tensor<4>,
+        real_labels: Option<Tensor<1, Int>>,
+        latent: Latent,
+        draw: u64,
+    ) -> (UpdateStats, UpdateStats) {
+        let latent = Latent {
+            labels: real_labels.clone().or(latent.labels),
+            ..latent
+        };
+        let fake = self.fakes_for_discriminator(&latent);
+        let n = real.dims()[0];
+        let out_real = self
+            .discriminator
+            .forward_conditioned(real.clone(), real_labels.clone());
+        let out_fake = self
+            .discriminator
+            .forward_conditioned(fake.clone(), latent.labels.clone());
+        let loss_real = self.objective.discriminator_real(out_real.clone());
+        let loss_fake = self.objective.discriminator_fake(out_fake.clone());
+        let epsilon: Vec<f32> = {
+            let mut rng = stream(self.config.seed, draw, Stream::Interpolation);
+            (0..n).map(|_| rand::Rng::random::<f32>(&mut rng)).collect()
+        };
+        let epsilon = Tensor::from_data(TensorData::new(epsilon, [n]), &self.device);
+        let penalty = gradient_penalty(
+            &self.discriminator,
+            real,
+            fake,
+            real_labels,
+            epsilon,
+            self.config.gp_weight,
+        );
+        let values = (
+            scalar(loss_real.clone()),
+            scalar(loss_fake.clone()) + scalar(penalty.clone()),
+        );
+        let grad_norm = self.apply_discriminator_loss(loss_real + loss_fake + penalty);
+        (
+            self.update_stats(out_real, values.0, grad_norm),
+            self.update_stats(out_fake, values.1, grad_norm),
+        )
+    }
+
+    /// G through a frozen D, target 1; returns (loss, gradient norm). D's weights take no
+    /// gradient and its BatchNorm layers normalise with the batch's statistics (as when D is
+    /// trained on a fake batch) on a detached copy, so that the G step changes nothing of D, not
+    /// even its running averages.
+    pub fn generator_step(&mut self, latent: Latent) -> (f64, f64) {
+        let frozen_d = self.discriminator.valid().train().no_grad();
+        let fakes = self
+            .generator
+            .forward_conditioned(latent.noise, latent.labels.clone());
+        let output = frozen_d.forward_conditioned(fakes, latent.labels);
+        let loss = self.objective.generator(output);
+        self.apply_generator_loss(loss)
+    }
+
+    /// G's feature-matching step (Salimans et al. 2016): G minimises the squared distance
+    /// between the mean of D's pooled last-block features on `real` and on its own images,
+    /// through a frozen D as in [`Gan::generator_step`]; returns (loss, gradient norm).
+    pub fn generator_step_matching(&mut self, latent: Latent, real: Tensor<4>) -> (f64, f64) {
+        let frozen_d = self.discriminator.valid().train().no_grad();
+        let target = frozen_d.features(real).mean_dim(0).detach();
+        let fakes = self
+            .generator
+            .forward_conditioned(latent.noise, latent.labels);
+        let loss = (frozen_d.features(fakes).mean_dim(0) - target)
+            .square()
+            .sum();
+        self.apply_generator_loss(loss)
+    }
+
+    /// Backpropagates `loss` into G, steps G's optimizer and moves its average; returns (loss,
+    /// gradient norm).
+    fn apply_generator_loss(&mut self, loss: Tensor<1>) -> (f64, f64) {
+        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        let grad_norm = gradient_norm(&self.generator, &grads);
+        self.generator = self
+            .optim_g
+            .step(self.config.lr_g, self.generator.clone(), grads);
+        if let (Some(decay), Some(average)) = (self.config.g_ema, self.generator_ema.take()) {
+            // `valid` brings G's running statistics up to date before they are copied.
+            let _ = self.generator.valid();
+            self.generator_ema = Some(moving_average(average, &self.generator, decay));
+        }
+        (scalar(loss), grad_norm)
+    }
+
+    /// The tutorial's iteration: `disc_updates` × (D on real, D on fake), then `gen_updates` × G.
+    pub fn iteration(&mut self, data: &ImageSet, order: &mut DataOrder) -> IterationStats {
+        let c = &self.config;
+        let (batch, disc_updates, gen_updates) = (c.batch, c.disc_updates, c.gen_updates);
+        let mut stats = IterationStats {
+            d_loss: 0.0,
+            g_loss: 0.0,
+            d_real: 0.0,
+            d_fake: 0.0,
+            wasserstein: None,
+            d_grad_norm: 0.0,
+            g_grad_norm: 0.0,
+        };
+        let mut raw_gap = 0.0;
+        let (nd, ng) = (disc_updates as f64, gen_updates as f64);
+        let mut last_real = Vec::new();
+        for k in 0..disc_updates {
+            let draw = (self.step * disc_updates + k) as u64;
+            let indices = order.indices(draw * batch as u64, batch);
+            let real = data.batch(&indices, &self.device);
+            let real_labels = self.real_labels(data, &indices);
+            last_real = indices;
+            let latent = self.latent(Stream::DiscriminatorNoise, draw, batch);
+            let (real, fake) = if self.config.loss == LossKind::WganGp {
+                self.critic_step_gradient_penalty(real, real_labels, latent, draw)
+            } else if self.config.mixed_batches {
+                self.discriminator_step_mixed(real, real_labels, latent)
+            } else {
+                let real = self.discriminator_step_real(real, real_labels);
+                (real, self.discriminator_step_fake(latent))
+            };
+            stats.d_loss += 0.5 * (real.loss + fake.loss) / nd;
+            stats.d_real += real.score / nd;
+            stats.d_fake += fake.score / nd;
+            stats.d_grad_norm += 0.5 * (real.grad_norm + fake.grad_norm) / nd;
+            raw_gap += (real.raw - fake.raw) / nd;
+        }
+        for k in 0..gen_updates {
+            let draw = (self.step * gen_updates + k) as u64;
+            let latent = self.latent(Stream::GeneratorNoise, draw, batch);
+            let (loss, grad_norm) = if self.config.feature_matching {
+                // The real images D last saw are the ones G's features are matched to.
+                let real = data.batch(&last_real, &self.device);
+                self.generator_step_matching(latent, real)
+            } else {
+                self.generator_step(latent)
+            };
+            stats.g_loss += loss / ng;
+            stats.g_grad_norm += grad_norm / ng;
+        }
+        if self.objective.has_wasserstein_estimate() {
+            stats.wasserstein = Some(raw_gap);
+        }
+        self.step += 1;
+        stats
+    }
+
+    /// The labels of data images `indices` as a tensor, in a conditional run.
+    pub fn real_labels(&self, data: &ImageSet, indices: &[usize]) -> Option<Tensor<1, Int>> {
+        if self.config.condition_classes() == 0 {
+            return None;
+        }
+        let labels = data.labels.as_ref()?;
+        let picked: Vec<usize> = indices.iter().map(|&i| labels[i]).collect();
+        Some(label_tensor(&picked, &self.device))
+    }
+
+    /// D's reported score (a probability for `bce`, the critic value otherwise) for one batch
+    /// (with its labels in a conditional run), as D judges batches in training (BatchNorm on the
+    /// batch's own statistics), computed on a detached copy so that nothing of D changes.
+    pub fn training_scores(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Vec<f32> {
+        let d = self.discriminator.valid().train().no_grad();
+        let labels = labels.map(|l| l.to_device(&self.device));
+        let output = d.forward_conditioned(images.to_device(&self.device), labels);
+        // A packed D scores groups of images: each image gets its group's score.
+        crate::tensor_values(self.objective.score(output))
+            .into_iter()
+            .flat_map(|score| std::iter::repeat_n(score, self.config.pack))
+            .collect()
+    }
+
+    /// G(z) in inference mode for noise `z` (from the moving average of G when the run keeps
+    /// one), channel-major images in [-1, 1].
+    pub fn generate(&self, latent: Latent) -> Tensor<4> {
+        let inner = self.device.clone().without_autodiff();
+        let noise = latent.noise.to_device(&inner);
+        let labels = latent.labels.map(|l| l.to_device(&inner));
+        match &self.generator_ema {
+            Some(average) => average.forward_conditioned(noise, labels),
+            None => self.generator.valid().forward_conditioned(noise, labels),
+        }
+    }
+}
