@@ -428,14 +428,6 @@ pub fn data_preset(spec: &DataSpec) -> TrainOverrides {
     }
 }
 
-impl DataSpec {
-    /// [`data_preset`] of this data. Temporary, for the command line's call until it calls
-    /// `data_preset`; defined here, not in `data`, which sits below the configuration.
-    pub fn preset(&self) -> TrainOverrides {
-        data_preset(self)
-    }
-}
-
 /// Defaults an objective brings with it, under the user's keys.
 fn loss_preset(loss: LossKind) -> TrainOverrides {
     match loss {
@@ -586,6 +578,23 @@ impl TrainConfig {
                 ),
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// What a user does next with a finished run of this configuration in `run`.
+    pub fn next_command(&self, run: &Path) -> String {
+        let dir = run.display();
+        if self.model == ModelKind::Cyclegan {
+            format!(
+                "translate a folder with: ganforge translate --run {dir} --direction a2b --input DIR --output DIR"
+            )
+        } else if self.require_images("sample").is_err() {
+            format!(
+                "its samples/ hold scatter plots; compare packings with: ganforge bench modes --data {}",
+                self.data
+            )
+        } else {
+            format!("draw more images with: ganforge sample --run {dir}")
         }
     }
 

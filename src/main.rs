@@ -390,18 +390,7 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
         .into());
     }
     let config = ganforge::output::run_dir::RunDir::open(&summary.run_dir)?.read_config()?;
-    let next = if config.model == ganforge::models::ModelKind::Cyclegan {
-        format!(
-            "translate a folder with: ganforge translate --run {dir} --direction a2b --input DIR --output DIR"
-        )
-    } else if config.require_images("sample").is_err() {
-        format!(
-            "its samples/ hold scatter plots; compare packings with: ganforge bench modes --data {}",
-            config.data
-        )
-    } else {
-        format!("draw more images with: ganforge sample --run {dir}")
-    };
+    let next = config.next_command(&summary.run_dir);
     println!(
         "run directory: {dir} ({} iterations); {next}",
         summary.steps
@@ -427,45 +416,29 @@ fn run_sample(args: SampleArgs) -> anyhow::Result<()> {
 }
 
 fn run_classifier_train(args: ClassifierTrainArgs) -> anyhow::Result<()> {
-    use ganforge::data::{DataSpec, ImageSet, LoadOptions};
-    use ganforge::eval::evaluate::default_judge_dir;
-    use ganforge::eval::judge::{JudgeTraining, save_judge, train_judge};
-    let preset = DataSpec::parse(&args.data)?.preset();
-    let spatial = args.spatial.or(preset.spatial).unwrap_or(64);
-    let channels = args.channels.or(preset.channels).unwrap_or(3);
-    let out = args
-        .out
-        .unwrap_or_else(|| default_judge_dir(&args.data, spatial, channels));
-    if out.exists() {
-        return Err(GanError::Output(format!(
-            "{} exists: a judge is reused, not overwritten (remove it or pass --out)",
-            out.display()
-        ))
-        .into());
-    }
-    let data = ImageSet::load(
-        &DataSpec::parse(&args.data)?,
-        LoadOptions {
-            spatial,
-            channels,
-            limit: None,
-        },
-    )?;
+    use ganforge::eval::judge::{JudgeRequest, train_and_save};
     let device = args
         .device
         .unwrap_or_else(DeviceChoice::default_available)
         .device()?;
-    println!("training a judge on {}", data.summary());
-    let training = JudgeTraining::new()
-        .with_epochs(args.epochs)
-        .with_seed(args.seed);
-    let (judge, info) = train_judge(&data, &args.data, &training, 32, &device)?;
-    save_judge(&judge, &info, &out)?;
+    println!("training a judge on {}", args.data);
+    let saved = train_and_save(
+        &JudgeRequest {
+            data: args.data,
+            spatial: args.spatial,
+            channels: args.channels,
+            epochs: args.epochs,
+            seed: args.seed,
+            out: args.out,
+        },
+        &device,
+    )?;
     println!(
-        "held-out accuracy {:.2}% on {} images; judge saved in {}",
-        100.0 * info.held_out_accuracy.unwrap_or(f64::NAN),
-        info.held_out_images,
-        out.display()
+        "data: {}; held-out accuracy {:.2}% on {} images; judge saved in {}",
+        saved.data_summary,
+        100.0 * saved.info.held_out_accuracy.unwrap_or(f64::NAN),
+        saved.info.held_out_images,
+        saved.dir.display()
     );
     Ok(())
 }
@@ -698,7 +671,7 @@ fn run_bench_modes(args: BenchModesArgs) -> anyhow::Result<()> {
     let judge = if DataSpec::parse(&args.data)? == DataSpec::StackedDigits {
         let dir = args
             .classifier
-            .unwrap_or_else(|| ganforge::eval::evaluate::default_judge_dir("digits", 16, 1));
+            .unwrap_or_else(|| ganforge::eval::judge::default_judge_dir("digits", 16, 1));
         if !dir.exists() {
             return Err(GanError::Output(format!(
                 "no digits judge in {}: train one with `ganforge classifier train --data digits`, or pass --classifier",

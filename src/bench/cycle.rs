@@ -9,7 +9,7 @@ use crate::config::TrainOverrides;
 use crate::data::{DataSpec, ImageSet, LoadOptions};
 use crate::device::DeviceChoice;
 use crate::error::Result;
-use crate::eval::evaluate::default_judge_dir;
+use crate::eval::judge::default_judge_dir;
 use crate::eval::judge::{JudgeTraining, save_judge, train_judge};
 use crate::eval::translation::{DomainJudges, TranslationReport, evaluate_translation};
 use crate::models::ModelKind;

@@ -20,15 +20,7 @@ use crate::sample::{Draw, generate};
 /// Nearest neighbours of the precision/recall manifolds (Kynkäänniemi et al. use 3).
 pub const NEIGHBOURS: usize = 3;
 
-/// Where `ganforge classifier train` puts the judge of a data set and shape, and where `eval`
-/// looks for it.
-pub fn default_judge_dir(data: &str, spatial: usize, channels: usize) -> PathBuf {
-    let name: String = data
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    PathBuf::from("judges").join(format!("{name}_s{spatial}_c{channels}"))
-}
+pub use super::judge::default_judge_dir;
 
 /// `eval.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

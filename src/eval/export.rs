@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
-use super::evaluate::default_judge_dir;
+use super::judge::default_judge_dir;
 use super::feature_net::load_classifier;
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};

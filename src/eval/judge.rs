@@ -286,16 +286,7 @@ fn judge_files(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// Writes a judge into `dir` (created; an existing non-empty `dir` is refused).
 pub fn save_judge(judge: &Judge, info: &JudgeInfo, dir: &Path) -> Result<()> {
-    if dir.exists()
-        && std::fs::read_dir(dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(GanError::Output(format!(
-            "{} is not empty: choose another --out for the judge (nothing was changed)",
-            dir.display()
-        )));
-    }
+    crate::output::require_empty_dir(dir, "choose another --out for the judge")?;
     std::fs::create_dir_all(dir)
         .map_err(|e| GanError::io(format!("cannot create {}", dir.display()), e))?;
     let (weights, description) = judge_files(dir);
@@ -335,4 +326,73 @@ pub fn load_judge(dir: &Path, device: &Device) -> Result<(Judge, JudgeInfo)> {
         .try_load_record(record)
         .map_err(|e| bad(e.to_string()))?;
     Ok((judge, info))
+}
+
+/// Where `ganforge classifier train` puts the judge of a data set and shape, and where `eval`
+/// looks for it.
+pub fn default_judge_dir(data: &str, spatial: usize, channels: usize) -> PathBuf {
+    let name: String = data
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    PathBuf::from("judges").join(format!("{name}_s{spatial}_c{channels}"))
+}
+
+/// What `ganforge classifier train` is asked: the labelled data, its size (the data's training
+/// preset when absent, as a run on it would use), epochs, seed and where to save.
+#[derive(Debug, Clone)]
+pub struct JudgeRequest {
+    pub data: String,
+    pub spatial: Option<usize>,
+    pub channels: Option<usize>,
+    pub epochs: usize,
+    pub seed: u64,
+    /// Where to save [default: where `eval` looks, `judges/<data>_s<spatial>_c<channels>`].
+    pub out: Option<PathBuf>,
+}
+
+/// A trained and saved judge: its description and its directory.
+#[derive(Debug, Clone)]
+pub struct SavedJudge {
+    pub info: JudgeInfo,
+    pub dir: PathBuf,
+    /// The data it learnt from, as the start line describes it.
+    pub data_summary: String,
+}
+
+/// Trains a judge as asked and saves it. An existing judge is reused, never overwritten: a
+/// target that exists is refused before anything is trained.
+pub fn train_and_save(request: &JudgeRequest, device: &Device) -> Result<SavedJudge> {
+    use crate::data::{DataSpec, LoadOptions};
+    let spec = DataSpec::parse(&request.data)?;
+    let preset = crate::config::data_preset(&spec);
+    let spatial = request.spatial.or(preset.spatial).unwrap_or(64);
+    let channels = request.channels.or(preset.channels).unwrap_or(3);
+    let dir = request.out.clone().unwrap_or_else(|| {
+        default_judge_dir(&request.data, spatial, channels)
+    });
+    if dir.exists() {
+        return Err(GanError::Output(format!(
+            "{} exists: a judge is reused, not overwritten (remove it or pass --out)",
+            dir.display()
+        )));
+    }
+    let data = ImageSet::load(
+        &spec,
+        LoadOptions {
+            spatial,
+            channels,
+            limit: None,
+        },
+    )?;
+    let training = JudgeTraining::new()
+        .with_epochs(request.epochs)
+        .with_seed(request.seed);
+    let (judge, info) = train_judge(&data, &request.data, &training, 32, device)?;
+    save_judge(&judge, &info, &dir)?;
+    Ok(SavedJudge {
+        info,
+        dir,
+        data_summary: data.summary(),
+    })
 }

@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::evaluate::default_judge_dir;
+use super::judge::default_judge_dir;
 use super::feature_net::load_classifier;
 use super::judge::Judge;
 use crate::data::ImageSet;
