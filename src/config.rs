@@ -1,9 +1,12 @@
 //! The training configuration: the tutorial's global parameters and ganforge's own.
 //!
-//! [`TrainConfig`] is the resolved configuration (burn `Config`), written to `config.toml` in every
-//! run. [`TrainOverrides`] is the same set of keys, each optional: it is both the `train` command's
-//! flags and the schema of a `--config FILE.toml`, so a key has one name in both places and an
-//! unknown key is an error. Defaults ← file ← flags.
+//! Every key is declared once, in the `train_keys!` table below, with its section, type, default
+//! and help. [`TrainConfig`] is the resolved configuration (burn `Config`), written to
+//! `config.toml` in every run. [`TrainOverrides`] is the same set of keys, each optional: it is
+//! both the `train` command's flags and the schema of a `--config FILE.toml`, so a key has one
+//! name in both places and an unknown key is an error. The presets (each data kind's, each
+//! objective's, CycleGAN's) are the functions at the end of this file. Defaults ← data preset ←
+//! objective preset ← file ← flags.
 
 use std::path::Path;
 
@@ -36,247 +39,250 @@ pub enum OptimizerKind {
     Rmsprop,
 }
 
-#[derive(Config, Debug, PartialEq)]
-pub struct TrainConfig {
-    /// Dataset spec: `digits` or `folder:DIR`.
-    pub data: String,
-    /// The networks' architecture.
-    #[config(default = "ModelKind::Dcgan")]
-    pub model: ModelKind,
-    /// Side of the square images (power of two, 16..=256); 1 for 2-D points.
-    pub spatial: usize,
-    /// 1 (grey) or 3 (RGB); 2 for 2-D points.
-    pub channels: usize,
-    #[config(default = 100)]
-    pub latent: usize,
-    #[config(default = 32)]
-    pub batch: usize,
-    #[config(default = 16)]
-    pub capacity: usize,
-    #[config(default = 5)]
-    pub filter: usize,
-    #[config(default = 0.3)]
-    pub leaky_slope: f64,
-    /// Normalisation inside D's encoder blocks.
-    #[config(default = "NormKind::Batch")]
-    pub d_norm: NormKind,
-    /// D updates (each a real and a fake batch) per iteration.
-    #[config(default = 1)]
-    pub disc_updates: usize,
-    /// G updates per iteration.
-    #[config(default = 1)]
-    pub gen_updates: usize,
-    /// Load at most this many images (the tutorial's NUM_LOAD).
-    pub num_load: Option<usize>,
-    /// Iterations between sample figures.
-    #[config(default = 80)]
-    pub progress_interval: usize,
-    #[config(default = 200)]
-    pub iterations_per_epoch: usize,
-    #[config(default = 10)]
-    pub epochs: usize,
-    /// Total iterations; when set it replaces `epochs × iterations_per_epoch`.
-    pub steps: Option<usize>,
-    /// Iterations between checkpoints (one is always written at the end).
-    #[config(default = 200)]
-    pub checkpoint_interval: usize,
-    #[config(default = 42)]
-    pub seed: u64,
-    /// Adam learning rate of the discriminator.
-    #[config(default = 2e-4)]
-    pub lr_d: f64,
-    /// Adam learning rate of the generator.
-    #[config(default = 2e-4)]
-    pub lr_g: f64,
-    #[config(default = 0.5)]
-    pub beta1: f64,
-    #[config(default = 0.999)]
-    pub beta2: f64,
-    #[config(default = "NoiseKind::Normal")]
-    pub noise: NoiseKind,
-    /// Target of real images in D's loss: 1 is none, 0.9 is the usual one-sided smoothing.
-    #[config(default = 1.0)]
-    pub label_smoothing: f64,
-    /// The adversarial objective.
-    #[config(default = "LossKind::Bce")]
-    pub loss: LossKind,
-    #[config(default = "OptimizerKind::Adam")]
-    pub optimizer: OptimizerKind,
-    /// Clamp every D weight to [-clip, clip] after each D step (WGAN).
-    pub clip: Option<f64>,
-    /// Draw the initial weights of both networks' kernels from N(0, init_std²) instead of burn's
-    /// default (Kaiming uniform).
-    pub init_std: Option<f64>,
-    /// Keep an exponential moving average of G's weights with this decay, and sample from it.
-    pub g_ema: Option<f64>,
-    /// Train D on one batch of real and fake images together instead of separate batches.
-    #[config(default = false)]
-    pub mixed_batches: bool,
-    /// Condition G and D on the data's class labels.
-    #[config(default = false)]
-    pub conditional: bool,
-    /// Number of classes of a conditional run, taken from the data when the run starts.
-    pub classes: Option<usize>,
-    /// PacGAN: D judges this many images joined together (1 = no packing).
-    #[config(default = 1)]
-    pub pack: usize,
-    /// Append the minibatch standard deviation to D's features.
-    #[config(default = false)]
-    pub minibatch_stddev: bool,
-    /// G matches the mean of D's last features on real images instead of fooling D.
-    #[config(default = false)]
-    pub feature_matching: bool,
-    /// λ of the WGAN-GP gradient penalty.
-    #[config(default = 10.0)]
-    pub gp_weight: f64,
-    /// CycleGAN: the data spec of domain A.
-    pub data_a: Option<String>,
-    /// CycleGAN: the data spec of domain B.
-    pub data_b: Option<String>,
-    /// CycleGAN: residual blocks of each generator.
-    #[config(default = 6)]
-    pub res_blocks: usize,
-    /// CycleGAN: past translations each discriminator is shown from (0: none).
-    #[config(default = 50)]
-    pub pool_size: usize,
-    /// CycleGAN: λ of the cycle-consistency loss.
-    #[config(default = 10.0)]
-    pub cycle_weight: f64,
-    /// CycleGAN: weight of the identity loss, as a share of λ (0: none).
-    #[config(default = 0.5)]
-    pub identity_weight: f64,
-    /// CycleGAN: the step from which the learning rates fall linearly to 0 [default: half-way].
-    pub lr_decay_start: Option<usize>,
-}
+/// Declares every configuration key once: its section, name, type, default and help. From that
+/// one table come [`TrainConfig`] (the resolved configuration, with the defaults), its TOML form
+/// (`config.toml`, `--config FILE.toml`: flat, one key a line), [`TrainOverrides`] (every key
+/// optional: the `train` flags and the schema of a config file), `--help` (the section headings,
+/// each key's help with its default and the presets that change it, built by [`key_help`]), and
+/// [`KEYS`].
+///
+/// An entry is `/// help` then `name: ResolvedType => FlagType = default`; a key whose resolved
+/// type is an `Option` defaults to `"None"` (unset). `#[arg(...)]` adds clap settings.
+macro_rules! train_keys {
+    ($( $section:literal {
+        $(
+            #[doc = $help:literal]
+            $(#[arg($($arg:tt)*)])?
+            $field:ident : $cty:ty => $oty:ty $(= $default:literal)?
+        ),* $(,)?
+    } )*) => {
+        /// The resolved configuration of a run (burn `Config`), written to `config.toml`.
+        #[derive(Config, Debug, PartialEq)]
+        pub struct TrainConfig {
+            $($(
+                #[doc = $help]
+                $(#[config(default = $default)])?
+                pub $field: $cty,
+            )*)*
+        }
 
-macro_rules! overrides {
-    ($( $(#[$doc:meta])* $field:ident : $ty:ty ),* $(,)?) => {
-        /// Every key of [`TrainConfig`], optional: the flags of `ganforge train` and the schema of
-        /// a config file.
+        /// Every key of [`TrainConfig`], optional: the flags of `ganforge train` and the schema
+        /// of a config file.
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
         #[serde(deny_unknown_fields)]
         pub struct TrainOverrides {
-            $( $(#[$doc])* #[arg(long)] pub $field: Option<$ty>, )*
+            $($(
+                #[arg(long, help_heading = $section, help = key_help(stringify!($field)) $(, $($arg)*)?)]
+                pub $field: Option<$oty>,
+            )*)*
         }
+
+        /// Every key: its section, name and help, in the order of `--help`.
+        pub const KEYS: &[Key] = &[
+            $($( Key { section: $section, name: stringify!($field), help: $help }, )*)*
+        ];
 
         impl TrainOverrides {
             /// `other`'s keys where it has them, else this one's.
             pub fn overridden_by(self, other: TrainOverrides) -> TrainOverrides {
-                TrainOverrides { $( $field: other.$field.or(self.$field), )* }
+                TrainOverrides { $($( $field: other.$field.or(self.$field), )*)* }
             }
 
             fn apply_to(&self, config: &mut TrainConfig) {
-                $( if let Some(v) = &self.$field { config.$field = v.clone().into(); } )*
+                $($( if let Some(v) = &self.$field { config.$field = v.clone().into(); } )*)*
             }
 
             /// Names (as in the config file) of the keys that are set.
             pub fn set_keys(&self) -> Vec<&'static str> {
                 let mut keys = Vec::new();
-                $( if self.$field.is_some() { keys.push(stringify!($field)); } )*
+                $($( if self.$field.is_some() { keys.push(stringify!($field)); } )*)*
                 keys
             }
         }
     };
 }
 
-overrides! {
-    /// Dataset: `digits` (embedded, default), `stacked-digits` (3 digits as RGB: 1000 modes), `folder:DIR`, or a 2-D mixture `mixture:ring8`, `mixture:grid25`
-    data: String,
-    /// Networks: dcgan (the tutorial's), mlp (fully connected) or cyclegan (two-domain translation, with --data-a/--data-b or --data cyclegan:DIR) [default: dcgan; mlp for mixtures]
-    #[arg(value_enum)]
-    model: ModelKind,
-    /// Image side, a power of two from 16 to 256 [default: 16 for digits, 64 for folders]
-    spatial: usize,
-    /// Image channels, 1 or 3 [default: 1 for digits, 3 for folders]
-    channels: usize,
-    /// Noise dimension [default: 100]
-    latent: usize,
-    /// Batch size [default: 32]
-    batch: usize,
-    /// Filters of the first D block and last G block [default: 16]
-    capacity: usize,
-    /// Convolution kernel size, odd [default: 5]
-    filter: usize,
-    /// Negative slope of LeakyReLU [default: 0.3]
-    leaky_slope: f64,
-    /// Normalisation in D's blocks: batch (the tutorial's), layer or none [default: batch; layer for digits]
-    #[arg(value_enum)]
-    d_norm: NormKind,
-    /// D updates per iteration [default: 1]
-    disc_updates: usize,
-    /// G updates per iteration [default: 1]
-    gen_updates: usize,
-    /// Load at most N images (the tutorial's NUM_LOAD) [default: all]
-    num_load: usize,
-    /// Iterations between sample figures [default: 80]
-    progress_interval: usize,
-    /// Iterations per epoch [default: 200]
-    iterations_per_epoch: usize,
-    /// Epochs [default: 10]
-    epochs: usize,
-    /// Total iterations, instead of epochs × iterations per epoch
-    steps: usize,
-    /// Iterations between checkpoints [default: 200]
-    checkpoint_interval: usize,
-    /// Seed of weights, noise and batch order [default: 42]
-    seed: u64,
-    /// Discriminator learning rate [default: 2e-4]
-    lr_d: f64,
-    /// Generator learning rate [default: 2e-4]
-    lr_g: f64,
-    /// Adam beta1 [default: 0.5]
-    beta1: f64,
-    /// Adam beta2 [default: 0.999]
-    beta2: f64,
-    /// Noise distribution [default: normal]
-    #[arg(value_enum)]
-    noise: NoiseKind,
-    /// Target for real images in D's loss (0.9 = one-sided label smoothing) [default: 1.0]
-    label_smoothing: f64,
-    /// Objective: bce (the tutorial's), lsgan, hinge, wgan [default: bce]
-    #[arg(value_enum)]
-    loss: LossKind,
-    /// Optimizer of both networks [default: adam; rmsprop for wgan]
-    #[arg(value_enum)]
-    optimizer: OptimizerKind,
-    /// Clip D's weights to [-C, C] after each D step [default: none; 0.01 for wgan]
-    clip: f64,
-    /// Initial kernel weights from N(0, STD²) [default: burn's Kaiming uniform; 0.02 for wgan]
-    init_std: f64,
-    /// Sample from an exponential moving average of G's weights with this decay (e.g. 0.999)
-    g_ema: f64,
-    /// Train D on real and fake images in one batch (true) or separate batches (false, the tutorial's) [default: false]
-    #[arg(num_args = 0..=1, default_missing_value = "true")]
-    mixed_batches: bool,
-    /// Condition G and D on the data's class labels (digits; folder: class subfolders) [default: false]
-    #[arg(num_args = 0..=1, default_missing_value = "true")]
-    conditional: bool,
-    /// Classes of a conditional run [default: taken from the data]
-    classes: usize,
-    /// PacGAN: D judges M images joined together; the batch must be a multiple of M [default: 1]
-    pack: usize,
-    /// Append the minibatch standard deviation to D's features (mode-collapse remedy) [default: false]
-    #[arg(num_args = 0..=1, default_missing_value = "true")]
-    minibatch_stddev: bool,
-    /// G's loss: match the mean of D's last features on real images (Salimans et al. 2016) [default: false]
-    #[arg(num_args = 0..=1, default_missing_value = "true")]
-    feature_matching: bool,
-    /// λ of the WGAN-GP gradient penalty [default: 10]
-    gp_weight: f64,
-    /// CycleGAN: domain A, any data spec [default: digits-a]
-    data_a: String,
-    /// CycleGAN: domain B, any data spec [default: digits-b]
-    data_b: String,
-    /// CycleGAN: residual blocks of each generator [default: 6; 3 for the digits task]
-    res_blocks: usize,
-    /// CycleGAN: past translations each discriminator is shown from; 0 for none [default: 50]
-    pool_size: usize,
-    /// CycleGAN: λ of the cycle-consistency loss [default: 10]
-    cycle_weight: f64,
-    /// CycleGAN: weight of the identity loss as a share of λ; 0 for none [default: 0.5]
-    identity_weight: f64,
-    /// CycleGAN: step from which the learning rates fall linearly to 0 [default: half the steps]
-    lr_decay_start: usize,
+/// One configuration key as `--help` and the README describe it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    /// The section of `--help` it is listed under.
+    pub section: &'static str,
+    /// Its name in a config file (`--name-with-dashes` as a flag).
+    pub name: &'static str,
+    /// What it means, without its default (which [`key_help`] adds).
+    pub help: &'static str,
+}
+
+train_keys! {
+    "Data" {
+        /// Dataset (with model cyclegan: cyclegan:DIR for DIR/trainA and DIR/trainB, or data_a and data_b)
+        data: String => String = "String::from(\"digits\")",
+        /// Image side: a power of two from 16 to 256 (dcgan), 1 to 64 (mlp), a multiple of 4 (cyclegan)
+        spatial: usize => usize = 64,
+        /// Image channels: 1 (grey) or 3 (RGB); 2 for 2-D points
+        channels: usize => usize = 3,
+        /// Load at most N images (the tutorial's NUM_LOAD); all when unset
+        num_load: Option<usize> => usize = "None",
+        /// Condition G and D on the data's class labels (digits; folders with class subfolders)
+        #[arg(num_args = 0..=1, default_missing_value = "true")]
+        conditional: bool => bool = false,
+        /// Classes of a conditional run; taken from the data when unset
+        classes: Option<usize> => usize = "None",
+    }
+    "Model" {
+        /// Networks: dcgan (the tutorial's), mlp (fully connected G, maxout D) or cyclegan (two-domain translation)
+        #[arg(value_enum)]
+        model: ModelKind => ModelKind = "ModelKind::Dcgan",
+        /// Noise dimension
+        latent: usize => usize = 100,
+        /// Filters of D's first block and G's last (CycleGAN: the stem's filters; mlp: D's width)
+        capacity: usize => usize = 16,
+        /// Convolution kernel size, odd
+        filter: usize => usize = 5,
+        /// Negative slope of LeakyReLU
+        leaky_slope: f64 => f64 = 0.3,
+        /// Normalisation in D's blocks: batch (the tutorial's), layer or none
+        #[arg(value_enum)]
+        d_norm: NormKind => NormKind = "NormKind::Batch",
+        /// Draw initial kernel weights from N(0, STD²); burn's Kaiming uniform when unset
+        init_std: Option<f64> => f64 = "None",
+    }
+    "Objective" {
+        /// The adversarial objective (bce is the tutorial's)
+        #[arg(value_enum)]
+        loss: LossKind => LossKind = "LossKind::Bce",
+        /// Target for real images in D's loss (bce, lsgan): 1 is none, 0.9 one-sided label smoothing
+        label_smoothing: f64 => f64 = 1.0,
+        /// λ of the WGAN-GP gradient penalty
+        gp_weight: f64 => f64 = 10.0,
+        /// Clip D's weights to [-C, C] after each D step (WGAN); none when unset
+        clip: Option<f64> => f64 = "None",
+    }
+    "Optimiser" {
+        /// Optimizer of both networks (RMSProp runs without momentum, as in the WGAN paper)
+        #[arg(value_enum)]
+        optimizer: OptimizerKind => OptimizerKind = "OptimizerKind::Adam",
+        /// Discriminator learning rate
+        lr_d: f64 => f64 = 2e-4,
+        /// Generator learning rate
+        lr_g: f64 => f64 = 2e-4,
+        /// Adam beta1
+        beta1: f64 => f64 = 0.5,
+        /// Adam beta2
+        beta2: f64 => f64 = 0.999,
+    }
+    "Schedule" {
+        /// Batch size
+        batch: usize => usize = 32,
+        /// D updates (each a real and a fake batch) per iteration
+        disc_updates: usize => usize = 1,
+        /// G updates per iteration
+        gen_updates: usize => usize = 1,
+        /// Iterations per epoch
+        iterations_per_epoch: usize => usize = 200,
+        /// Epochs to train
+        epochs: usize => usize = 10,
+        /// Total iterations, instead of epochs × iterations per epoch
+        steps: Option<usize> => usize = "None",
+        /// Iterations between sample figures
+        progress_interval: usize => usize = 80,
+        /// Iterations between checkpoints (one is always written at the end)
+        checkpoint_interval: usize => usize = 200,
+        /// Seed of the weights, the noise and the batch order
+        seed: u64 => u64 = 42,
+        /// Noise distribution
+        #[arg(value_enum)]
+        noise: NoiseKind => NoiseKind = "NoiseKind::Normal",
+    }
+    "Remedies" {
+        /// Sample from an exponential moving average of G's weights with this decay (e.g. 0.999); none when unset
+        g_ema: Option<f64> => f64 = "None",
+        /// Train D on real and fake images in one batch (true) or separate batches (false, the tutorial's)
+        #[arg(num_args = 0..=1, default_missing_value = "true")]
+        mixed_batches: bool => bool = false,
+        /// PacGAN: D judges M images joined together; the batch must be a multiple of M
+        pack: usize => usize = 1,
+        /// Append the minibatch standard deviation to D's features (a mode-collapse remedy)
+        #[arg(num_args = 0..=1, default_missing_value = "true")]
+        minibatch_stddev: bool => bool = false,
+        /// G matches the mean of D's last features on real images (Salimans et al. 2016) instead of fooling D
+        #[arg(num_args = 0..=1, default_missing_value = "true")]
+        feature_matching: bool => bool = false,
+    }
+    "CycleGAN" {
+        /// Domain A, any data spec
+        data_a: Option<String> => String = "None",
+        /// Domain B, any data spec
+        data_b: Option<String> => String = "None",
+        /// Residual blocks of each generator
+        res_blocks: usize => usize = 6,
+        /// Past translations each discriminator is shown from; 0 for none
+        pool_size: usize => usize = 50,
+        /// λ of the cycle-consistency loss
+        cycle_weight: f64 => f64 = 10.0,
+        /// Weight of the identity loss as a share of λ; 0 for none
+        identity_weight: f64 => f64 = 0.5,
+        /// Step from which the learning rates fall linearly to 0; half the steps when unset
+        lr_decay_start: Option<usize> => usize = "None",
+    }
+}
+
+/// The presets that set keys under the user's, by what brings them: the data kinds, the
+/// objectives and CycleGAN. `--help` shows each key's value in each.
+fn presets() -> Vec<(&'static str, TrainOverrides)> {
+    use crate::data::mixture::Mixture;
+    vec![
+        ("digits", data_preset(&DataSpec::Digits)),
+        ("stacked-digits", data_preset(&DataSpec::StackedDigits)),
+        ("digits-a/b", data_preset(&DataSpec::DigitsA)),
+        ("folder", data_preset(&DataSpec::Folder(".".into()))),
+        ("mixtures", data_preset(&DataSpec::Mixture(Mixture::Ring8))),
+        ("wgan", loss_preset(LossKind::Wgan)),
+        ("wgan-gp", loss_preset(LossKind::WganGp)),
+        ("cyclegan", cyclegan_preset(false)),
+        ("cyclegan digits task", cyclegan_preset(true)),
+    ]
+}
+
+/// A TOML value as `--help` shows it (strings without quotes).
+fn shown(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The help of key `name`: its meaning, its default (from [`TrainConfig`]'s own defaults) and
+/// its value in each preset that sets it, e.g. `Image side … [default: 64; digits: 16; …]`.
+pub fn key_help(name: &str) -> String {
+    let help = KEYS
+        .iter()
+        .find(|k| k.name == name)
+        .map_or("", |k| k.help.trim());
+    let defaults: toml::Table = toml::from_str(&TrainConfig::new().to_toml()).unwrap_or_default();
+    let default = defaults.get(name);
+    let mut parts: Vec<String> = default.map(shown).into_iter().collect();
+    for (preset, keys) in presets() {
+        let table: toml::Table =
+            toml::from_str(&toml::to_string(&keys).unwrap_or_default()).unwrap_or_default();
+        match table.get(name) {
+            Some(value) if Some(value) != default => {
+                parts.push(format!("{preset}: {}", shown(value)))
+            }
+            _ => {}
+        }
+    }
+    // The data kinds come from their one list.
+    let help = if name == "data" {
+        format!("{help}: {}", crate::data::kinds_list())
+    } else {
+        help.to_string()
+    };
+    if parts.is_empty() {
+        help
+    } else {
+        format!("{help} [default: {}]", parts.join("; "))
+    }
 }
 
 impl TrainOverrides {
@@ -286,12 +292,26 @@ impl TrainOverrides {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        toml::from_str(&text).map_err(|e| GanError::ConfigFile {
-            path: path.to_path_buf(),
-            message: e.message().to_string()
-                + &e.span()
-                    .map(|s| format!(" (at byte {} of the file)", s.start))
-                    .unwrap_or_default(),
+        toml::from_str(&text).map_err(|e| {
+            // Where the error is: its line, and the key that line sets (a wrong type's message
+            // names the type, not the key).
+            let place = e.span().map(|span| {
+                let start = text[..span.start.min(text.len())]
+                    .rfind('\n')
+                    .map_or(0, |i| i + 1);
+                let line = text[..start].matches('\n').count() + 1;
+                let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+                match text[start..end].split_once('=') {
+                    Some((key, _)) if !key.trim().is_empty() => {
+                        format!(" (key `{}`, line {line})", key.trim())
+                    }
+                    _ => format!(" (line {line})"),
+                }
+            });
+            GanError::ConfigFile {
+                path: path.to_path_buf(),
+                message: e.message().to_string() + &place.unwrap_or_default(),
+            }
         })
     }
 
@@ -301,12 +321,10 @@ impl TrainOverrides {
         if self.model == Some(ModelKind::Cyclegan) {
             return self.resolve_cyclegan();
         }
-        let data = self.data.clone().unwrap_or_else(|| "digits".to_string());
-        let preset = data_preset(&DataSpec::parse(&data)?)
-            .overridden_by(loss_preset(self.loss.unwrap_or(LossKind::Bce)));
-        let spatial = self.spatial.or(preset.spatial).unwrap_or(64);
-        let channels = self.channels.or(preset.channels).unwrap_or(3);
-        let mut config = TrainConfig::new(data, spatial, channels);
+        let mut config = TrainConfig::new();
+        let data = DataSpec::parse(self.data.as_deref().unwrap_or(&config.data))?;
+        let loss = self.loss.unwrap_or(config.loss);
+        let preset = data_preset(&data).overridden_by(loss_preset(loss));
         preset.overridden_by(self.clone()).apply_to(&mut config);
         config.validate()?;
         Ok(config)
@@ -337,32 +355,8 @@ impl TrainOverrides {
             }
         }
         let task = keys.data_a.is_none() && keys.data_b.is_none();
-        let preset = TrainOverrides {
-            data_a: Some("digits-a".into()),
-            data_b: Some("digits-b".into()),
-            // The shipped digits task: 16×16 RGB, small networks, a few minutes on 2 cores.
-            spatial: Some(if task { 16 } else { 128 }),
-            channels: Some(3),
-            capacity: Some(if task { 16 } else { 64 }),
-            res_blocks: Some(if task { 3 } else { 6 }),
-            batch: Some(if task { 8 } else { 1 }),
-            // Zhu et al.: Adam(2e-4, β1 0.5), λ = 10, identity 0.5·λ, buffers of 50.
-            lr_d: Some(2e-4),
-            lr_g: Some(2e-4),
-            beta1: Some(0.5),
-            iterations_per_epoch: Some(200),
-            epochs: Some(if task { 10 } else { 100 }),
-            progress_interval: Some(200),
-            checkpoint_interval: Some(500),
-            ..Default::default()
-        };
-        let keys = preset.overridden_by(keys);
-        let data = keys.data.clone().unwrap_or_default();
-        let mut config = TrainConfig::new(
-            data,
-            keys.spatial.unwrap_or(128),
-            keys.channels.unwrap_or(3),
-        );
+        let keys = cyclegan_preset(task).overridden_by(keys);
+        let mut config = TrainConfig::new();
         keys.apply_to(&mut config);
         config.validate()?;
         Ok(config)
@@ -425,6 +419,30 @@ pub fn data_preset(spec: &DataSpec) -> TrainOverrides {
             epochs: Some(10),
             ..Default::default()
         },
+    }
+}
+
+/// Defaults a CycleGAN run starts from, under the user's keys: the shipped digits task when
+/// `task` (no domain given), else Zhu et al.'s setting for photos.
+fn cyclegan_preset(task: bool) -> TrainOverrides {
+    TrainOverrides {
+        data_a: Some("digits-a".into()),
+        data_b: Some("digits-b".into()),
+        // The shipped digits task: 16×16 RGB, small networks, a few minutes on 2 cores.
+        spatial: Some(if task { 16 } else { 128 }),
+        channels: Some(3),
+        capacity: Some(if task { 16 } else { 64 }),
+        res_blocks: Some(if task { 3 } else { 6 }),
+        batch: Some(if task { 8 } else { 1 }),
+        // Zhu et al.: Adam(2e-4, β1 0.5), λ = 10, identity 0.5·λ, buffers of 50.
+        lr_d: Some(2e-4),
+        lr_g: Some(2e-4),
+        beta1: Some(0.5),
+        iterations_per_epoch: Some(200),
+        epochs: Some(if task { 10 } else { 100 }),
+        progress_interval: Some(200),
+        checkpoint_interval: Some(500),
+        ..Default::default()
     }
 }
 

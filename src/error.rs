@@ -15,10 +15,9 @@ pub enum GanError {
     #[error("cannot read config file {path}: {message}")]
     ConfigFile { path: PathBuf, message: String },
 
-    #[error(
-        "unknown dataset `{0}`: use `digits` (the embedded UCI handwritten digits), `stacked-digits` (three of them as the channels of one image), `digits-a`/`digits-b` (the CycleGAN task's two domains), `folder:DIR` (images below DIR) or `mixture:ring8` / `mixture:grid25` (2-D points)"
-    )]
-    UnknownDataset(String),
+    #[error("unknown dataset `{0}`: use one of {1}")]
+    /// The spec, and the kinds there are (from `data::KINDS`, which sits above this module).
+    UnknownDataset(String, String),
 
     #[error("data folder {0} does not exist: check the path given to `folder:`")]
     MissingFolder(PathBuf),

@@ -1,8 +1,9 @@
 //! ganforge: train, sample and evaluate generative adversarial networks on burn.
 //!
-//! The layout follows the data flow: [`data`] → [`models`] → [`losses`] → [`train`] (the one
-//! training loop) → [`output`] (run directory, samples, plots, checkpoints) → [`sample`] →
-//! [`eval`] (judge classifier, scores, export).
+//! The layout follows the data flow: [`data`] → [`models`] → [`losses`] → [`config`] →
+//! [`output`] (run directory, loss log, plots, figures, checkpoints) → [`train`] (the one session
+//! driver) → [`sample`], [`translate`], [`interpolate`] → [`eval`] (judge classifier, scores,
+//! export) → [`bench`]; README.md, "Layout", has every file.
 
 pub mod bench;
 pub mod config;

@@ -657,17 +657,7 @@ fn run_bench_modes(args: BenchModesArgs) -> anyhow::Result<()> {
     options.samples = args.samples.unwrap_or(options.samples);
     options.jobs = args.jobs.unwrap_or(options.jobs);
     let out = args.out.unwrap_or_else(|| default_out(&args.data));
-    if out.exists()
-        && std::fs::read_dir(&out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(GanError::Output(format!(
-            "{} is not empty: choose another --out (nothing was changed)",
-            out.display()
-        ))
-        .into());
-    }
+    ganforge::output::require_empty_dir(&out, "choose another --out")?;
     let judge = if DataSpec::parse(&args.data)? == DataSpec::StackedDigits {
         let dir = args
             .classifier

@@ -412,16 +412,7 @@ pub fn write_report(report: &ModesReport, out: &std::path::Path) -> Result<Vec<P
     use crate::output::figure::{SampleFigure, Tile};
     use crate::output::scatter::{ScatterPanel, scatter_png};
     use crate::output::write_atomic;
-    let occupied = out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true);
-    if occupied {
-        return Err(GanError::Output(format!(
-            "{} is not empty: choose another --out (nothing was changed)",
-            out.display()
-        )));
-    }
+    crate::output::require_empty_dir(out, "choose another --out")?;
     std::fs::create_dir_all(out)
         .map_err(|e| GanError::io(format!("cannot create {}", out.display()), e))?;
     let mut written = Vec::new();

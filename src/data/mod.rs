@@ -33,6 +33,30 @@ pub enum DataSpec {
     Mixture(Mixture),
 }
 
+/// Every data kind as `--data` spells it, with what it is: the one list that `--help` and the
+/// unknown-dataset error show.
+pub const KINDS: &[(&str, &str)] = &[
+    ("digits", "the embedded UCI handwritten digits"),
+    (
+        "stacked-digits",
+        "three digits as the channels of one image: 1000 modes",
+    ),
+    ("digits-a", "domain A of the shipped CycleGAN task"),
+    ("digits-b", "domain B of the shipped CycleGAN task"),
+    ("folder:DIR", "every JPEG/PNG/BMP/WebP file below DIR"),
+    ("mixture:ring8", "2-D points from 8 Gaussians on a circle"),
+    ("mixture:grid25", "2-D points from 25 Gaussians on a grid"),
+];
+
+/// [`KINDS`] as one line: `` `digits` (…), `stacked-digits` (…), … ``.
+pub fn kinds_list() -> String {
+    KINDS
+        .iter()
+        .map(|(name, what)| format!("`{name}` ({what})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl DataSpec {
     pub fn parse(spec: &str) -> Result<Self> {
         match spec.split_once(':') {
@@ -42,7 +66,7 @@ impl DataSpec {
             None if spec == "digits-b" => Ok(DataSpec::DigitsB),
             Some(("folder", dir)) if !dir.is_empty() => Ok(DataSpec::Folder(PathBuf::from(dir))),
             Some(("mixture", _)) => Ok(DataSpec::Mixture(Mixture::parse(spec)?)),
-            _ => Err(GanError::UnknownDataset(spec.to_string())),
+            _ => Err(GanError::UnknownDataset(spec.to_string(), kinds_list())),
         }
     }
 

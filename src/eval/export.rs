@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 
-use super::judge::default_judge_dir;
 use super::feature_net::load_classifier;
+use super::judge::default_judge_dir;
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
 use crate::output::run_dir::RunDir;

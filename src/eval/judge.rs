@@ -368,9 +368,10 @@ pub fn train_and_save(request: &JudgeRequest, device: &Device) -> Result<SavedJu
     let preset = crate::config::data_preset(&spec);
     let spatial = request.spatial.or(preset.spatial).unwrap_or(64);
     let channels = request.channels.or(preset.channels).unwrap_or(3);
-    let dir = request.out.clone().unwrap_or_else(|| {
-        default_judge_dir(&request.data, spatial, channels)
-    });
+    let dir = request
+        .out
+        .clone()
+        .unwrap_or_else(|| default_judge_dir(&request.data, spatial, channels));
     if dir.exists() {
         return Err(GanError::Output(format!(
             "{} exists: a judge is reused, not overwritten (remove it or pass --out)",

@@ -8,13 +8,13 @@ use burn::module::Module;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::judge::default_judge_dir;
 use super::feature_net::load_classifier;
 use super::judge::Judge;
+use super::judge::default_judge_dir;
 use crate::data::ImageSet;
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
-use crate::models::{ModelKind, ResnetGenerator};
+use crate::models::{CycleGenerator, ModelKind};
 use crate::output::run_dir::RunDir;
 use crate::output::write_atomic;
 use crate::train::cycle::Direction;
@@ -50,7 +50,7 @@ pub struct DomainJudges {
 const CHUNK: usize = 128;
 
 /// Runs `images` through `generator` in chunks, on `device`.
-fn translate_all(generator: &ResnetGenerator, set: &ImageSet, device: &Device) -> Vec<Tensor<4>> {
+fn translate_all(generator: &CycleGenerator, set: &ImageSet, device: &Device) -> Vec<Tensor<4>> {
     let indices: Vec<usize> = (0..set.len()).collect();
     indices
         .chunks(CHUNK)
@@ -96,7 +96,7 @@ pub fn evaluate_translation(
         translate_all(&g, &a, &device),
         translate_all(&f, &b, &device),
     );
-    let cycle_error = |there: &[Tensor<4>], back: &ResnetGenerator, original: &ImageSet| {
+    let cycle_error = |there: &[Tensor<4>], back: &CycleGenerator, original: &ImageSet| {
         let mut sum = 0.0f64;
         let mut start = 0;
         for t in there {

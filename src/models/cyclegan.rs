@@ -64,10 +64,10 @@ impl ResidualBlock {
     }
 }
 
-/// The ResNet generator: 7×7 stem → two stride-2 downsamplings (×2 filters each) → `blocks`
-/// residual blocks → two stride-2 transposed convolutions → 7×7 head with tanh.
+/// CycleGAN's translator, a ResNet generator: 7×7 stem → two stride-2 downsamplings (×2 filters
+/// each) → `blocks` residual blocks → two stride-2 transposed convolutions → 7×7 head with tanh.
 #[derive(Config, Debug)]
-pub struct ResnetGeneratorConfig {
+pub struct CycleGeneratorConfig {
     /// Channels of the images in and out.
     pub channels: usize,
     /// Filters of the stem (Zhu et al.: 64); the residual blocks have 4×.
@@ -79,7 +79,7 @@ pub struct ResnetGeneratorConfig {
 }
 
 #[derive(Module, Debug)]
-pub struct ResnetGenerator {
+pub struct CycleGenerator {
     stem: Conv2d,
     stem_norm: InstanceNorm,
     down: Vec<Conv2d>,
@@ -90,12 +90,12 @@ pub struct ResnetGenerator {
     head: Conv2d,
 }
 
-impl ResnetGeneratorConfig {
-    pub fn init(&self, device: &Device) -> ResnetGenerator {
+impl CycleGeneratorConfig {
+    pub fn init(&self, device: &Device) -> CycleGenerator {
         let f = self.filters;
         let down_widths = [(f, 2 * f), (2 * f, 4 * f)];
         let up_widths = [(4 * f, 2 * f), (2 * f, f)];
-        ResnetGenerator {
+        CycleGenerator {
             stem: conv(self.channels, f, 7, 1, 0, device),
             stem_norm: instance_norm(f, device),
             down: down_widths
@@ -129,7 +129,7 @@ impl ResnetGeneratorConfig {
     }
 }
 
-impl ResnetGenerator {
+impl CycleGenerator {
     /// Images `[batch, channels, s, s]` in [-1, 1] to the other domain's, same shape. `s` must be
     /// a multiple of 4 and at least 8 (the reflection padding needs 4 pixels).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {

@@ -13,8 +13,8 @@ mod mlp;
 mod shared;
 
 pub use cyclegan::{
-    PatchDiscriminator, PatchDiscriminatorConfig, ResidualBlock, ResnetGenerator,
-    ResnetGeneratorConfig,
+    CycleGenerator, CycleGeneratorConfig, PatchDiscriminator, PatchDiscriminatorConfig,
+    ResidualBlock,
 };
 pub use dcgan::{
     DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,

@@ -19,7 +19,7 @@ use crate::error::{GanError, Result};
 use crate::losses::{l1_distance, least_squares};
 use crate::models::with_seed;
 use crate::models::{
-    PatchDiscriminator, PatchDiscriminatorConfig, ResnetGenerator, ResnetGeneratorConfig,
+    CycleGenerator, CycleGeneratorConfig, PatchDiscriminator, PatchDiscriminatorConfig,
     materialize_parameters,
 };
 use crate::output::checkpoint::{
@@ -131,9 +131,9 @@ impl CycleStats {
 /// The four networks, their optimizers and the two image buffers.
 pub struct CycleGan {
     /// G: A → B.
-    pub g_ab: ResnetGenerator,
+    pub g_ab: CycleGenerator,
     /// F: B → A.
-    pub g_ba: ResnetGenerator,
+    pub g_ba: CycleGenerator,
     pub d_a: PatchDiscriminator,
     pub d_b: PatchDiscriminator,
     optim_g_ab: ModuleOptimizer,
@@ -154,8 +154,8 @@ fn scalar(t: Tensor<1>) -> f64 {
 }
 
 impl TrainConfig {
-    pub fn resnet_generator_config(&self) -> ResnetGeneratorConfig {
-        ResnetGeneratorConfig::new(self.channels)
+    pub fn cycle_generator_config(&self) -> CycleGeneratorConfig {
+        CycleGeneratorConfig::new(self.channels)
             .with_filters(self.capacity)
             .with_blocks(self.res_blocks)
     }
@@ -186,7 +186,7 @@ impl CycleGan {
     pub fn new(config: &TrainConfig, device: &Device) -> Self {
         let device = device.clone().autodiff();
         let (g_ab, g_ba, d_a, d_b) = with_seed(&device, config.seed, || {
-            let g = config.resnet_generator_config();
+            let g = config.cycle_generator_config();
             let d = config.patch_discriminator_config();
             let nets = (
                 g.init(&device),
@@ -426,7 +426,7 @@ pub fn load_translator(
     run: &RunDir,
     direction: Direction,
     device: &Device,
-) -> Result<ResnetGenerator> {
+) -> Result<CycleGenerator> {
     let dir = checkpoint::latest(&run.checkpoints_dir())?;
     checkpoint::read_state_of_run(&dir, config)?;
     let file = match direction {
@@ -434,7 +434,7 @@ pub fn load_translator(
         Direction::B2a => NETWORKS[1],
     };
     read_module(
-        config.resnet_generator_config().init(device),
+        config.cycle_generator_config().init(device),
         &dir.join(file),
     )
 }

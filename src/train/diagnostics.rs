@@ -1,6 +1,6 @@
 //! The tutorial's troubleshooting list as warnings: each symptom is detected over a window of
 //! recent steps, reported once when it starts (with the tutorial's remedy) and once when it
-//! clears. Divergence (NaN/Inf) is not a warning: the loop stops at once (see `run.rs`).
+//! clears. Divergence (NaN/Inf) is not a warning: the loop stops at once (see `session.rs`).
 
 use std::collections::{BTreeSet, VecDeque};
 

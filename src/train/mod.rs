@@ -15,8 +15,8 @@ mod session;
 
 pub use crate::models::with_seed;
 pub use cycle::{load_domains, load_translator};
-pub use gan::{Gan, IterationStats, Latent, UpdateStats, gradient_norm, label_tensor};
 pub use families::{resume, train};
+pub use gan::{Gan, IterationStats, Latent, UpdateStats, gradient_norm, label_tensor};
 pub use reporter::Progress;
 pub use session::{
     LastStep, ResumeOptions, TrainOptions, TrainSummary, install_stop_handler, request_stop,

@@ -174,7 +174,10 @@ pub(crate) fn resumed_config(options: &ResumeOptions) -> Result<(RunDir, TrainCo
 
 /// Starts a new run of family `T` and trains it. Everything that can be wrong with the input
 /// (device, data) is checked before the run directory is made, so a refused run leaves nothing.
-pub(crate) fn start<T: Trainer>(config: TrainConfig, options: TrainOptions) -> Result<TrainSummary> {
+pub(crate) fn start<T: Trainer>(
+    config: TrainConfig,
+    options: TrainOptions,
+) -> Result<TrainSummary> {
     let device = options.device.device()?;
     let trainer = T::start(config, &device)?;
     let config = trainer.config();

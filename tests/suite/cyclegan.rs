@@ -7,7 +7,7 @@ use ganforge::data::{DataSpec, ImageSet, LoadOptions};
 use ganforge::device::DeviceChoice;
 use ganforge::eval::translation::{DomainJudges, TranslationReport, evaluate_translation};
 use ganforge::losses::{l1_distance, least_squares};
-use ganforge::models::{ModelKind, PatchDiscriminatorConfig, ResnetGeneratorConfig};
+use ganforge::models::{CycleGeneratorConfig, ModelKind, PatchDiscriminatorConfig};
 use ganforge::output::loss_log::CycleRecord;
 use ganforge::output::loss_log::LossLog;
 use ganforge::train::cycle::{CycleGan, Direction, ImagePool, scheduled_lr};
@@ -22,7 +22,7 @@ use super::snapshot;
 fn generators_keep_the_shape_and_patchgan_scores_patches() {
     let device = Device::flex();
     for (spatial, channels) in [(16, 3), (32, 1), (64, 3)] {
-        let g = ResnetGeneratorConfig::new(channels)
+        let g = CycleGeneratorConfig::new(channels)
             .with_filters(4)
             .with_blocks(2)
             .init(&device);
@@ -67,7 +67,7 @@ fn the_losses_match_a_hand_computation() {
     assert_eq!(least_squares(a, 0.0).into_scalar::<f32>(), 0.5625);
 }
 
-fn tiny_cycle(steps: usize) -> TrainConfig {
+pub fn tiny_cycle(steps: usize) -> TrainConfig {
     TrainOverrides {
         model: Some(ModelKind::Cyclegan),
         capacity: Some(4),

@@ -2,6 +2,7 @@
 
 mod cli;
 mod conditional;
+mod config;
 mod cyclegan;
 mod data;
 mod diagnostics;

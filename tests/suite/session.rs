@@ -3,33 +3,17 @@
 
 use std::path::Path;
 
-use ganforge::config::{TrainConfig, TrainOverrides};
+use ganforge::config::TrainConfig;
 use ganforge::device::DeviceChoice;
-use ganforge::models::ModelKind;
 use ganforge::output::checkpoint::{latest, read_state};
 use ganforge::train::{Progress, ResumeOptions, TrainSummary, resume};
 
-/// A tiny CycleGAN on the shipped digits task: checkpoints, figures and epochs every 5 steps.
-fn tiny_cycle(steps: usize) -> TrainConfig {
-    TrainOverrides {
-        model: Some(ModelKind::Cyclegan),
-        capacity: Some(4),
-        res_blocks: Some(1),
-        batch: Some(4),
-        steps: Some(steps),
-        progress_interval: Some(5),
-        iterations_per_epoch: Some(5),
-        checkpoint_interval: Some(5),
-        num_load: Some(64),
-        ..Default::default()
-    }
-    .resolve()
-    .expect("a valid CycleGAN config")
-}
-
 /// One tiny configuration of each family the session driver runs.
 fn families() -> [(&'static str, TrainConfig); 2] {
-    [("gan", super::tiny_config(5)), ("cyclegan", tiny_cycle(5))]
+    [
+        ("gan", super::tiny_config(5)),
+        ("cyclegan", super::cyclegan::tiny_cycle(5)),
+    ]
 }
 
 /// Sets `key` of the run's `config.toml` to `value`, as a user editing the file would.

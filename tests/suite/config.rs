@@ -1,0 +1,149 @@
+//! The configuration's one table of keys: flags, TOML keys, defaults and `--help` agree, and a
+//! `config.toml` of the previous release still loads.
+
+use clap::{Args, Command, ValueEnum};
+use ganforge::config::{KEYS, TrainConfig, TrainOverrides, key_help};
+use ganforge::losses::LossKind;
+
+/// `ganforge train`'s key flags, rendered as `--help` renders them.
+fn long_help() -> String {
+    TrainOverrides::augment_args(Command::new("train"))
+        .render_long_help()
+        .to_string()
+}
+
+#[test]
+fn every_key_has_one_name_and_its_help_shows_the_default_the_config_uses() {
+    let defaults: toml::Table = toml::from_str(&TrainConfig::new().to_toml()).unwrap();
+    let mut names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), KEYS.len(), "a key is declared twice");
+    for key in KEYS {
+        let help = key_help(key.name);
+        assert!(help.starts_with(key.help.trim()), "{}: {help}", key.name);
+        if let Some(value) = defaults.get(key.name) {
+            let shown = match value {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert!(
+                help.contains(&format!("[default: {shown}")),
+                "{}: default {shown} not in {help}",
+                key.name
+            );
+        }
+    }
+    // Every key of a resolved config is a declared key, and the other way round.
+    let mut config = TrainConfig::new();
+    config.num_load = Some(1);
+    config.classes = Some(2);
+    config.init_std = Some(0.1);
+    config.clip = Some(0.1);
+    config.steps = Some(3);
+    config.g_ema = Some(0.9);
+    config.data_a = Some("a".into());
+    config.data_b = Some("b".into());
+    config.lr_decay_start = Some(1);
+    let table: toml::Table = toml::from_str(&config.to_toml()).unwrap();
+    let mut written: Vec<&str> = table.keys().map(String::as_str).collect();
+    written.sort();
+    assert_eq!(written, names);
+}
+
+#[test]
+fn help_lists_every_objective_every_data_kind_and_the_presets() {
+    let help = long_help();
+    for loss in LossKind::value_variants() {
+        let name = loss.to_possible_value().unwrap().get_name().to_string();
+        assert!(help.contains(&format!("- {name}:")), "{name} missing");
+    }
+    for (kind, _) in ganforge::data::KINDS {
+        assert!(help.contains(&format!("`{kind}`")), "{kind} missing");
+    }
+    // The presets that change a key are named beside its default.
+    assert!(key_help("spatial").contains("[default: 64; digits: 16;"));
+    assert!(key_help("optimizer").contains("wgan: rmsprop"));
+    assert!(key_help("d_norm").contains("wgan-gp: layer"));
+    // Each section is a heading of `--help`.
+    for section in [
+        "Data:",
+        "Model:",
+        "Objective:",
+        "Optimiser:",
+        "Schedule:",
+        "Remedies:",
+        "CycleGAN:",
+    ] {
+        assert!(help.contains(section), "{section}");
+    }
+}
+
+/// `config.toml` as the release before the key table wrote it (a digits run, `--steps 1`).
+const PREVIOUS_RELEASE: &str = r#"data = "digits"
+spatial = 16
+channels = 1
+steps = 1
+model = "dcgan"
+latent = 100
+batch = 32
+capacity = 16
+filter = 5
+leaky_slope = 0.3
+d_norm = "layer"
+disc_updates = 1
+gen_updates = 1
+progress_interval = 80
+iterations_per_epoch = 200
+epochs = 8
+checkpoint_interval = 200
+seed = 42
+lr_d = 0.0002
+lr_g = 0.0002
+beta1 = 0.5
+beta2 = 0.999
+noise = "normal"
+label_smoothing = 1.0
+loss = "bce"
+optimizer = "adam"
+mixed_batches = false
+conditional = false
+pack = 1
+minibatch_stddev = false
+feature_matching = false
+gp_weight = 10.0
+res_blocks = 6
+pool_size = 50
+cycle_weight = 10.0
+identity_weight = 0.5
+"#;
+
+#[test]
+fn a_config_toml_of_the_previous_release_loads_and_resolves_to_the_same_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, PREVIOUS_RELEASE).unwrap();
+    let config = TrainOverrides::from_file(&path).unwrap().resolve().unwrap();
+    let today = TrainOverrides {
+        steps: Some(1),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(config, today);
+    let old: toml::Table = toml::from_str(PREVIOUS_RELEASE).unwrap();
+    let new: toml::Table = toml::from_str(&config.to_toml()).unwrap();
+    assert_eq!(old, new);
+}
+
+#[test]
+fn an_unknown_or_misspelt_key_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "batch = 8\nlearning_rate = 0.1\n").unwrap();
+    let err = TrainOverrides::from_file(&path).unwrap_err().to_string();
+    assert!(err.contains("learning_rate"), "{err}");
+    std::fs::write(&path, "batch = \"eight\"\n").unwrap();
+    let err = TrainOverrides::from_file(&path).unwrap_err().to_string();
+    assert!(err.contains("key `batch`, line 1"), "{err}");
+}
