@@ -79,6 +79,16 @@ impl LogRecord for CycleRecord {
 }
 
 impl CycleRecord {
+    /// What G and F minimise together: both adversarial, both cycle and both identity terms.
+    pub fn generator_total(&self) -> f64 {
+        self.adversarial_ab
+            + self.adversarial_ba
+            + self.cycle_a
+            + self.cycle_b
+            + self.identity_a
+            + self.identity_b
+    }
+
     /// The loss terms with their column names, for the plot.
     pub fn terms(&self) -> [(&'static str, f64); 8] {
         [

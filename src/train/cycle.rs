@@ -116,18 +116,6 @@ pub struct CycleStats {
     pub d_grad_norm: f64,
 }
 
-impl CycleStats {
-    /// What G and F minimise together.
-    pub fn generator_total(&self) -> f64 {
-        self.adversarial_ab
-            + self.adversarial_ba
-            + self.cycle_a
-            + self.cycle_b
-            + self.identity_a
-            + self.identity_b
-    }
-}
-
 /// The four networks, their optimizers and the two image buffers.
 pub struct CycleGan {
     /// G: A → B.

@@ -16,7 +16,6 @@ use crate::output::checkpoint::CheckpointState;
 use crate::output::figure::{SampleFigure, Tile, split_images};
 use crate::output::loss_log::{CycleRecord, LogRecord};
 use crate::output::plot::line_plot;
-use crate::output::run_dir::RunDir;
 
 /// Images shown per domain in a sample panel.
 const PANEL_ROWS: usize = 4;
@@ -84,10 +83,6 @@ impl Trainer for CycleTrainer {
         self.gan.step
     }
 
-    fn write_start_files(&self, _run: &RunDir) -> Result<()> {
-        Ok(())
-    }
-
     fn data_lines(&self) -> Vec<String> {
         vec![
             format!("domain A: {}", self.a.summary()),
@@ -126,24 +121,15 @@ impl Trainer for CycleTrainer {
     }
 
     fn progress_text(&self, r: &CycleRecord) -> String {
-        let generator = r.adversarial_ab
-            + r.adversarial_ba
-            + r.cycle_a
-            + r.cycle_b
-            + r.identity_a
-            + r.identity_b;
         format!(
-            "epoch {} · G {generator:.3} · cycle {:.3} · D_A {:.3} · D_B {:.3} · {:.0} img/s",
+            "epoch {} · G {:.3} · cycle {:.3} · D_A {:.3} · D_B {:.3} · {:.0} img/s",
             r.epoch + 1,
+            r.generator_total(),
             r.cycle_a + r.cycle_b,
             r.d_a,
             r.d_b,
             r.images_per_second
         )
-    }
-
-    fn observe(&mut self, _record: &CycleRecord) -> Vec<String> {
-        Vec::new()
     }
 
     /// Rows a | G(a) | F(G(a)) and b | F(b) | G(F(b)) for fixed images of each domain.

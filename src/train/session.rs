@@ -114,8 +114,10 @@ pub(crate) trait Trainer: Sized {
     fn config(&self) -> &TrainConfig;
     /// Iterations completed.
     fn step(&self) -> usize;
-    /// Files the run directory gets at the start besides `config.toml`.
-    fn write_start_files(&self, run: &RunDir) -> Result<()>;
+    /// Files the run directory gets at the start besides `config.toml` (none by default).
+    fn write_start_files(&self, _run: &RunDir) -> Result<()> {
+        Ok(())
+    }
     /// The start lines describing the data.
     fn data_lines(&self) -> Vec<String>;
     /// Images one iteration goes through (for images/s).
@@ -124,8 +126,10 @@ pub(crate) trait Trainer: Sized {
     fn iteration(&mut self) -> Self::Record;
     /// The text beside the progress bar.
     fn progress_text(&self, record: &Self::Record) -> String;
-    /// Warnings raised by the iteration just logged.
-    fn observe(&mut self, record: &Self::Record) -> Vec<String>;
+    /// Warnings raised by the iteration just logged (none by default).
+    fn observe(&mut self, _record: &Self::Record) -> Vec<String> {
+        Vec::new()
+    }
     /// The sample figure of the current step (PNG) and the lines it has to say.
     fn sample_figure(&mut self) -> Result<(Vec<u8>, Vec<String>)>;
     /// The loss plot of `rows` (PNG) and the end-of-epoch line.
