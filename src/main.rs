@@ -159,15 +159,12 @@ struct BenchSpeedArgs {
 impl BenchSpeedArgs {
     /// The tutorial's configuration at this shape (BatchNorm D, as the tutorial and the reference).
     fn config(&self) -> anyhow::Result<ganforge::config::TrainConfig> {
-        Ok(TrainOverrides {
-            data: Some("folder:.".into()),
-            spatial: Some(self.spatial),
-            channels: Some(self.channels),
-            batch: Some(self.batch),
-            capacity: Some(self.capacity),
-            ..Default::default()
-        }
-        .resolve()?)
+        Ok(ganforge::bench::train::tutorial_config(
+            self.spatial,
+            self.channels,
+            self.batch,
+            self.capacity,
+        )?)
     }
 }
 
@@ -646,7 +643,6 @@ fn run_translate(args: TranslateArgs) -> anyhow::Result<()> {
 
 fn run_bench_modes(args: BenchModesArgs) -> anyhow::Result<()> {
     use ganforge::bench::modes::{ModesBenchOptions, default_out, run_modes_bench, write_report};
-    use ganforge::data::DataSpec;
     let device = args.device.unwrap_or_else(DeviceChoice::default_available);
     let mut options = ModesBenchOptions::for_data(&args.data, device)?;
     if let Some(pack) = args.pack {
@@ -658,33 +654,7 @@ fn run_bench_modes(args: BenchModesArgs) -> anyhow::Result<()> {
     options.jobs = args.jobs.unwrap_or(options.jobs);
     let out = args.out.unwrap_or_else(|| default_out(&args.data));
     ganforge::output::require_empty_dir(&out, "choose another --out")?;
-    let judge = if DataSpec::parse(&args.data)? == DataSpec::StackedDigits {
-        let dir = args
-            .classifier
-            .unwrap_or_else(|| ganforge::eval::judge::default_judge_dir("digits", 16, 1));
-        if !dir.exists() {
-            return Err(GanError::Output(format!(
-                "no digits judge in {}: train one with `ganforge classifier train --data digits`, or pass --classifier",
-                dir.display()
-            ))
-            .into());
-        }
-        let (judge, info) =
-            ganforge::eval::feature_net::load_classifier(&dir, 1, &options.device.device()?)?;
-        if info.classes != 10 || !matches!(info.spatial, 0 | 16) {
-            return Err(GanError::Output(format!(
-                "{} is not a 16×16 digits judge ({} classes at {}×{})",
-                dir.display(),
-                info.classes,
-                info.spatial,
-                info.spatial
-            ))
-            .into());
-        }
-        Some(judge)
-    } else {
-        None
-    };
+    let judge = options.judge(args.classifier.as_deref())?;
     println!(
         "bench modes on {}: packing {:?} × {} seed(s), {} steps each, {} at a time",
         options.data, options.packs, options.seeds, options.steps, options.jobs
@@ -718,18 +688,17 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     );
     options.seed = args.seed;
     options.judge = args.classifier.clone();
-    let config = ganforge::output::run_dir::RunDir::open(&args.run)?.read_config()?;
-    if config.model == ganforge::models::ModelKind::Cyclegan {
-        let judges = ganforge::eval::translation::DomainJudges {
-            a: args.classifier_a.clone(),
-            b: args.classifier_b.clone(),
-        };
-        let report =
-            ganforge::eval::translation::evaluate_translation(&args.run, &judges, options.device)?;
-        print_translation(&report);
-        return Ok(());
-    }
-    let report = ganforge::eval::evaluate::evaluate(&args.run, &options)?;
+    let judges = ganforge::eval::translation::DomainJudges {
+        a: args.classifier_a.clone(),
+        b: args.classifier_b.clone(),
+    };
+    let report = match ganforge::eval::evaluate_run(&args.run, &options, &judges)? {
+        ganforge::eval::RunScores::Translation(report) => {
+            print_translation(&report);
+            return Ok(());
+        }
+        ganforge::eval::RunScores::Generator(report) => report,
+    };
     println!(
         "{} at step {} ({} generated, {} real; judge {}{})",
         report.run,

@@ -8,7 +8,7 @@
 //! - `stacked-digits`: three digits as the channels of one image (1000 modes) with the tutorial's
 //!   DCGAN; modes captured and reverse KL over the judge's reading of each channel.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -20,7 +20,8 @@ use crate::data::{DataSpec, ImageSet, LoadOptions};
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
 use crate::eval::judge::Judge;
-use crate::eval::modes::{Mixture, mode_coverage, points_of, stacked_coverage};
+use crate::data::mixture::{Mixture, mode_coverage, points_of};
+use crate::eval::modes::stacked_coverage;
 use crate::train::Gan;
 use crate::train::random::{DataOrder, Stream};
 
@@ -60,6 +61,38 @@ impl ModesBenchOptions {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             device,
         })
+    }
+}
+
+impl ModesBenchOptions {
+    /// The judge a stacked-digits benchmark reads each channel with: `classifier`, or the digits
+    /// judge where `classifier train --data digits` saves it; none for the mixtures. A missing
+    /// judge, or one that is not a 16×16 digits judge, is refused before anything trains.
+    pub fn judge(&self, classifier: Option<&Path>) -> Result<Option<Judge>> {
+        if DataSpec::parse(&self.data)? != DataSpec::StackedDigits {
+            return Ok(None);
+        }
+        let dir = classifier
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| crate::eval::judge::default_judge_dir("digits", 16, 1));
+        if !dir.exists() {
+            return Err(GanError::Output(format!(
+                "no digits judge in {}: train one with `ganforge classifier train --data digits`, or pass --classifier",
+                dir.display()
+            )));
+        }
+        let (judge, info) =
+            crate::eval::feature_net::load_classifier(&dir, 1, &self.device.device()?)?;
+        if info.classes != 10 || !matches!(info.spatial, 0 | 16) {
+            return Err(GanError::Output(format!(
+                "{} is not a 16×16 digits judge ({} classes at {}×{})",
+                dir.display(),
+                info.classes,
+                info.spatial,
+                info.spatial
+            )));
+        }
+        Ok(Some(judge))
     }
 }
 

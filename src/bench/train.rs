@@ -132,6 +132,25 @@ fn iteration_flops(
 ///
 /// # Panics
 /// For a CycleGAN configuration.
+/// The tutorial's configuration at a shape (BatchNorm D, as the tutorial and the PyTorch
+/// reference): what `bench train`, `bench sample` and `bench ops` measure.
+pub fn tutorial_config(
+    spatial: usize,
+    channels: usize,
+    batch: usize,
+    capacity: usize,
+) -> Result<TrainConfig> {
+    crate::config::TrainOverrides {
+        data: Some("folder:.".into()),
+        spatial: Some(spatial),
+        channels: Some(channels),
+        batch: Some(batch),
+        capacity: Some(capacity),
+        ..Default::default()
+    }
+    .resolve()
+}
+
 pub fn step_flops(config: &TrainConfig) -> f64 {
     let (generator, discriminator) = networks(config);
     iteration_flops(config, Plan::of(config), &generator, &discriminator)
