@@ -422,6 +422,15 @@ pub fn data_preset(spec: &DataSpec) -> TrainOverrides {
     }
 }
 
+/// `Ok` when `ok`, else the error naming `key` and its `problem`.
+fn check(ok: bool, key: &str, problem: impl Into<String>) -> Result<(), GanError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(GanError::config(key, problem))
+    }
+}
+
 /// Defaults a CycleGAN run starts from, under the user's keys: the shipped digits task when
 /// `task` (no domain given), else Zhu et al.'s setting for photos.
 fn cyclegan_preset(task: bool) -> TrainOverrides {
@@ -504,14 +513,8 @@ impl TrainConfig {
         Ok((spec("data_a", &self.data_a)?, spec("data_b", &self.data_b)?))
     }
 
+    /// CycleGAN's own keys: its two domains, its image size, its loss weights and schedule.
     fn validate_cyclegan(&self) -> Result<(), GanError> {
-        let check = |ok: bool, key: &str, problem: String| {
-            if ok {
-                Ok(())
-            } else {
-                Err(GanError::config(key, problem))
-            }
-        };
         self.domain_specs()?;
         check(
             self.spatial.is_multiple_of(4) && (16..=512).contains(&self.spatial),
@@ -526,35 +529,6 @@ impl TrainConfig {
             "channels",
             format!("is {}: it must be 1 (grey) or 3 (RGB)", self.channels),
         )?;
-        for (key, value) in [
-            ("batch", self.batch),
-            ("capacity", self.capacity),
-            ("progress_interval", self.progress_interval),
-            ("iterations_per_epoch", self.iterations_per_epoch),
-            ("epochs", self.epochs),
-            ("checkpoint_interval", self.checkpoint_interval),
-        ] {
-            check(value > 0, key, "is 0: it must be at least 1".into())?;
-        }
-        check(
-            self.steps != Some(0),
-            "steps",
-            "is 0: it must be at least 1".into(),
-        )?;
-        for (key, value) in [("lr_d", self.lr_d), ("lr_g", self.lr_g)] {
-            check(
-                value.is_finite() && value > 0.0,
-                key,
-                format!("is {value}: it must be a positive number"),
-            )?;
-        }
-        for (key, value) in [("beta1", self.beta1), ("beta2", self.beta2)] {
-            check(
-                (0.0..1.0).contains(&value),
-                key,
-                format!("is {value}: it must be in [0, 1)"),
-            )?;
-        }
         for (key, value) in [
             ("cycle_weight", self.cycle_weight),
             ("identity_weight", self.identity_weight),
@@ -667,17 +641,48 @@ impl TrainConfig {
 
     /// Checks every key; the error names the key and the allowed values.
     pub fn validate(&self) -> Result<(), GanError> {
-        if self.model == ModelKind::Cyclegan {
-            return self.validate_cyclegan();
+        self.validate_shared()?;
+        match self.model {
+            ModelKind::Cyclegan => self.validate_cyclegan(),
+            ModelKind::Dcgan | ModelKind::Mlp => self.validate_gan(),
         }
+    }
+
+    /// The keys every model has: the schedule, the batch, the learning rates and Adam's betas.
+    fn validate_shared(&self) -> Result<(), GanError> {
+        for (key, value) in [
+            ("batch", self.batch),
+            ("capacity", self.capacity),
+            ("progress_interval", self.progress_interval),
+            ("iterations_per_epoch", self.iterations_per_epoch),
+            ("epochs", self.epochs),
+            ("checkpoint_interval", self.checkpoint_interval),
+        ] {
+            check(value > 0, key, "is 0: it must be at least 1")?;
+        }
+        for (key, value) in [("num_load", self.num_load), ("steps", self.steps)] {
+            check(value != Some(0), key, "is 0: it must be at least 1")?;
+        }
+        for (key, value) in [("lr_d", self.lr_d), ("lr_g", self.lr_g)] {
+            check(
+                value.is_finite() && value > 0.0,
+                key,
+                format!("is {value}: it must be a positive number"),
+            )?;
+        }
+        for (key, value) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            check(
+                (0.0..1.0).contains(&value),
+                key,
+                format!("is {value}: it must be in [0, 1)"),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The single-G/D GANs' own keys: data and shape, networks, objective and remedies.
+    fn validate_gan(&self) -> Result<(), GanError> {
         self.data_spec()?;
-        let check = |ok: bool, key: &str, problem: &str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(GanError::config(key, problem))
-            }
-        };
         let points = matches!(self.data_spec()?, DataSpec::Mixture(_));
         if points {
             check(
@@ -688,7 +693,7 @@ impl TrainConfig {
             check(
                 (self.spatial, self.channels) == (1, 2),
                 "spatial",
-                &format!(
+                format!(
                     "and `channels` are {} and {}: a mixture's samples are 2-D points (spatial 1, channels 2)",
                     self.spatial, self.channels
                 ),
@@ -697,7 +702,7 @@ impl TrainConfig {
             check(
                 self.channels == 3,
                 "channels",
-                &format!(
+                format!(
                     "is {}: stacked digits are three digits in three channels (channels 3)",
                     self.channels
                 ),
@@ -707,13 +712,13 @@ impl TrainConfig {
             check(
                 matches!(self.channels, 1 | 3),
                 "channels",
-                &format!("is {}: it must be 1 (grey) or 3 (RGB)", self.channels),
+                format!("is {}: it must be 1 (grey) or 3 (RGB)", self.channels),
             )?;
             match self.model {
                 ModelKind::Dcgan => check(
                     self.spatial.is_power_of_two() && (16..=256).contains(&self.spatial),
                     "spatial",
-                    &format!(
+                    format!(
                         "is {}: it must be a power of two from 16 to 256",
                         self.spatial
                     ),
@@ -721,61 +726,39 @@ impl TrainConfig {
                 ModelKind::Mlp => check(
                     (1..=64).contains(&self.spatial),
                     "spatial",
-                    &format!(
+                    format!(
                         "is {}: the mlp model takes images from 1 to 64 pixels wide",
                         self.spatial
                     ),
                 )?,
-                ModelKind::Cyclegan => unreachable!("validated by validate_cyclegan"),
+                ModelKind::Cyclegan => unreachable!("validate_gan is not called for cyclegan"),
             }
         }
         for (key, value) in [
             ("latent", self.latent),
-            ("batch", self.batch),
-            ("capacity", self.capacity),
             ("disc_updates", self.disc_updates),
             ("gen_updates", self.gen_updates),
-            ("progress_interval", self.progress_interval),
-            ("iterations_per_epoch", self.iterations_per_epoch),
-            ("epochs", self.epochs),
-            ("checkpoint_interval", self.checkpoint_interval),
             ("pack", self.pack),
         ] {
             check(value > 0, key, "is 0: it must be at least 1")?;
         }
-        for (key, value) in [
-            ("num_load", self.num_load),
-            ("steps", self.steps),
-            ("classes", self.classes),
-        ] {
-            check(value != Some(0), key, "is 0: it must be at least 1")?;
-        }
+        check(
+            self.classes != Some(0),
+            "classes",
+            "is 0: it must be at least 1",
+        )?;
         check(
             self.filter % 2 == 1,
             "filter",
-            &format!(
+            format!(
                 "is {}: it must be odd (3, 5, 7…) so that 'same' padding is symmetric",
                 self.filter
             ),
         )?;
-        for (key, value) in [("lr_d", self.lr_d), ("lr_g", self.lr_g)] {
-            check(
-                value.is_finite() && value > 0.0,
-                key,
-                &format!("is {value}: it must be a positive number"),
-            )?;
-        }
-        for (key, value) in [("beta1", self.beta1), ("beta2", self.beta2)] {
-            check(
-                (0.0..1.0).contains(&value),
-                key,
-                &format!("is {value}: it must be in [0, 1)"),
-            )?;
-        }
         check(
             self.label_smoothing > 0.0 && self.label_smoothing <= 1.0,
             "label_smoothing",
-            &format!(
+            format!(
                 "is {}: it must be in (0, 1] (1 = none, 0.9 = one-sided smoothing)",
                 self.label_smoothing
             ),
@@ -784,13 +767,13 @@ impl TrainConfig {
             check(
                 value.is_none_or(|v| v.is_finite() && v > 0.0),
                 key,
-                &format!("is {}: it must be a positive number", value.unwrap_or(0.0)),
+                format!("is {}: it must be a positive number", value.unwrap_or(0.0)),
             )?;
         }
         check(
             self.batch.is_multiple_of(self.pack),
             "pack",
-            &format!(
+            format!(
                 "is {}: the batch ({}) must be a multiple of it",
                 self.pack, self.batch
             ),
@@ -814,13 +797,13 @@ impl TrainConfig {
             check(
                 self.gp_weight.is_finite() && self.gp_weight >= 0.0,
                 "gp_weight",
-                &format!("is {}: it must be zero or positive", self.gp_weight),
+                format!("is {}: it must be zero or positive", self.gp_weight),
             )?;
         }
         check(
             self.g_ema.is_none_or(|d| d > 0.0 && d < 1.0),
             "g_ema",
-            &format!(
+            format!(
                 "is {}: it must be a decay in (0, 1), such as 0.999",
                 self.g_ema.unwrap_or(0.0)
             ),
@@ -828,7 +811,7 @@ impl TrainConfig {
         check(
             self.leaky_slope.is_finite() && self.leaky_slope >= 0.0,
             "leaky_slope",
-            &format!("is {}: it must be zero or positive", self.leaky_slope),
+            format!("is {}: it must be zero or positive", self.leaky_slope),
         )?;
         Ok(())
     }

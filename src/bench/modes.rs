@@ -16,11 +16,11 @@ use std::time::Instant;
 use burn::prelude::*;
 
 use crate::config::{TrainConfig, TrainOverrides};
+use crate::data::mixture::{Mixture, mode_coverage, points_of};
 use crate::data::{DataSpec, ImageSet, LoadOptions};
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
 use crate::eval::judge::Judge;
-use crate::data::mixture::{Mixture, mode_coverage, points_of};
 use crate::eval::modes::stacked_coverage;
 use crate::train::Gan;
 use crate::train::random::{DataOrder, Stream};

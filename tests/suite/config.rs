@@ -147,3 +147,56 @@ fn an_unknown_or_misspelt_key_is_refused_with_its_name() {
     let err = TrainOverrides::from_file(&path).unwrap_err().to_string();
     assert!(err.contains("key `batch`, line 1"), "{err}");
 }
+
+#[test]
+fn the_shared_checks_refuse_the_same_keys_for_every_model() {
+    use ganforge::models::ModelKind;
+    for model in [ModelKind::Dcgan, ModelKind::Mlp, ModelKind::Cyclegan] {
+        let base = TrainOverrides {
+            model: Some(model),
+            spatial: Some(16),
+            ..Default::default()
+        };
+        base.resolve().unwrap_or_else(|e| panic!("{model:?}: {e}"));
+        for (key, keys) in [
+            (
+                "batch",
+                TrainOverrides {
+                    batch: Some(0),
+                    ..base.clone()
+                },
+            ),
+            (
+                "steps",
+                TrainOverrides {
+                    steps: Some(0),
+                    ..base.clone()
+                },
+            ),
+            (
+                "num_load",
+                TrainOverrides {
+                    num_load: Some(0),
+                    ..base.clone()
+                },
+            ),
+            (
+                "lr_d",
+                TrainOverrides {
+                    lr_d: Some(-1.0),
+                    ..base.clone()
+                },
+            ),
+            (
+                "beta2",
+                TrainOverrides {
+                    beta2: Some(1.0),
+                    ..base.clone()
+                },
+            ),
+        ] {
+            let err = keys.resolve().expect_err(key).to_string();
+            assert!(err.contains(&format!("`{key}`")), "{model:?}: {err}");
+        }
+    }
+}
