@@ -115,8 +115,8 @@ pub struct Key {
 
 train_keys! {
     "Data" {
-        /// Dataset (with model cyclegan: cyclegan:DIR for DIR/trainA and DIR/trainB, or data_a and data_b)
-        data: String => String = "String::from(\"digits\")",
+        /// Dataset (with model cyclegan, `cyclegan` and the domains as data_a and data_b, or cyclegan:DIR)
+        data: DataSpec => DataSpec = "DataSpec::Digits",
         /// Image side: a power of two from 16 to 256 (dcgan), 1 to 64 (mlp), a multiple of 4 (cyclegan)
         spatial: usize => usize = 64,
         /// Image channels: 1 (grey) or 3 (RGB); 2 for 2-D points
@@ -211,9 +211,9 @@ train_keys! {
     }
     "CycleGAN" {
         /// Domain A, any data spec
-        data_a: Option<String> => String = "None",
+        data_a: Option<DataSpec> => DataSpec = "None",
         /// Domain B, any data spec
-        data_b: Option<String> => String = "None",
+        data_b: Option<DataSpec> => DataSpec = "None",
         /// Residual blocks of each generator
         res_blocks: usize => usize = 6,
         /// Past translations each discriminator is shown from; 0 for none
@@ -322,9 +322,9 @@ impl TrainOverrides {
             return self.resolve_cyclegan();
         }
         let mut config = TrainConfig::new();
-        let data = DataSpec::parse(self.data.as_deref().unwrap_or(&config.data))?;
+        let data = self.data.as_ref().unwrap_or(&config.data);
         let loss = self.loss.unwrap_or(config.loss);
-        let preset = data_preset(&data).overridden_by(loss_preset(loss));
+        let preset = data_preset(data).overridden_by(loss_preset(loss));
         preset.overridden_by(self.clone()).apply_to(&mut config);
         config.validate()?;
         Ok(config)
@@ -334,19 +334,18 @@ impl TrainOverrides {
     /// `trainB/`; otherwise `data_a` and `data_b` (default: the shipped digits task).
     fn resolve_cyclegan(&self) -> Result<TrainConfig, GanError> {
         let mut keys = self.clone();
-        match keys.data.as_deref().map(|d| d.split_once(':')) {
-            Some(Some(("cyclegan", dir))) if !dir.is_empty() => {
-                let dir = Path::new(dir);
+        match &keys.data {
+            Some(DataSpec::Domains(Some(dir))) => {
                 keys.data_a = keys
                     .data_a
-                    .or_else(|| Some(format!("folder:{}", dir.join("trainA").display())));
+                    .or_else(|| Some(DataSpec::Folder(dir.join("trainA"))));
                 keys.data_b = keys
                     .data_b
-                    .or_else(|| Some(format!("folder:{}", dir.join("trainB").display())));
+                    .or_else(|| Some(DataSpec::Folder(dir.join("trainB"))));
             }
             // What a run's config.toml records when the domains are given as data_a and data_b.
-            None => keys.data = Some("cyclegan".to_string()),
-            Some(None) if keys.data.as_deref() == Some("cyclegan") => {}
+            None => keys.data = Some(DataSpec::Domains(None)),
+            Some(DataSpec::Domains(None)) => {}
             Some(_) => {
                 return Err(GanError::config(
                     "data",
@@ -394,6 +393,8 @@ pub fn data_preset(spec: &DataSpec) -> TrainOverrides {
             epochs: Some(8),
             ..Default::default()
         },
+        // A CycleGAN's domains: its own preset (`cyclegan_preset`) applies.
+        DataSpec::Domains(_) => TrainOverrides::default(),
         DataSpec::Folder(_) => TrainOverrides {
             spatial: Some(64),
             channels: Some(3),
@@ -435,8 +436,8 @@ fn check(ok: bool, key: &str, problem: impl Into<String>) -> Result<(), GanError
 /// `task` (no domain given), else Zhu et al.'s setting for photos.
 fn cyclegan_preset(task: bool) -> TrainOverrides {
     TrainOverrides {
-        data_a: Some("digits-a".into()),
-        data_b: Some("digits-b".into()),
+        data_a: Some(DataSpec::DigitsA),
+        data_b: Some(DataSpec::DigitsB),
         // The shipped digits task: 16×16 RGB, small networks, a few minutes on 2 cores.
         spatial: Some(if task { 16 } else { 128 }),
         channels: Some(3),
@@ -492,22 +493,22 @@ impl From<&TrainConfig> for TrainOverrides {
 }
 
 impl TrainConfig {
-    pub fn data_spec(&self) -> Result<DataSpec, GanError> {
-        DataSpec::parse(&self.data)
-    }
-
     /// The two domains of a CycleGAN run.
     pub fn domain_specs(&self) -> Result<(DataSpec, DataSpec), GanError> {
-        let spec = |key: &str, value: &Option<String>| -> Result<DataSpec, GanError> {
-            let value = value.as_deref().ok_or_else(|| {
+        let spec = |key: &str, value: &Option<DataSpec>| -> Result<DataSpec, GanError> {
+            let value = value.as_ref().ok_or_else(|| {
                 GanError::config(key, "is missing: a CycleGAN run needs two domains")
             })?;
-            match DataSpec::parse(value)? {
+            match value {
                 DataSpec::Mixture(_) => Err(GanError::config(
                     key,
                     format!("is {value}: CycleGAN translates images, not 2-D points"),
                 )),
-                spec => Ok(spec),
+                DataSpec::Domains(_) => Err(GanError::config(
+                    key,
+                    format!("is {value}: a domain is one set of images, such as folder:DIR"),
+                )),
+                spec => Ok(spec.clone()),
             }
         };
         Ok((spec("data_a", &self.data_a)?, spec("data_b", &self.data_b)?))
@@ -561,7 +562,7 @@ impl TrainConfig {
                 ),
             ));
         }
-        match self.data_spec()? {
+        match self.data {
             DataSpec::Mixture(_) => Err(GanError::config(
                 "data",
                 format!(
@@ -610,9 +611,8 @@ impl TrainConfig {
     /// The run's directory name, built from the configuration as the tutorial does.
     pub fn run_name(&self) -> String {
         let data: String = self
-            .data_spec()
-            .map(|s| s.short_name())
-            .unwrap_or_else(|_| "data".to_string())
+            .data
+            .short_name()
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
@@ -682,8 +682,15 @@ impl TrainConfig {
 
     /// The single-G/D GANs' own keys: data and shape, networks, objective and remedies.
     fn validate_gan(&self) -> Result<(), GanError> {
-        self.data_spec()?;
-        let points = matches!(self.data_spec()?, DataSpec::Mixture(_));
+        check(
+            !matches!(self.data, DataSpec::Domains(_)),
+            "data",
+            format!(
+                "is {}: two domains are for `model = cyclegan`; this model learns one set of images",
+                self.data
+            ),
+        )?;
+        let points = matches!(self.data, DataSpec::Mixture(_));
         if points {
             check(
                 self.model == ModelKind::Mlp,
@@ -698,7 +705,7 @@ impl TrainConfig {
                     self.spatial, self.channels
                 ),
             )?;
-        } else if self.data_spec()? == DataSpec::StackedDigits {
+        } else if self.data == DataSpec::StackedDigits {
             check(
                 self.channels == 3,
                 "channels",

@@ -181,12 +181,12 @@ pub struct ModesReport {
 /// per batch whatever the packing, each on `pack` samples.
 pub fn cell_config(options: &ModesBenchOptions, pack: usize, seed: u64) -> Result<TrainConfig> {
     let base = TrainOverrides {
-        data: Some(options.data.clone()),
+        data: Some(DataSpec::parse(&options.data)?),
         ..Default::default()
     }
     .resolve()?;
     TrainOverrides {
-        data: Some(options.data.clone()),
+        data: Some(DataSpec::parse(&options.data)?),
         pack: Some(pack),
         batch: Some(base.batch * pack),
         seed: Some(seed),

@@ -141,7 +141,7 @@ pub fn tutorial_config(
     capacity: usize,
 ) -> Result<TrainConfig> {
     crate::config::TrainOverrides {
-        data: Some("folder:.".into()),
+        data: Some(crate::data::DataSpec::Folder(".".into())),
         spatial: Some(spatial),
         channels: Some(channels),
         batch: Some(batch),

@@ -31,6 +31,9 @@ pub enum DataSpec {
     StackedDigits,
     /// 2-D points from a mixture of Gaussians (the mode-collapse benchmarks), labelled by mode.
     Mixture(Mixture),
+    /// A CycleGAN's two domains: `cyclegan:DIR` for `DIR/trainA` and `DIR/trainB`, or plain
+    /// `cyclegan` when they are given as `data_a` and `data_b`. Not a set of images itself.
+    Domains(Option<PathBuf>),
 }
 
 /// Every data kind as `--data` spells it, with what it is: the one list that `--help` and the
@@ -46,6 +49,10 @@ pub const KINDS: &[(&str, &str)] = &[
     ("folder:DIR", "every JPEG/PNG/BMP/WebP file below DIR"),
     ("mixture:ring8", "2-D points from 8 Gaussians on a circle"),
     ("mixture:grid25", "2-D points from 25 Gaussians on a grid"),
+    (
+        "cyclegan:DIR",
+        "with model cyclegan: the domains DIR/trainA and DIR/trainB",
+    ),
 ];
 
 /// [`KINDS`] as one line: `` `digits` (…), `stacked-digits` (…), … ``.
@@ -66,6 +73,10 @@ impl DataSpec {
             None if spec == "digits-b" => Ok(DataSpec::DigitsB),
             Some(("folder", dir)) if !dir.is_empty() => Ok(DataSpec::Folder(PathBuf::from(dir))),
             Some(("mixture", _)) => Ok(DataSpec::Mixture(Mixture::parse(spec)?)),
+            None if spec == "cyclegan" => Ok(DataSpec::Domains(None)),
+            Some(("cyclegan", dir)) if !dir.is_empty() => {
+                Ok(DataSpec::Domains(Some(PathBuf::from(dir))))
+            }
             _ => Err(GanError::UnknownDataset(spec.to_string(), kinds_list())),
         }
     }
@@ -82,7 +93,51 @@ impl DataSpec {
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_else(|| "folder".to_string()),
             DataSpec::Mixture(m) => m.name().to_string(),
+            // As run names have called CycleGAN runs since before the domains had a type.
+            DataSpec::Domains(_) => "data".to_string(),
         }
+    }
+}
+
+/// The spec as `--data` spells it: what `config.toml` records, and what [`DataSpec::parse`]
+/// reads back.
+impl std::fmt::Display for DataSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSpec::Digits => f.write_str("digits"),
+            DataSpec::StackedDigits => f.write_str("stacked-digits"),
+            DataSpec::DigitsA => f.write_str("digits-a"),
+            DataSpec::DigitsB => f.write_str("digits-b"),
+            DataSpec::Folder(dir) => write!(f, "folder:{}", dir.display()),
+            DataSpec::Mixture(m) => write!(f, "mixture:{}", m.name()),
+            DataSpec::Domains(None) => f.write_str("cyclegan"),
+            DataSpec::Domains(Some(dir)) => write!(f, "cyclegan:{}", dir.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for DataSpec {
+    type Err = GanError;
+    fn from_str(spec: &str) -> Result<Self> {
+        DataSpec::parse(spec)
+    }
+}
+
+impl serde::Serialize for DataSpec {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DataSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let spec = String::deserialize(deserializer)?;
+        DataSpec::parse(&spec).map_err(serde::de::Error::custom)
     }
 }
 
@@ -114,6 +169,9 @@ impl ImageSet {
             DataSpec::DigitsB => digits::load_half(options, true),
             DataSpec::Folder(dir) => folder::load(dir, options),
             DataSpec::Mixture(m) => Ok(mixture_points(*m, options)),
+            DataSpec::Domains(_) => Err(GanError::Output(format!(
+                "`{spec}` names a CycleGAN's two domains, not one set of images: load `data_a` and `data_b`"
+            ))),
         }
     }
 }

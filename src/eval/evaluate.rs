@@ -224,7 +224,7 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let classes = config.condition_classes();
     let generated = generate(run, Draw::Any(n), seed, device)?;
     let data = ImageSet::load(
-        &config.data_spec()?,
+        &config.data,
         LoadOptions {
             spatial: config.spatial,
             channels: config.channels,

@@ -330,8 +330,9 @@ pub fn load_judge(dir: &Path, device: &Device) -> Result<(Judge, JudgeInfo)> {
 
 /// Where `ganforge classifier train` puts the judge of a data set and shape, and where `eval`
 /// looks for it.
-pub fn default_judge_dir(data: &str, spatial: usize, channels: usize) -> PathBuf {
+pub fn default_judge_dir(data: impl std::fmt::Display, spatial: usize, channels: usize) -> PathBuf {
     let name: String = data
+        .to_string()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();

@@ -116,8 +116,16 @@ pub fn evaluate_translation(
     let cycle_error_b = cycle_error(&to_a, &g, &b);
 
     let (data_a, data_b) = (
-        config.data_a.clone().unwrap_or_default(),
-        config.data_b.clone().unwrap_or_default(),
+        config
+            .data_a
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        config
+            .data_b
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     );
     let judge_path = |given: &Option<PathBuf>, data: &str| {
         given

@@ -52,7 +52,7 @@ impl TrainConfig {
                 .with_latent(self.latent)
                 .with_width(2 * self.capacity)
                 // Images are in [-1, 1]; points of a mixture are not bounded.
-                .with_tanh(!matches!(self.data_spec(), Ok(DataSpec::Mixture(_))))
+                .with_tanh(!matches!(self.data, DataSpec::Mixture(_)))
                 .init(device)
                 .into(),
             ModelKind::Cyclegan => {

@@ -49,7 +49,7 @@ pub(crate) struct GanTrainer {
 
 fn load_data(config: &TrainConfig) -> Result<ImageSet> {
     ImageSet::load(
-        &config.data_spec()?,
+        &config.data,
         LoadOptions {
             spatial: config.spatial,
             channels: config.channels,
@@ -301,7 +301,7 @@ impl Trainer for GanTrainer {
     }
 
     fn sample_figure(&mut self) -> Result<(Vec<u8>, Vec<String>)> {
-        match self.gan.config.data_spec()? {
+        match self.gan.config.data {
             DataSpec::Mixture(mixture) => self.point_figure(mixture),
             _ => self.image_figure(),
         }

@@ -127,7 +127,7 @@ fn conditional_training_needs_labelled_data() {
     }
     let before = snapshot(dir.path());
     let mut config = tiny_config(2);
-    config.data = format!("folder:{}", images.display());
+    config.data = format!("folder:{}", images.display()).parse().unwrap();
     config.conditional = true;
     let err = train(
         config,

@@ -42,8 +42,8 @@ fn every_key_has_one_name_and_its_help_shows_the_default_the_config_uses() {
     config.clip = Some(0.1);
     config.steps = Some(3);
     config.g_ema = Some(0.9);
-    config.data_a = Some("a".into());
-    config.data_b = Some("b".into());
+    config.data_a = Some(ganforge::data::DataSpec::DigitsA);
+    config.data_b = Some(ganforge::data::DataSpec::DigitsB);
     config.lr_decay_start = Some(1);
     let table: toml::Table = toml::from_str(&config.to_toml()).unwrap();
     let mut written: Vec<&str> = table.keys().map(String::as_str).collect();
@@ -199,4 +199,45 @@ fn the_shared_checks_refuse_the_same_keys_for_every_model() {
             assert!(err.contains(&format!("`{key}`")), "{model:?}: {err}");
         }
     }
+}
+
+#[test]
+fn the_data_spec_is_parsed_once_and_written_back_as_it_was_given() {
+    use ganforge::data::DataSpec;
+    for spec in [
+        "digits",
+        "stacked-digits",
+        "digits-a",
+        "digits-b",
+        "folder:some/images",
+        "mixture:ring8",
+        "mixture:grid25",
+        "cyclegan",
+        "cyclegan:horse2zebra",
+    ] {
+        let parsed: DataSpec = spec.parse().unwrap();
+        assert_eq!(parsed.to_string(), spec);
+    }
+    // In a config file the spec is read once, into its type; a bad one names the kinds there are.
+    let keys: TrainOverrides = toml::from_str("data = \"mixture:ring8\"").unwrap();
+    assert_eq!(
+        keys.data,
+        Some(DataSpec::Mixture(ganforge::data::mixture::Mixture::Ring8))
+    );
+    let err = toml::from_str::<TrainOverrides>("data = \"photos\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown dataset `photos`") && err.contains("folder:DIR"),
+        "{err}"
+    );
+    // Two domains are for CycleGAN only.
+    let err = TrainOverrides {
+        data: Some(DataSpec::Domains(None)),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("model = cyclegan"), "{err}");
 }

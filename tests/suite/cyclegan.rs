@@ -399,7 +399,7 @@ fn a_cyclegan_run_with_an_unusable_domain_is_refused_before_anything_is_written(
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let mut config = tiny_cycle(2);
-    config.data_b = Some(format!("folder:{}", empty.display()));
+    config.data_b = Some(format!("folder:{}", empty.display()).parse().unwrap());
     let before = snapshot(dir.path());
     let err = ganforge::train::train(config, super::quiet(&dir.path().join("run")))
         .unwrap_err()
@@ -410,16 +410,22 @@ fn a_cyclegan_run_with_an_unusable_domain_is_refused_before_anything_is_written(
     // The public layout: cyclegan:DIR names trainA/ and trainB/.
     let config = TrainOverrides {
         model: Some(ModelKind::Cyclegan),
-        data: Some("cyclegan:horse2zebra".into()),
+        data: Some("cyclegan:horse2zebra".parse().unwrap()),
         ..Default::default()
     }
     .resolve()
     .unwrap();
-    assert_eq!(config.data_a.as_deref(), Some("folder:horse2zebra/trainA"));
-    assert_eq!(config.data_b.as_deref(), Some("folder:horse2zebra/trainB"));
+    assert_eq!(
+        config.data_a.as_ref().map(ToString::to_string).as_deref(),
+        Some("folder:horse2zebra/trainA")
+    );
+    assert_eq!(
+        config.data_b.as_ref().map(ToString::to_string).as_deref(),
+        Some("folder:horse2zebra/trainB")
+    );
     let err = TrainOverrides {
         model: Some(ModelKind::Cyclegan),
-        data: Some("digits".into()),
+        data: Some("digits".parse().unwrap()),
         ..Default::default()
     }
     .resolve()

@@ -115,7 +115,7 @@ fn a_mixture_is_a_fixed_labelled_set_of_points_with_its_own_preset() {
     }
 
     let config = TrainOverrides {
-        data: Some("mixture:ring8".into()),
+        data: Some("mixture:ring8".parse().unwrap()),
         ..Default::default()
     }
     .resolve()
@@ -127,7 +127,7 @@ fn a_mixture_is_a_fixed_labelled_set_of_points_with_its_own_preset() {
     for (overrides, key) in [
         (
             TrainOverrides {
-                data: Some("mixture:ring8".into()),
+                data: Some("mixture:ring8".parse().unwrap()),
                 model: Some(ModelKind::Dcgan),
                 ..Default::default()
             },
@@ -135,7 +135,7 @@ fn a_mixture_is_a_fixed_labelled_set_of_points_with_its_own_preset() {
         ),
         (
             TrainOverrides {
-                data: Some("mixture:ring8".into()),
+                data: Some("mixture:ring8".parse().unwrap()),
                 spatial: Some(16),
                 ..Default::default()
             },
@@ -143,7 +143,7 @@ fn a_mixture_is_a_fixed_labelled_set_of_points_with_its_own_preset() {
         ),
         (
             TrainOverrides {
-                data: Some("stacked-digits".into()),
+                data: Some("stacked-digits".parse().unwrap()),
                 channels: Some(1),
                 ..Default::default()
             },
@@ -159,7 +159,7 @@ fn a_mixture_is_a_fixed_labelled_set_of_points_with_its_own_preset() {
 fn a_mixture_run_trains_draws_scatter_figures_and_refuses_image_commands() {
     let dir = tempfile::tempdir().unwrap();
     let config = TrainOverrides {
-        data: Some("mixture:ring8".into()),
+        data: Some("mixture:ring8".parse().unwrap()),
         capacity: Some(8),
         steps: Some(6),
         progress_interval: Some(3),

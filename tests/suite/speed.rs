@@ -10,7 +10,7 @@ use ganforge::losses::LossKind;
 
 fn tutorial(batch: usize) -> TrainConfig {
     TrainOverrides {
-        data: Some("folder:.".into()),
+        data: Some("folder:.".parse().unwrap()),
         batch: Some(batch),
         ..Default::default()
     }
@@ -137,7 +137,7 @@ fn the_networks_count_the_old_formulas_flops_for_every_dcgan_shape() {
         (
             "32×32 RGB, latent 7, batch 12",
             digits(TrainOverrides {
-                data: Some("folder:.".into()),
+                data: Some("folder:.".parse().unwrap()),
                 spatial: Some(32),
                 latent: Some(7),
                 batch: Some(12),
@@ -220,7 +220,7 @@ fn the_mlp_step_is_counted_from_its_own_layers() {
     // PacGAN's networks on a 2-D mixture: G 2 → 4 × 32 → 2 (width 2·capacity), D maxout 2 → 3 ×
     // (16 units × 5 pieces) → 1 (width capacity).
     let config = TrainOverrides {
-        data: Some("mixture:ring8".into()),
+        data: Some("mixture:ring8".parse().unwrap()),
         capacity: Some(16),
         batch: Some(10),
         latent: Some(2),
@@ -267,7 +267,7 @@ fn a_tiny_step_is_timed_both_ways() {
     // Two D updates per iteration: the loop from the data set makes them, the in-memory loop
     // makes the tutorial's one, and each timing's FLOP rate must use its own step's count.
     let keys = || TrainOverrides {
-        data: Some("folder:.".into()),
+        data: Some("folder:.".parse().unwrap()),
         spatial: Some(16),
         batch: Some(4),
         capacity: Some(2),
@@ -319,7 +319,7 @@ fn a_tiny_step_is_timed_both_ways() {
 #[test]
 fn the_operation_profile_covers_every_layer_of_the_step() {
     let config = TrainOverrides {
-        data: Some("folder:.".into()),
+        data: Some("folder:.".parse().unwrap()),
         spatial: Some(16),
         batch: Some(2),
         capacity: Some(2),
