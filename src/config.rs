@@ -1,7 +1,8 @@
 //! The training configuration: the tutorial's global parameters and ganforge's own.
 //!
 //! Every key is declared once, in the `train_keys!` table below, with its section, type, default
-//! and help. [`TrainConfig`] is the resolved configuration (burn `Config`), written to
+//! and help. [`TrainConfig`] is the resolved configuration, one typed section (a burn `Config`) per
+//! heading of `--help`, written flat to
 //! `config.toml` in every run. [`TrainOverrides`] is the same set of keys, each optional: it is
 //! both the `train` command's flags and the schema of a `--config FILE.toml`, so a key has one
 //! name in both places and an unknown key is an error. The presets (each data kind's, each
@@ -49,21 +50,46 @@ pub enum OptimizerKind {
 /// An entry is `/// help` then `name: ResolvedType => FlagType = default`; a key whose resolved
 /// type is an `Option` defaults to `"None"` (unset). `#[arg(...)]` adds clap settings.
 macro_rules! train_keys {
-    ($( $section:literal {
+    ($( $section:literal $sfield:ident $sty:ident { $sdoc:literal
         $(
             #[doc = $help:literal]
             $(#[arg($($arg:tt)*)])?
-            $field:ident : $cty:ty => $oty:ty $(= $default:literal)?
+            $field:ident : $cty:ty => $oty:ty = $default:literal
         ),* $(,)?
     } )*) => {
-        /// The resolved configuration of a run (burn `Config`), written to `config.toml`.
-        #[derive(Config, Debug, PartialEq)]
+        $(
+            #[doc = $sdoc]
+            #[derive(Config, Debug, PartialEq)]
+            pub struct $sty {
+                $(
+                    #[doc = $help]
+                    #[config(default = $default)]
+                    pub $field: $cty,
+                )*
+            }
+        )*
+
+        /// The resolved configuration of a run, in its sections. Its TOML form (`config.toml`) is
+        /// flat, one key a line, the same keys as [`TrainOverrides`].
+        #[derive(Debug, Clone, PartialEq)]
         pub struct TrainConfig {
-            $($(
-                #[doc = $help]
-                $(#[config(default = $default)])?
-                pub $field: $cty,
-            )*)*
+            $(
+                #[doc = $sdoc]
+                pub $sfield: $sty,
+            )*
+        }
+
+        impl TrainConfig {
+            /// Every key at its default (no preset applied).
+            #[allow(clippy::new_without_default)]
+            pub fn new() -> Self {
+                TrainConfig { $( $sfield: $sty::new(), )* }
+            }
+
+            /// The configuration as a complete set of keys: its flat, TOML form.
+            fn to_keys(&self) -> TrainOverrides {
+                TrainOverrides { $($( $field: self.$sfield.$field.clone().into(), )*)* }
+            }
         }
 
         /// Every key of [`TrainConfig`], optional: the flags of `ganforge train` and the schema
@@ -89,7 +115,7 @@ macro_rules! train_keys {
             }
 
             fn apply_to(&self, config: &mut TrainConfig) {
-                $($( if let Some(v) = &self.$field { config.$field = v.clone().into(); } )*)*
+                $($( if let Some(v) = &self.$field { config.$sfield.$field = v.clone().into(); } )*)*
             }
 
             /// Names (as in the config file) of the keys that are set.
@@ -100,6 +126,29 @@ macro_rules! train_keys {
             }
         }
     };
+}
+
+/// `config.toml` holds the flat keys.
+impl Serialize for TrainConfig {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        self.to_keys().serialize(serializer)
+    }
+}
+
+/// A flat set of keys, each missing one at its default (no preset: [`TrainOverrides::resolve`]
+/// applies those).
+impl<'de> Deserialize<'de> for TrainConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let keys = TrainOverrides::deserialize(deserializer)?;
+        let mut config = TrainConfig::new();
+        keys.apply_to(&mut config);
+        Ok(config)
+    }
 }
 
 /// One configuration key as `--help` and the README describe it.
@@ -114,7 +163,7 @@ pub struct Key {
 }
 
 train_keys! {
-    "Data" {
+    "Data" input InputKeys { "What the networks learn from: the data set and the shape its images are loaded at."
         /// Dataset (with model cyclegan, `cyclegan` and the domains as data_a and data_b, or cyclegan:DIR)
         data: DataSpec => DataSpec = "DataSpec::Digits",
         /// Image side: a power of two from 16 to 256 (dcgan), 1 to 64 (mlp), a multiple of 4 (cyclegan)
@@ -129,7 +178,7 @@ train_keys! {
         /// Classes of a conditional run; taken from the data when unset
         classes: Option<usize> => usize = "None",
     }
-    "Model" {
+    "Model" networks NetworkKeys { "The architecture and the size of both networks."
         /// Networks: dcgan (the tutorial's), mlp (fully connected G, maxout D) or cyclegan (two-domain translation)
         #[arg(value_enum)]
         model: ModelKind => ModelKind = "ModelKind::Dcgan",
@@ -147,7 +196,7 @@ train_keys! {
         /// Draw initial kernel weights from N(0, STD²); burn's Kaiming uniform when unset
         init_std: Option<f64> => f64 = "None",
     }
-    "Objective" {
+    "Objective" objective ObjectiveKeys { "The adversarial loss and its terms."
         /// The adversarial objective (bce is the tutorial's)
         #[arg(value_enum)]
         loss: LossKind => LossKind = "LossKind::Bce",
@@ -158,7 +207,7 @@ train_keys! {
         /// Clip D's weights to [-C, C] after each D step (WGAN); none when unset
         clip: Option<f64> => f64 = "None",
     }
-    "Optimiser" {
+    "Optimiser" optimiser OptimiserKeys { "The optimizer of both networks and its rates."
         /// Optimizer of both networks (RMSProp runs without momentum, as in the WGAN paper)
         #[arg(value_enum)]
         optimizer: OptimizerKind => OptimizerKind = "OptimizerKind::Adam",
@@ -171,7 +220,7 @@ train_keys! {
         /// Adam beta2
         beta2: f64 => f64 = 0.999,
     }
-    "Schedule" {
+    "Schedule" schedule ScheduleKeys { "How long a run trains, in what batches and steps, and when it writes what."
         /// Batch size
         batch: usize => usize = 32,
         /// D updates (each a real and a fake batch) per iteration
@@ -194,7 +243,7 @@ train_keys! {
         #[arg(value_enum)]
         noise: NoiseKind => NoiseKind = "NoiseKind::Normal",
     }
-    "Remedies" {
+    "Remedies" remedies RemedyKeys { "The tutorial's troubleshooting remedies and the mode-collapse ones."
         /// Sample from an exponential moving average of G's weights with this decay (e.g. 0.999); none when unset
         g_ema: Option<f64> => f64 = "None",
         /// Train D on real and fake images in one batch (true) or separate batches (false, the tutorial's)
@@ -209,7 +258,7 @@ train_keys! {
         #[arg(num_args = 0..=1, default_missing_value = "true")]
         feature_matching: bool => bool = false,
     }
-    "CycleGAN" {
+    "CycleGAN" cycle CycleKeys { "CycleGAN's own keys."
         /// Domain A, any data spec
         data_a: Option<DataSpec> => DataSpec = "None",
         /// Domain B, any data spec
@@ -322,8 +371,8 @@ impl TrainOverrides {
             return self.resolve_cyclegan();
         }
         let mut config = TrainConfig::new();
-        let data = self.data.as_ref().unwrap_or(&config.data);
-        let loss = self.loss.unwrap_or(config.loss);
+        let data = self.data.as_ref().unwrap_or(&config.input.data);
+        let loss = self.loss.unwrap_or(config.objective.loss);
         let preset = data_preset(data).overridden_by(loss_preset(loss));
         preset.overridden_by(self.clone()).apply_to(&mut config);
         config.validate()?;
@@ -487,8 +536,7 @@ fn loss_preset(loss: LossKind) -> TrainOverrides {
 
 impl From<&TrainConfig> for TrainOverrides {
     fn from(config: &TrainConfig) -> Self {
-        // The TOML form of a config is exactly a complete set of overrides.
-        toml::from_str(&config.to_toml()).expect("a TrainConfig serialises to valid overrides")
+        config.to_keys()
     }
 }
 
@@ -511,28 +559,31 @@ impl TrainConfig {
                 spec => Ok(spec.clone()),
             }
         };
-        Ok((spec("data_a", &self.data_a)?, spec("data_b", &self.data_b)?))
+        Ok((
+            spec("data_a", &self.cycle.data_a)?,
+            spec("data_b", &self.cycle.data_b)?,
+        ))
     }
 
     /// CycleGAN's own keys: its two domains, its image size, its loss weights and schedule.
     fn validate_cyclegan(&self) -> Result<(), GanError> {
         self.domain_specs()?;
         check(
-            self.spatial.is_multiple_of(4) && (16..=512).contains(&self.spatial),
+            self.input.spatial.is_multiple_of(4) && (16..=512).contains(&self.input.spatial),
             "spatial",
             format!(
                 "is {}: CycleGAN's generator halves the image twice, so it must be a multiple of 4 from 16 to 512",
-                self.spatial
+                self.input.spatial
             ),
         )?;
         check(
-            matches!(self.channels, 1 | 3),
+            matches!(self.input.channels, 1 | 3),
             "channels",
-            format!("is {}: it must be 1 (grey) or 3 (RGB)", self.channels),
+            format!("is {}: it must be 1 (grey) or 3 (RGB)", self.input.channels),
         )?;
         for (key, value) in [
-            ("cycle_weight", self.cycle_weight),
-            ("identity_weight", self.identity_weight),
+            ("cycle_weight", self.cycle.cycle_weight),
+            ("identity_weight", self.cycle.identity_weight),
         ] {
             check(
                 value.is_finite() && value >= 0.0,
@@ -541,11 +592,13 @@ impl TrainConfig {
             )?;
         }
         check(
-            self.lr_decay_start.is_none_or(|s| s <= self.total_steps()),
+            self.cycle
+                .lr_decay_start
+                .is_none_or(|s| s <= self.total_steps()),
             "lr_decay_start",
             format!(
                 "is {}: it must not be past the last step ({})",
-                self.lr_decay_start.unwrap_or(0),
+                self.cycle.lr_decay_start.unwrap_or(0),
                 self.total_steps()
             ),
         )?;
@@ -554,7 +607,7 @@ impl TrainConfig {
 
     /// Refuses a run whose samples are 2-D points (a mixture) for `command`, which needs images.
     pub fn require_images(&self, command: &str) -> Result<(), GanError> {
-        if self.model == ModelKind::Cyclegan {
+        if self.networks.model == ModelKind::Cyclegan {
             return Err(GanError::config(
                 "model",
                 format!(
@@ -562,12 +615,12 @@ impl TrainConfig {
                 ),
             ));
         }
-        match self.data {
+        match self.input.data {
             DataSpec::Mixture(_) => Err(GanError::config(
                 "data",
                 format!(
                     "is {}: this run makes 2-D points, not images, and `{command}` works on images (the run's samples/ hold scatter plots of its points; `ganforge bench modes` measures its modes)",
-                    self.data
+                    self.input.data
                 ),
             )),
             _ => Ok(()),
@@ -577,14 +630,14 @@ impl TrainConfig {
     /// What a user does next with a finished run of this configuration in `run`.
     pub fn next_command(&self, run: &Path) -> String {
         let dir = run.display();
-        if self.model == ModelKind::Cyclegan {
+        if self.networks.model == ModelKind::Cyclegan {
             format!(
                 "translate a folder with: ganforge translate --run {dir} --direction a2b --input DIR --output DIR"
             )
         } else if self.require_images("sample").is_err() {
             format!(
                 "its samples/ hold scatter plots; compare packings with: ganforge bench modes --data {}",
-                self.data
+                self.input.data
             )
         } else {
             format!("draw more images with: ganforge sample --run {dir}")
@@ -593,8 +646,9 @@ impl TrainConfig {
 
     /// Iterations the run trains for.
     pub fn total_steps(&self) -> usize {
-        self.steps
-            .unwrap_or(self.epochs * self.iterations_per_epoch)
+        self.schedule
+            .steps
+            .unwrap_or(self.schedule.epochs * self.schedule.iterations_per_epoch)
     }
 
     pub fn to_toml(&self) -> String {
@@ -603,7 +657,7 @@ impl TrainConfig {
 
     /// The model's name as `--model` spells it.
     pub fn model_name(&self) -> String {
-        clap::ValueEnum::to_possible_value(&self.model)
+        clap::ValueEnum::to_possible_value(&self.networks.model)
             .map(|v| v.get_name().to_string())
             .unwrap_or_default()
     }
@@ -611,13 +665,14 @@ impl TrainConfig {
     /// The run's directory name, built from the configuration as the tutorial does.
     pub fn run_name(&self) -> String {
         let data: String = self
+            .input
             .data
             .short_name()
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
         let model = self.model_name();
-        let model = match self.loss {
+        let model = match self.objective.loss {
             LossKind::Bce => model,
             other => format!(
                 "{model}-{}",
@@ -628,21 +683,21 @@ impl TrainConfig {
         };
         format!(
             "{model}_{data}_s{}_c{}_lat{}_cap{}_b{}_k{}_du{}_gu{}",
-            self.spatial,
-            self.channels,
-            self.latent,
-            self.capacity,
-            self.batch,
-            self.filter,
-            self.disc_updates,
-            self.gen_updates
+            self.input.spatial,
+            self.input.channels,
+            self.networks.latent,
+            self.networks.capacity,
+            self.schedule.batch,
+            self.networks.filter,
+            self.schedule.disc_updates,
+            self.schedule.gen_updates
         )
     }
 
     /// Checks every key; the error names the key and the allowed values.
     pub fn validate(&self) -> Result<(), GanError> {
         self.validate_shared()?;
-        match self.model {
+        match self.networks.model {
             ModelKind::Cyclegan => self.validate_cyclegan(),
             ModelKind::Dcgan | ModelKind::Mlp => self.validate_gan(),
         }
@@ -651,26 +706,32 @@ impl TrainConfig {
     /// The keys every model has: the schedule, the batch, the learning rates and Adam's betas.
     fn validate_shared(&self) -> Result<(), GanError> {
         for (key, value) in [
-            ("batch", self.batch),
-            ("capacity", self.capacity),
-            ("progress_interval", self.progress_interval),
-            ("iterations_per_epoch", self.iterations_per_epoch),
-            ("epochs", self.epochs),
-            ("checkpoint_interval", self.checkpoint_interval),
+            ("batch", self.schedule.batch),
+            ("capacity", self.networks.capacity),
+            ("progress_interval", self.schedule.progress_interval),
+            ("iterations_per_epoch", self.schedule.iterations_per_epoch),
+            ("epochs", self.schedule.epochs),
+            ("checkpoint_interval", self.schedule.checkpoint_interval),
         ] {
             check(value > 0, key, "is 0: it must be at least 1")?;
         }
-        for (key, value) in [("num_load", self.num_load), ("steps", self.steps)] {
+        for (key, value) in [
+            ("num_load", self.input.num_load),
+            ("steps", self.schedule.steps),
+        ] {
             check(value != Some(0), key, "is 0: it must be at least 1")?;
         }
-        for (key, value) in [("lr_d", self.lr_d), ("lr_g", self.lr_g)] {
+        for (key, value) in [("lr_d", self.optimiser.lr_d), ("lr_g", self.optimiser.lr_g)] {
             check(
                 value.is_finite() && value > 0.0,
                 key,
                 format!("is {value}: it must be a positive number"),
             )?;
         }
-        for (key, value) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+        for (key, value) in [
+            ("beta1", self.optimiser.beta1),
+            ("beta2", self.optimiser.beta2),
+        ] {
             check(
                 (0.0..1.0).contains(&value),
                 key,
@@ -683,94 +744,98 @@ impl TrainConfig {
     /// The single-G/D GANs' own keys: data and shape, networks, objective and remedies.
     fn validate_gan(&self) -> Result<(), GanError> {
         check(
-            !matches!(self.data, DataSpec::Domains(_)),
+            !matches!(self.input.data, DataSpec::Domains(_)),
             "data",
             format!(
                 "is {}: two domains are for `model = cyclegan`; this model learns one set of images",
-                self.data
+                self.input.data
             ),
         )?;
-        let points = matches!(self.data, DataSpec::Mixture(_));
+        let points = matches!(self.input.data, DataSpec::Mixture(_));
         if points {
             check(
-                self.model == ModelKind::Mlp,
+                self.networks.model == ModelKind::Mlp,
                 "model",
                 "is dcgan: the mixtures are 2-D points, which the convolutional networks cannot take (use mlp)",
             )?;
             check(
-                (self.spatial, self.channels) == (1, 2),
+                (self.input.spatial, self.input.channels) == (1, 2),
                 "spatial",
                 format!(
                     "and `channels` are {} and {}: a mixture's samples are 2-D points (spatial 1, channels 2)",
-                    self.spatial, self.channels
+                    self.input.spatial, self.input.channels
                 ),
             )?;
-        } else if self.data == DataSpec::StackedDigits {
+        } else if self.input.data == DataSpec::StackedDigits {
             check(
-                self.channels == 3,
+                self.input.channels == 3,
                 "channels",
                 format!(
                     "is {}: stacked digits are three digits in three channels (channels 3)",
-                    self.channels
+                    self.input.channels
                 ),
             )?;
         }
         if !points {
             check(
-                matches!(self.channels, 1 | 3),
+                matches!(self.input.channels, 1 | 3),
                 "channels",
-                format!("is {}: it must be 1 (grey) or 3 (RGB)", self.channels),
+                format!("is {}: it must be 1 (grey) or 3 (RGB)", self.input.channels),
             )?;
-            match self.model {
+            match self.networks.model {
                 ModelKind::Dcgan => check(
-                    self.spatial.is_power_of_two() && (16..=256).contains(&self.spatial),
+                    self.input.spatial.is_power_of_two()
+                        && (16..=256).contains(&self.input.spatial),
                     "spatial",
                     format!(
                         "is {}: it must be a power of two from 16 to 256",
-                        self.spatial
+                        self.input.spatial
                     ),
                 )?,
                 ModelKind::Mlp => check(
-                    (1..=64).contains(&self.spatial),
+                    (1..=64).contains(&self.input.spatial),
                     "spatial",
                     format!(
                         "is {}: the mlp model takes images from 1 to 64 pixels wide",
-                        self.spatial
+                        self.input.spatial
                     ),
                 )?,
                 ModelKind::Cyclegan => unreachable!("validate_gan is not called for cyclegan"),
             }
         }
         for (key, value) in [
-            ("latent", self.latent),
-            ("disc_updates", self.disc_updates),
-            ("gen_updates", self.gen_updates),
-            ("pack", self.pack),
+            ("latent", self.networks.latent),
+            ("disc_updates", self.schedule.disc_updates),
+            ("gen_updates", self.schedule.gen_updates),
+            ("pack", self.remedies.pack),
         ] {
             check(value > 0, key, "is 0: it must be at least 1")?;
         }
         check(
-            self.classes != Some(0),
+            self.input.classes != Some(0),
             "classes",
             "is 0: it must be at least 1",
         )?;
         check(
-            self.filter % 2 == 1,
+            self.networks.filter % 2 == 1,
             "filter",
             format!(
                 "is {}: it must be odd (3, 5, 7…) so that 'same' padding is symmetric",
-                self.filter
+                self.networks.filter
             ),
         )?;
         check(
-            self.label_smoothing > 0.0 && self.label_smoothing <= 1.0,
+            self.objective.label_smoothing > 0.0 && self.objective.label_smoothing <= 1.0,
             "label_smoothing",
             format!(
                 "is {}: it must be in (0, 1] (1 = none, 0.9 = one-sided smoothing)",
-                self.label_smoothing
+                self.objective.label_smoothing
             ),
         )?;
-        for (key, value) in [("clip", self.clip), ("init_std", self.init_std)] {
+        for (key, value) in [
+            ("clip", self.objective.clip),
+            ("init_std", self.networks.init_std),
+        ] {
             check(
                 value.is_none_or(|v| v.is_finite() && v > 0.0),
                 key,
@@ -778,47 +843,53 @@ impl TrainConfig {
             )?;
         }
         check(
-            self.batch.is_multiple_of(self.pack),
+            self.schedule.batch.is_multiple_of(self.remedies.pack),
             "pack",
             format!(
                 "is {}: the batch ({}) must be a multiple of it",
-                self.pack, self.batch
+                self.remedies.pack, self.schedule.batch
             ),
         )?;
         check(
-            !(self.pack > 1 && self.conditional),
+            !(self.remedies.pack > 1 && self.input.conditional),
             "pack",
             "cannot be combined with `conditional`: a packed group of images has no one label",
         )?;
-        if self.loss == LossKind::WganGp {
+        if self.objective.loss == LossKind::WganGp {
             check(
-                self.d_norm != NormKind::Batch,
+                self.networks.d_norm != NormKind::Batch,
                 "d_norm",
                 "is batch: the WGAN-GP penalty is per image, and BatchNorm mixes the images of a batch (use layer or none)",
             )?;
             check(
-                !self.minibatch_stddev,
+                !self.remedies.minibatch_stddev,
                 "minibatch_stddev",
                 "cannot be combined with wgan-gp: it couples the images whose gradients are penalised",
             )?;
             check(
-                self.gp_weight.is_finite() && self.gp_weight >= 0.0,
+                self.objective.gp_weight.is_finite() && self.objective.gp_weight >= 0.0,
                 "gp_weight",
-                format!("is {}: it must be zero or positive", self.gp_weight),
+                format!(
+                    "is {}: it must be zero or positive",
+                    self.objective.gp_weight
+                ),
             )?;
         }
         check(
-            self.g_ema.is_none_or(|d| d > 0.0 && d < 1.0),
+            self.remedies.g_ema.is_none_or(|d| d > 0.0 && d < 1.0),
             "g_ema",
             format!(
                 "is {}: it must be a decay in (0, 1), such as 0.999",
-                self.g_ema.unwrap_or(0.0)
+                self.remedies.g_ema.unwrap_or(0.0)
             ),
         )?;
         check(
-            self.leaky_slope.is_finite() && self.leaky_slope >= 0.0,
+            self.networks.leaky_slope.is_finite() && self.networks.leaky_slope >= 0.0,
             "leaky_slope",
-            format!("is {}: it must be zero or positive", self.leaky_slope),
+            format!(
+                "is {}: it must be zero or positive",
+                self.networks.leaky_slope
+            ),
         )?;
         Ok(())
     }

@@ -85,13 +85,13 @@ pub fn interpolate(options: &InterpolateOptions) -> Result<PathBuf> {
     let mut rng = stream(options.seed, 0, Stream::Sample);
     let ends = noise(
         &mut rng,
-        config.noise,
+        config.schedule.noise,
         2 * options.rows,
-        config.latent,
+        config.networks.latent,
         &device,
     );
     let ends = crate::tensor_values(ends);
-    let latent = config.latent;
+    let latent = config.networks.latent;
     let mut points = Vec::with_capacity(options.rows * options.steps * latent);
     for r in 0..options.rows {
         let a = &ends[2 * r * latent..(2 * r + 1) * latent];
@@ -116,9 +116,20 @@ pub fn interpolate(options: &InterpolateOptions) -> Result<PathBuf> {
         .map(<[f32]>::to_vec)
         .collect();
     let bytes = if gif {
-        animation(&images, options, config.channels, config.spatial)?
+        animation(
+            &images,
+            options,
+            config.input.channels,
+            config.input.spatial,
+        )?
     } else {
-        SampleFigure::grid(images, config.channels, config.spatial, options.steps).to_png()?
+        SampleFigure::grid(
+            images,
+            config.input.channels,
+            config.input.spatial,
+            options.steps,
+        )
+        .to_png()?
     };
     write_atomic(&options.out, &bytes)?;
     Ok(options.out.clone())

@@ -527,10 +527,10 @@ fn run_bench_sample(args: BenchSpeedArgs) -> anyhow::Result<()> {
     println!(
         "ganforge ({}) generates {ours:.1} images/s ({}×{}×{}, batch {})",
         device.name(),
-        config.channels,
-        config.spatial,
-        config.spatial,
-        config.batch
+        config.input.channels,
+        config.input.spatial,
+        config.input.spatial,
+        config.schedule.batch
     );
     if args.no_torch || !torch_available() {
         println!("PyTorch reference skipped (no `import torch`, or --no-torch)");

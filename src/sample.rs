@@ -97,7 +97,13 @@ pub fn generate(
     let mut start = 0;
     while start < n {
         let count = (n - start).min(CHUNK);
-        let z = noise(&mut rng, config.noise, count, config.latent, &device);
+        let z = noise(
+            &mut rng,
+            config.schedule.noise,
+            count,
+            config.networks.latent,
+            &device,
+        );
         let chunk_labels = labels.as_ref().map(|l| &l[start..start + count]);
         let out = generator.forward_conditioned(z, chunk_labels.map(|l| label_tensor(l, &device)));
         let [_, c, h, w] = out.dims();
@@ -190,11 +196,17 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
 
     // Everything is encoded before anything is written.
     let pixels: Vec<Vec<f32>> = images.iter().map(|(p, _)| p.clone()).collect();
-    let grid = SampleFigure::grid(pixels, config.channels, config.spatial, columns).to_png()?;
+    let grid = SampleFigure::grid(pixels, config.input.channels, config.input.spatial, columns)
+        .to_png()?;
     let singles = match &options.each {
         Some(_) => images
             .iter()
-            .map(|(p, label)| Ok((image_png(p, config.channels, config.spatial)?, *label)))
+            .map(|(p, label)| {
+                Ok((
+                    image_png(p, config.input.channels, config.input.spatial)?,
+                    *label,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
     };

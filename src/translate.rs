@@ -49,7 +49,7 @@ const CHUNK: usize = 16;
 pub fn translate(options: &TranslateOptions) -> Result<TranslateResult> {
     let run = RunDir::open(&options.run)?;
     let config = run.read_config()?;
-    if config.model != ModelKind::Cyclegan {
+    if config.networks.model != ModelKind::Cyclegan {
         return Err(GanError::config(
             "run",
             format!(
@@ -126,7 +126,7 @@ pub fn translate(options: &TranslateOptions) -> Result<TranslateResult> {
     let device = options.device.device()?;
     let generator = load_translator(&config, &run, options.direction, &device)?.valid();
 
-    let (spatial, channels) = (config.spatial, config.channels);
+    let (spatial, channels) = (config.input.spatial, config.input.channels);
     let side = spatial as u32;
     let mut written = Vec::with_capacity(images.len());
     std::fs::create_dir_all(&output)

@@ -72,7 +72,8 @@ pub fn run_cycle_bench(options: &CycleBenchOptions) -> Result<CycleBenchReport> 
         ..Default::default()
     }
     .resolve()?;
-    let judges_trained = ensure_judges(config.spatial, config.channels, options.device)?;
+    let judges_trained =
+        ensure_judges(config.input.spatial, config.input.channels, options.device)?;
     let started = Instant::now();
     let summary = train(
         config,

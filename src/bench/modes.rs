@@ -188,7 +188,7 @@ pub fn cell_config(options: &ModesBenchOptions, pack: usize, seed: u64) -> Resul
     TrainOverrides {
         data: Some(DataSpec::parse(&options.data)?),
         pack: Some(pack),
-        batch: Some(base.batch * pack),
+        batch: Some(base.schedule.batch * pack),
         seed: Some(seed),
         steps: Some(options.steps),
         ..Default::default()
@@ -238,9 +238,9 @@ pub fn run_modes_bench(
     let data = ImageSet::load(
         &spec,
         LoadOptions {
-            spatial: first.spatial,
-            channels: first.channels,
-            limit: first.num_load,
+            spatial: first.input.spatial,
+            channels: first.input.channels,
+            limit: first.input.num_load,
         },
     )?;
     let device = options.device.device()?;
@@ -318,7 +318,7 @@ fn run_cell(
 ) -> Result<ModesCell> {
     let started = Instant::now();
     let mut gan = Gan::new(config, device);
-    let mut order = DataOrder::new(config.seed, data.len());
+    let mut order = DataOrder::new(config.schedule.seed, data.len());
     while gan.step < config.total_steps() {
         gan.iteration(data, &mut order);
     }
@@ -532,8 +532,8 @@ pub fn write_report(report: &ModesReport, out: &std::path::Path) -> Result<Vec<P
                     "{} after {} steps (seed 0)",
                     report.options.data, report.options.steps
                 )),
-                channels: config.channels,
-                spatial: config.spatial,
+                channels: config.input.channels,
+                spatial: config.input.spatial,
                 rows,
             };
             let path = out.join("samples.png");

@@ -113,13 +113,17 @@ pub fn profile_ops(
         warmup,
         iters,
     };
-    let (b, k, c) = (config.batch, config.filter, config.capacity);
+    let (b, k, c) = (
+        config.schedule.batch,
+        config.networks.filter,
+        config.networks.capacity,
+    );
     let pad = k / 2;
     let mut out = Vec::new();
 
     // Convolutions of D's blocks: (cin, cout, side in, stride).
-    let mut side = config.spatial;
-    let mut cin = config.channels;
+    let mut side = config.input.spatial;
+    let mut cin = config.input.channels;
     let mut convs = Vec::new();
     for m in [1, 2, 4, 8] {
         let cout = m * c;
@@ -129,7 +133,7 @@ pub fn profile_ops(
         cin = cout;
     }
     // G's last layer: back to the image's channels at full resolution.
-    convs.push((c, config.channels, config.spatial, 1));
+    convs.push((c, config.input.channels, config.input.spatial, 1));
     for (cin, cout, side, stride) in convs {
         let side_out = side / stride;
         let make = |device: &Device| {
@@ -163,7 +167,7 @@ pub fn profile_ops(
     }
 
     // Transposed convolutions of G's blocks.
-    let mut side = config.spatial / 16;
+    let mut side = config.input.spatial / 16;
     let mut cin = 8 * c;
     for m in [4, 2, 1, 1] {
         let cout = m * c;
@@ -203,9 +207,9 @@ pub fn profile_ops(
     // BatchNorm (training statistics) then LeakyReLU at the largest activations of D and G: burn's
     // two operations, and the fused kernel the models use.
     for (channels, side) in [
-        (c, config.spatial),
-        (c, config.spatial / 2),
-        (4 * c, config.spatial / 8),
+        (c, config.input.spatial),
+        (c, config.input.spatial / 2),
+        (4 * c, config.input.spatial / 8),
     ] {
         let input = [b, channels, side, side];
         let norm = BatchNormConfig::new(channels).init(&inner);

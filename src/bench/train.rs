@@ -47,14 +47,19 @@ fn networks(config: &TrainConfig) -> (Generator, Discriminator) {
 
 /// The shape of a batch of `batch` samples at `config`'s size.
 fn samples(config: &TrainConfig, batch: usize) -> [usize; 4] {
-    [batch, config.channels, config.spatial, config.spatial]
+    [
+        batch,
+        config.input.channels,
+        config.input.spatial,
+        config.input.spatial,
+    ]
 }
 
 /// The configured networks' forward FLOPs per image. D's is its share of a packed input: a D
 /// that packs m images does one pass for m of them.
 pub fn forward_flops(config: &TrainConfig) -> ForwardFlops {
     let (generator, discriminator) = networks(config);
-    let pack = config.pack.max(1);
+    let pack = config.remedies.pack.max(1);
     ForwardFlops {
         discriminator: discriminator.forward_flops(samples(config, pack)) as f64 / pack as f64,
         generator: generator.forward_flops(1) as f64,
@@ -74,11 +79,11 @@ struct Plan {
 impl Plan {
     fn of(config: &TrainConfig) -> Self {
         Plan {
-            disc_updates: config.disc_updates,
-            gen_updates: config.gen_updates,
-            gradient_penalty: config.loss == LossKind::WganGp,
-            mixed_batches: config.mixed_batches,
-            feature_matching: config.feature_matching,
+            disc_updates: config.schedule.disc_updates,
+            gen_updates: config.schedule.gen_updates,
+            gradient_penalty: config.objective.loss == LossKind::WganGp,
+            mixed_batches: config.remedies.mixed_batches,
+            feature_matching: config.remedies.feature_matching,
         }
     }
 
@@ -110,7 +115,7 @@ fn iteration_flops(
     generator: &Generator,
     discriminator: &Discriminator,
 ) -> f64 {
-    let b = config.batch;
+    let b = config.schedule.batch;
     let g = generator.forward_flops(b) as f64;
     let d = discriminator.forward_flops(samples(config, b)) as f64;
     let d_update = if plan.mixed_batches && !plan.gradient_penalty {
@@ -214,12 +219,12 @@ pub fn peak_resident_mib() -> Option<f64> {
 /// A data set of `count` random images at `config`'s shape (the speed does not depend on content).
 fn random_images(config: &TrainConfig, count: usize) -> ImageSet {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let n = count * config.channels * config.spatial * config.spatial;
+    let n = count * config.input.channels * config.input.spatial * config.input.spatial;
     let pixels = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
     ImageSet::from_parts(
         pixels,
-        config.channels,
-        config.spatial,
+        config.input.channels,
+        config.input.spatial,
         None,
         Vec::new(),
         Vec::new(),
@@ -234,9 +239,9 @@ pub fn time_training_step(
     iters: usize,
 ) -> Result<(StepTiming, StepTiming)> {
     let device = device.device()?;
-    let data = random_images(config, (4 * config.batch).max(64));
+    let data = random_images(config, (4 * config.schedule.batch).max(64));
     let mut gan = Gan::new(config, &device);
-    let mut order = DataOrder::new(config.seed, data.len());
+    let mut order = DataOrder::new(config.schedule.seed, data.len());
     for _ in 0..warmup {
         gan.iteration(&data, &mut order);
     }
@@ -247,16 +252,20 @@ pub fn time_training_step(
     let from_data = StepTiming::from(
         started.elapsed().as_secs_f64(),
         iters,
-        config.batch,
+        config.schedule.batch,
         iteration_flops(config, Plan::of(config), &gan.generator, &gan.discriminator),
     );
 
-    let indices: Vec<usize> = (0..config.batch).collect();
+    let indices: Vec<usize> = (0..config.schedule.batch).collect();
     let batch = data.batch(&indices, gan.device());
     let step = |gan: &mut Gan, i: u64| {
         gan.discriminator_step_real(batch.clone(), None);
-        gan.discriminator_step_fake(gan.latent(Stream::DiscriminatorNoise, i, config.batch));
-        gan.generator_step(gan.latent(Stream::GeneratorNoise, i, config.batch));
+        gan.discriminator_step_fake(gan.latent(
+            Stream::DiscriminatorNoise,
+            i,
+            config.schedule.batch,
+        ));
+        gan.generator_step(gan.latent(Stream::GeneratorNoise, i, config.schedule.batch));
     };
     for i in 0..warmup as u64 {
         step(&mut gan, i);
@@ -269,7 +278,7 @@ pub fn time_training_step(
     let in_memory = StepTiming::from(
         started.elapsed().as_secs_f64(),
         iters,
-        config.batch,
+        config.schedule.batch,
         iteration_flops(config, Plan::tutorial(), &gan.generator, &gan.discriminator),
     );
     Ok((from_data, in_memory))
@@ -285,14 +294,22 @@ pub fn time_sampling(
     let device = device.device()?;
     let gan = Gan::new(config, &device);
     for i in 0..warmup as u64 {
-        let _ = crate::tensor_values(gan.generate(gan.latent(Stream::Sample, i, config.batch)));
+        let _ = crate::tensor_values(gan.generate(gan.latent(
+            Stream::Sample,
+            i,
+            config.schedule.batch,
+        )));
     }
     let started = Instant::now();
     for i in 0..iters as u64 {
         // Reading the values back makes sure the work is done, as a user's sampling does.
-        let _ = crate::tensor_values(gan.generate(gan.latent(Stream::Sample, i, config.batch)));
+        let _ = crate::tensor_values(gan.generate(gan.latent(
+            Stream::Sample,
+            i,
+            config.schedule.batch,
+        )));
     }
-    Ok((iters * config.batch) as f64 / started.elapsed().as_secs_f64())
+    Ok((iters * config.schedule.batch) as f64 / started.elapsed().as_secs_f64())
 }
 
 /// The PyTorch reference's line, parsed.
@@ -332,17 +349,17 @@ pub fn run_torch(
             "--mode",
             mode,
             "--batch",
-            &config.batch.to_string(),
+            &config.schedule.batch.to_string(),
             "--spatial",
-            &config.spatial.to_string(),
+            &config.input.spatial.to_string(),
             "--capacity",
-            &config.capacity.to_string(),
+            &config.networks.capacity.to_string(),
             "--latent",
-            &config.latent.to_string(),
+            &config.networks.latent.to_string(),
             "--filter",
-            &config.filter.to_string(),
+            &config.networks.filter.to_string(),
             "--channels",
-            &config.channels.to_string(),
+            &config.input.channels.to_string(),
             "--iters",
             &iters.to_string(),
             "--warmup",
@@ -386,19 +403,19 @@ pub fn parse_torch_line(text: &str) -> Option<TorchTiming> {
 
 /// The step `bench train` times and its work, for the report's first line.
 pub fn describe(config: &TrainConfig) -> String {
-    let model = match config.model {
+    let model = match config.networks.model {
         ModelKind::Dcgan => "DCGAN",
         ModelKind::Mlp => "MLP",
         ModelKind::Cyclegan => "CycleGAN",
     };
     format!(
         "{model} step at {}×{}×{}, batch {}, capacity {}, filter {}: {:.1} GFLOP",
-        config.channels,
-        config.spatial,
-        config.spatial,
-        config.batch,
-        config.capacity,
-        config.filter,
+        config.input.channels,
+        config.input.spatial,
+        config.input.spatial,
+        config.schedule.batch,
+        config.networks.capacity,
+        config.networks.filter,
         step_flops(config) / 1e9
     )
 }

@@ -193,41 +193,45 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let run_dir = RunDir::open(run)?;
     let config = run_dir.read_config()?;
     config.require_images("ganforge eval")?;
-    let judge_dir = judge_dir
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| default_judge_dir(&config.data, config.spatial, config.channels));
+    let judge_dir = judge_dir.map(Path::to_path_buf).unwrap_or_else(|| {
+        default_judge_dir(
+            &config.input.data,
+            config.input.spatial,
+            config.input.channels,
+        )
+    });
     if !judge_dir.exists() {
         return Err(GanError::Output(format!(
             "no judge in {}: train one with `ganforge classifier train --data {} --spatial {} --channels {}`, or pass --classifier DIR|FILE.safetensors",
             judge_dir.display(),
-            config.data,
-            config.spatial,
-            config.channels
+            config.input.data,
+            config.input.spatial,
+            config.input.channels
         )));
     }
     let inference = device.device()?;
-    let (judge, info) = load_classifier(&judge_dir, config.channels, &inference)?;
+    let (judge, info) = load_classifier(&judge_dir, config.input.channels, &inference)?;
     // A feature network that does not state its image size takes any.
-    let spatial_ok = info.spatial == 0 || info.spatial == config.spatial;
-    if !spatial_ok || info.channels != config.channels {
+    let spatial_ok = info.spatial == 0 || info.spatial == config.input.spatial;
+    if !spatial_ok || info.channels != config.input.channels {
         return Err(GanError::Output(format!(
             "the judge in {} takes {}×{}×{} images, the run makes {}×{}×{}: train a judge for the run's shape",
             judge_dir.display(),
             info.channels,
             info.spatial,
             info.spatial,
-            config.channels,
-            config.spatial,
-            config.spatial
+            config.input.channels,
+            config.input.spatial,
+            config.input.spatial
         )));
     }
     let classes = config.condition_classes();
     let generated = generate(run, Draw::Any(n), seed, device)?;
     let data = ImageSet::load(
-        &config.data,
+        &config.input.data,
         LoadOptions {
-            spatial: config.spatial,
-            channels: config.channels,
+            spatial: config.input.spatial,
+            channels: config.input.channels,
             limit: None,
         },
     )?;
@@ -235,7 +239,11 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let real: Vec<Vec<f32>> = (0..count)
         .map(|i| data.image(i * data.len() / count).to_vec())
         .collect();
-    let shape = [config.channels, config.spatial, config.spatial];
+    let shape = [
+        config.input.channels,
+        config.input.spatial,
+        config.input.spatial,
+    ];
     let fake_images: Vec<Vec<f32>> = generated.iter().map(|(p, _)| p.clone()).collect();
     let fake = judge_images(&judge, &fake_images, shape, &inference);
     let real_judged = judge_images(&judge, &real, shape, &inference);

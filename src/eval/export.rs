@@ -52,9 +52,13 @@ pub fn export(
         }
         (labels, names)
     } else {
-        let dir: PathBuf = judge_dir
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| default_judge_dir(&config.data, config.spatial, config.channels));
+        let dir: PathBuf = judge_dir.map(Path::to_path_buf).unwrap_or_else(|| {
+            default_judge_dir(
+                &config.input.data,
+                config.input.spatial,
+                config.input.channels,
+            )
+        });
         if !dir.exists() {
             return Err(GanError::Output(format!(
                 "this run has no labels and there is no judge in {} to label its images: train one with `ganforge classifier train`, pass --classifier, or export a conditional run",
@@ -62,8 +66,8 @@ pub fn export(
             )));
         }
         let inference = device.device()?;
-        let (judge, info) = load_classifier(&dir, config.channels, &inference)?;
-        let [c, s] = [config.channels, config.spatial];
+        let (judge, info) = load_classifier(&dir, config.input.channels, &inference)?;
+        let [c, s] = [config.input.channels, config.input.spatial];
         let mut labels = Vec::with_capacity(images.len());
         for chunk in images.chunks(256) {
             let data: Vec<f32> = chunk.iter().flat_map(|(p, _)| p.clone()).collect();
@@ -82,7 +86,7 @@ pub fn export(
     // Encode everything first: a failure leaves nothing half-written.
     let pngs = images
         .iter()
-        .map(|(p, _)| image_png(p, config.channels, config.spatial))
+        .map(|(p, _)| image_png(p, config.input.channels, config.input.spatial))
         .collect::<Result<Vec<_>>>()?;
     let mut per_class: Vec<(String, usize)> = names.iter().map(|n| (n.clone(), 0)).collect();
     for (i, (png, &label)) in pngs.iter().zip(&labels).enumerate() {

@@ -30,7 +30,7 @@ pub fn evaluate_run(
     judges: &translation::DomainJudges,
 ) -> Result<RunScores> {
     let config = RunDir::open(run)?.read_config()?;
-    Ok(match config.model {
+    Ok(match config.networks.model {
         ModelKind::Cyclegan => RunScores::Translation(translation::evaluate_translation(
             run,
             judges,

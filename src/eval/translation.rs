@@ -82,7 +82,7 @@ pub fn evaluate_translation(
 ) -> Result<TranslationReport> {
     let run_dir = RunDir::open(run)?;
     let config = run_dir.read_config()?;
-    if config.model != ModelKind::Cyclegan {
+    if config.networks.model != ModelKind::Cyclegan {
         return Err(GanError::config(
             "run",
             "is not a CycleGAN run: `evaluate_translation` measures translations",
@@ -117,11 +117,13 @@ pub fn evaluate_translation(
 
     let (data_a, data_b) = (
         config
+            .cycle
             .data_a
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
         config
+            .cycle
             .data_b
             .as_ref()
             .map(ToString::to_string)
@@ -130,7 +132,7 @@ pub fn evaluate_translation(
     let judge_path = |given: &Option<PathBuf>, data: &str| {
         given
             .clone()
-            .unwrap_or_else(|| default_judge_dir(data, config.spatial, config.channels))
+            .unwrap_or_else(|| default_judge_dir(data, config.input.spatial, config.input.channels))
     };
     let (path_a, path_b) = (
         judge_path(&judges.a, &data_a),
@@ -145,7 +147,7 @@ pub fn evaluate_translation(
             if !judge_dir.exists() {
                 return Ok(None);
             }
-            let (judge, _) = load_classifier(judge_dir, config.channels, &device)?;
+            let (judge, _) = load_classifier(judge_dir, config.input.channels, &device)?;
             let predicted = predicted(&judge, translated);
             let right = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
             Ok(Some(right as f64 / labels.len().max(1) as f64))

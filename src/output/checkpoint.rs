@@ -232,12 +232,12 @@ pub fn read_state_of_run(dir: &Path, config: &TrainConfig) -> Result<CheckpointS
             ),
         ));
     }
-    if state.seed != config.seed {
+    if state.seed != config.schedule.seed {
         return Err(checkpoint_error(
             dir,
             format!(
                 "it was made with seed {}, the run's config.toml says {}",
-                state.seed, config.seed
+                state.seed, config.schedule.seed
             ),
         ));
     }
@@ -248,7 +248,7 @@ pub fn read_state_of_run(dir: &Path, config: &TrainConfig) -> Result<CheckpointS
 pub fn load_generator(config: &TrainConfig, dir: &Path, device: &Device) -> Result<Generator> {
     read_state(dir)?;
     let generator = config.init_generator(device);
-    let file = if config.g_ema.is_some() {
+    let file = if config.remedies.g_ema.is_some() {
         GENERATOR_EMA
     } else {
         GENERATOR

@@ -169,7 +169,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
             l.starts_with("warning at step") || l.contains("has cleared") || l.contains("diverged")
         })
         .collect();
-    let figures = curves(&run_dir, config.model)?;
+    let figures = curves(&run_dir, config.networks.model)?;
     let samples = sample_figures(&run_dir);
     let eval = std::fs::read_to_string(run_dir.root().join("eval.json")).ok();
 

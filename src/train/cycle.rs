@@ -143,27 +143,27 @@ fn scalar(t: Tensor<1>) -> f64 {
 
 impl TrainConfig {
     pub fn cycle_generator_config(&self) -> CycleGeneratorConfig {
-        CycleGeneratorConfig::new(self.channels)
-            .with_filters(self.capacity)
-            .with_blocks(self.res_blocks)
+        CycleGeneratorConfig::new(self.input.channels)
+            .with_filters(self.networks.capacity)
+            .with_blocks(self.cycle.res_blocks)
     }
 
     pub fn patch_discriminator_config(&self) -> PatchDiscriminatorConfig {
-        PatchDiscriminatorConfig::new(self.channels)
-            .with_filters(self.capacity)
-            .with_layers(PatchDiscriminatorConfig::layers_for(self.spatial))
+        PatchDiscriminatorConfig::new(self.input.channels)
+            .with_filters(self.networks.capacity)
+            .with_layers(PatchDiscriminatorConfig::layers_for(self.input.spatial))
     }
 
     /// The step from which CycleGAN's learning rates fall linearly to zero.
     pub fn decay_start(&self) -> usize {
-        self.lr_decay_start.unwrap_or(self.total_steps() / 2)
+        self.cycle.lr_decay_start.unwrap_or(self.total_steps() / 2)
     }
 
     /// A fresh optimizer of one of CycleGAN's networks: Adam with the run's betas.
     pub(crate) fn cycle_optimizer(&self) -> ModuleOptimizer {
         AdamConfig::new()
-            .with_beta_1(self.beta1 as f32)
-            .with_beta_2(self.beta2 as f32)
+            .with_beta_1(self.optimiser.beta1 as f32)
+            .with_beta_2(self.optimiser.beta2 as f32)
             .with_epsilon(1e-8)
             .init()
     }
@@ -173,7 +173,7 @@ impl CycleGan {
     /// Fresh networks for `config` on `device` (autodiff is added here), drawn from its seed.
     pub fn new(config: &TrainConfig, device: &Device) -> Self {
         let device = device.clone().autodiff();
-        let (g_ab, g_ba, d_a, d_b) = with_seed(&device, config.seed, || {
+        let (g_ab, g_ba, d_a, d_b) = with_seed(&device, config.schedule.seed, || {
             let g = config.cycle_generator_config();
             let d = config.patch_discriminator_config();
             let nets = (
@@ -197,8 +197,8 @@ impl CycleGan {
             optim_g_ba: config.cycle_optimizer(),
             optim_d_a: config.cycle_optimizer(),
             optim_d_b: config.cycle_optimizer(),
-            pool_a: ImagePool::new(config.pool_size),
-            pool_b: ImagePool::new(config.pool_size),
+            pool_a: ImagePool::new(config.cycle.pool_size),
+            pool_b: ImagePool::new(config.cycle.pool_size),
             step: 0,
             config: config.clone(),
             device,
@@ -212,7 +212,12 @@ impl CycleGan {
     /// The learning rate of the current step.
     pub fn lr(&self) -> f64 {
         let c = &self.config;
-        scheduled_lr(c.lr_g, self.step, c.total_steps(), c.decay_start())
+        scheduled_lr(
+            c.optimiser.lr_g,
+            self.step,
+            c.total_steps(),
+            c.decay_start(),
+        )
     }
 
     /// One iteration on a batch of each domain: G and F together, then D_A and D_B.
@@ -223,14 +228,17 @@ impl CycleGan {
         order_a: &mut DataOrder,
         order_b: &mut DataOrder,
     ) -> CycleStats {
-        let batch = self.config.batch;
+        let batch = self.config.schedule.batch;
         let position = (self.step * batch) as u64;
         let real_a = domain_a.batch(&order_a.indices(position, batch), &self.device);
         let real_b = domain_b.batch(&order_b.indices(position, batch), &self.device);
-        let (lambda, lambda_id) = (self.config.cycle_weight, self.config.identity_weight);
+        let (lambda, lambda_id) = (
+            self.config.cycle.cycle_weight,
+            self.config.cycle.identity_weight,
+        );
         let lr = self.lr();
         let d_lr = scheduled_lr(
-            self.config.lr_d,
+            self.config.optimiser.lr_d,
             self.step,
             self.config.total_steps(),
             self.config.decay_start(),
@@ -279,7 +287,11 @@ impl CycleGan {
         self.g_ba = self.optim_g_ba.step(lr, self.g_ba.clone(), grads_ba);
 
         // Each D on real images of its domain and on translations from its buffer.
-        let mut rng = stream(self.config.seed, self.step as u64, Stream::ImagePool);
+        let mut rng = stream(
+            self.config.schedule.seed,
+            self.step as u64,
+            Stream::ImagePool,
+        );
         let shown_b = self.buffered(fake_b, true, &mut rng);
         let shown_a = self.buffered(fake_a, false, &mut rng);
         let loss_d_a = (least_squares(self.d_a.forward(real_a), 1.0)
@@ -398,9 +410,9 @@ pub fn load_domains(config: &TrainConfig) -> Result<(ImageSet, ImageSet)> {
         ImageSet::load(
             spec,
             LoadOptions {
-                spatial: config.spatial,
-                channels: config.channels,
-                limit: config.num_load,
+                spatial: config.input.spatial,
+                channels: config.input.channels,
+                limit: config.input.num_load,
             },
         )
         .map_err(|e| GanError::config(key, format!("cannot be used: {e}")))

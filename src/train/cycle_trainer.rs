@@ -41,7 +41,7 @@ pub(crate) struct CycleTrainer {
 
 impl CycleTrainer {
     fn new(gan: CycleGan, (a, b): (ImageSet, ImageSet)) -> Self {
-        let seed = gan.config.seed;
+        let seed = gan.config.schedule.seed;
         let order_a = DataOrder::new(seed, a.len());
         // Another seed for B: the domains are unpaired, and shuffled independently.
         let order_b = DataOrder::new(seed ^ 0x0b0b_0b0b, b.len());
@@ -92,7 +92,7 @@ impl Trainer for CycleTrainer {
 
     fn images_per_iteration(&self) -> usize {
         // Each iteration translates a batch of each domain.
-        2 * self.gan.config.batch
+        2 * self.gan.config.schedule.batch
     }
 
     fn iteration(&mut self) -> CycleRecord {
@@ -103,7 +103,7 @@ impl Trainer for CycleTrainer {
         let step = self.gan.step;
         CycleRecord {
             step,
-            epoch: (step - 1) / self.gan.config.iterations_per_epoch,
+            epoch: (step - 1) / self.gan.config.schedule.iterations_per_epoch,
             adversarial_ab: s.adversarial_ab,
             adversarial_ba: s.adversarial_ba,
             cycle_a: s.cycle_a,
@@ -167,8 +167,8 @@ impl Trainer for CycleTrainer {
         }
         let figure = SampleFigure {
             title: Some(format!("step {}", self.gan.step)),
-            channels: self.gan.config.channels,
-            spatial: self.gan.config.spatial,
+            channels: self.gan.config.input.channels,
+            spatial: self.gan.config.input.spatial,
             rows,
         };
         Ok((figure.to_png()?, Vec::new()))
@@ -200,7 +200,9 @@ impl Trainer for CycleTrainer {
             format!(
                 "epoch {}/{} · step {} · {}",
                 last.0 as usize,
-                config.total_steps().div_ceil(config.iterations_per_epoch),
+                config
+                    .total_steps()
+                    .div_ceil(config.schedule.iterations_per_epoch),
                 self.gan.step,
                 means.join(" · ")
             )

@@ -13,7 +13,7 @@ use crate::models::ModelKind;
 /// is checked before the run directory is made, so a refused run leaves nothing behind.
 pub fn train(config: TrainConfig, options: TrainOptions) -> Result<TrainSummary> {
     config.validate()?;
-    match config.model {
+    match config.networks.model {
         ModelKind::Dcgan | ModelKind::Mlp => start::<GanTrainer>(config, options),
         ModelKind::Cyclegan => start::<CycleTrainer>(config, options),
     }
@@ -22,7 +22,7 @@ pub fn train(config: TrainConfig, options: TrainOptions) -> Result<TrainSummary>
 /// Continues a run from its latest checkpoint: same step, optimizer moments and random streams.
 pub fn resume(options: ResumeOptions) -> Result<TrainSummary> {
     let (run, config, changed) = resumed_config(&options)?;
-    match config.model {
+    match config.networks.model {
         ModelKind::Dcgan | ModelKind::Mlp => restart::<GanTrainer>(run, config, changed, &options),
         ModelKind::Cyclegan => restart::<CycleTrainer>(run, config, changed, &options),
     }

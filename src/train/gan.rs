@@ -28,8 +28,8 @@ use crate::models::with_seed;
 impl TrainConfig {
     /// Classes the networks are conditioned on; 0 for an unconditional run.
     pub fn condition_classes(&self) -> usize {
-        if self.conditional {
-            self.classes.unwrap_or(0)
+        if self.input.conditional {
+            self.input.classes.unwrap_or(0)
         } else {
             0
         }
@@ -38,21 +38,21 @@ impl TrainConfig {
     /// G of the configured architecture, with burn's initial weights (drawn lazily).
     pub fn init_generator(&self, device: &Device) -> Generator {
         let classes = self.condition_classes();
-        match self.model {
-            ModelKind::Dcgan => DcganGeneratorConfig::new(self.spatial, self.channels)
+        match self.networks.model {
+            ModelKind::Dcgan => DcganGeneratorConfig::new(self.input.spatial, self.input.channels)
                 .with_classes(classes)
-                .with_latent(self.latent)
-                .with_capacity(self.capacity)
-                .with_filter(self.filter)
-                .with_leaky_slope(self.leaky_slope)
+                .with_latent(self.networks.latent)
+                .with_capacity(self.networks.capacity)
+                .with_filter(self.networks.filter)
+                .with_leaky_slope(self.networks.leaky_slope)
                 .init(device)
                 .into(),
-            ModelKind::Mlp => MlpGeneratorConfig::new(self.channels, self.spatial)
+            ModelKind::Mlp => MlpGeneratorConfig::new(self.input.channels, self.input.spatial)
                 .with_classes(classes)
-                .with_latent(self.latent)
-                .with_width(2 * self.capacity)
+                .with_latent(self.networks.latent)
+                .with_width(2 * self.networks.capacity)
                 // Images are in [-1, 1]; points of a mixture are not bounded.
-                .with_tanh(!matches!(self.data, DataSpec::Mixture(_)))
+                .with_tanh(!matches!(self.input.data, DataSpec::Mixture(_)))
                 .init(device)
                 .into(),
             ModelKind::Cyclegan => {
@@ -64,26 +64,26 @@ impl TrainConfig {
     /// D of the configured architecture, with burn's initial weights (drawn lazily).
     pub fn init_discriminator(&self, device: &Device) -> Discriminator {
         let classes = self.condition_classes();
-        match self.model {
-            ModelKind::Dcgan => DcganDiscriminatorConfig::new(self.channels)
-                .with_capacity(self.capacity)
-                .with_filter(self.filter)
-                .with_leaky_slope(self.leaky_slope)
-                .with_norm(self.d_norm)
+        match self.networks.model {
+            ModelKind::Dcgan => DcganDiscriminatorConfig::new(self.input.channels)
+                .with_capacity(self.networks.capacity)
+                .with_filter(self.networks.filter)
+                .with_leaky_slope(self.networks.leaky_slope)
+                .with_norm(self.networks.d_norm)
                 .with_classes(classes)
-                .with_pack(self.pack)
-                .with_minibatch_stddev(self.minibatch_stddev)
+                .with_pack(self.remedies.pack)
+                .with_minibatch_stddev(self.remedies.minibatch_stddev)
                 .init(device)
                 .into(),
-            ModelKind::Mlp => {
-                MlpDiscriminatorConfig::new(self.channels * self.spatial * self.spatial)
-                    .with_width(self.capacity)
-                    .with_classes(classes)
-                    .with_pack(self.pack)
-                    .with_minibatch_stddev(self.minibatch_stddev)
-                    .init(device)
-                    .into()
-            }
+            ModelKind::Mlp => MlpDiscriminatorConfig::new(
+                self.input.channels * self.input.spatial * self.input.spatial,
+            )
+            .with_width(self.networks.capacity)
+            .with_classes(classes)
+            .with_pack(self.remedies.pack)
+            .with_minibatch_stddev(self.remedies.minibatch_stddev)
+            .init(device)
+            .into(),
             ModelKind::Cyclegan => {
                 unreachable!("a CycleGAN run trains with train::cycle::CycleGan")
             }
@@ -92,10 +92,10 @@ impl TrainConfig {
 
     /// A fresh optimizer of the configured kind (each network has its own).
     pub(crate) fn optimizer(&self) -> ModuleOptimizer {
-        match self.optimizer {
+        match self.optimiser.optimizer {
             OptimizerKind::Adam => AdamConfig::new()
-                .with_beta_1(self.beta1 as f32)
-                .with_beta_2(self.beta2 as f32)
+                .with_beta_1(self.optimiser.beta1 as f32)
+                .with_beta_2(self.optimiser.beta2 as f32)
                 .with_epsilon(1e-8)
                 .init(),
             OptimizerKind::Rmsprop => RmsPropConfig::new()
@@ -107,20 +107,20 @@ impl TrainConfig {
 
     pub fn objective(&self) -> Objective {
         Objective {
-            kind: self.loss,
-            real_target: self.label_smoothing,
+            kind: self.objective.loss,
+            real_target: self.objective.label_smoothing,
         }
     }
 
     /// Networks with their initial weights, drawn from `seed` (on the non-autodiff device).
     pub fn init_networks(&self, device: &Device) -> (Generator, Discriminator) {
-        with_seed(device, self.seed, || self.draw_networks(device))
+        with_seed(device, self.schedule.seed, || self.draw_networks(device))
     }
 
     fn draw_networks(&self, device: &Device) -> (Generator, Discriminator) {
         let generator = self.init_generator(device);
         let discriminator = self.init_discriminator(device);
-        let (generator, discriminator) = match self.init_std {
+        let (generator, discriminator) = match self.networks.init_std {
             Some(std) => (normal_init(generator, std), normal_init(discriminator, std)),
             None => (generator, discriminator),
         };
@@ -214,7 +214,7 @@ impl Gan {
     pub fn new(config: &TrainConfig, device: &Device) -> Self {
         let device = device.clone().autodiff();
         let (generator, discriminator) = config.init_networks(&device);
-        let generator_ema = config.g_ema.map(|_| generator.valid());
+        let generator_ema = config.remedies.g_ema.map(|_| generator.valid());
         Gan {
             generator,
             generator_ema,
@@ -285,12 +285,12 @@ impl Gan {
     /// G's input for stream `purpose` at `index`: noise and, for a conditional run, classes
     /// drawn uniformly from the same stream.
     pub fn latent(&self, purpose: Stream, index: u64, count: usize) -> Latent {
-        let mut rng = stream(self.config.seed, index, purpose);
+        let mut rng = stream(self.config.schedule.seed, index, purpose);
         let noise = noise(
             &mut rng,
-            self.config.noise,
+            self.config.schedule.noise,
             count,
-            self.config.latent,
+            self.config.networks.latent,
             &self.device,
         );
         let classes = self.config.condition_classes();
@@ -317,10 +317,12 @@ impl Gan {
     fn apply_discriminator_loss(&mut self, loss: Tensor<1>) -> f64 {
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
         let grad_norm = gradient_norm(&self.discriminator, &grads);
-        self.discriminator = self
-            .optim_d
-            .step(self.config.lr_d, self.discriminator.clone(), grads);
-        if let Some(c) = self.config.clip {
+        self.discriminator = self.optim_d.step(
+            self.config.optimiser.lr_d,
+            self.discriminator.clone(),
+            grads,
+        );
+        if let Some(c) = self.config.objective.clip {
             self.discriminator = clip_weights(self.discriminator.clone(), c);
         }
         grad_norm
@@ -424,7 +426,7 @@ impl Gan {
         let loss_real = self.objective.discriminator_real(out_real.clone());
         let loss_fake = self.objective.discriminator_fake(out_fake.clone());
         let epsilon: Vec<f32> = {
-            let mut rng = stream(self.config.seed, draw, Stream::Interpolation);
+            let mut rng = stream(self.config.schedule.seed, draw, Stream::Interpolation);
             (0..n).map(|_| rand::Rng::random::<f32>(&mut rng)).collect()
         };
         let epsilon = Tensor::from_data(TensorData::new(epsilon, [n]), &self.device);
@@ -434,7 +436,7 @@ impl Gan {
             fake,
             real_labels,
             epsilon,
-            self.config.gp_weight,
+            self.config.objective.gp_weight,
         );
         let values = (
             scalar(loss_real.clone()),
@@ -481,10 +483,12 @@ impl Gan {
     fn apply_generator_loss(&mut self, loss: Tensor<1>) -> (f64, f64) {
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         let grad_norm = gradient_norm(&self.generator, &grads);
-        self.generator = self
-            .optim_g
-            .step(self.config.lr_g, self.generator.clone(), grads);
-        if let (Some(decay), Some(average)) = (self.config.g_ema, self.generator_ema.take()) {
+        self.generator =
+            self.optim_g
+                .step(self.config.optimiser.lr_g, self.generator.clone(), grads);
+        if let (Some(decay), Some(average)) =
+            (self.config.remedies.g_ema, self.generator_ema.take())
+        {
             // `valid` brings G's running statistics up to date before they are copied.
             let _ = self.generator.valid();
             self.generator_ema = Some(moving_average(average, &self.generator, decay));
@@ -495,7 +499,11 @@ impl Gan {
     /// The tutorial's iteration: `disc_updates` × (D on real, D on fake), then `gen_updates` × G.
     pub fn iteration(&mut self, data: &ImageSet, order: &mut DataOrder) -> IterationStats {
         let c = &self.config;
-        let (batch, disc_updates, gen_updates) = (c.batch, c.disc_updates, c.gen_updates);
+        let (batch, disc_updates, gen_updates) = (
+            c.schedule.batch,
+            c.schedule.disc_updates,
+            c.schedule.gen_updates,
+        );
         let mut stats = IterationStats {
             d_loss: 0.0,
             g_loss: 0.0,
@@ -515,9 +523,9 @@ impl Gan {
             let real_labels = self.real_labels(data, &indices);
             last_real = indices;
             let latent = self.latent(Stream::DiscriminatorNoise, draw, batch);
-            let (real, fake) = if self.config.loss == LossKind::WganGp {
+            let (real, fake) = if self.config.objective.loss == LossKind::WganGp {
                 self.critic_step_gradient_penalty(real, real_labels, latent, draw)
-            } else if self.config.mixed_batches {
+            } else if self.config.remedies.mixed_batches {
                 self.discriminator_step_mixed(real, real_labels, latent)
             } else {
                 let real = self.discriminator_step_real(real, real_labels);
@@ -532,7 +540,7 @@ impl Gan {
         for k in 0..gen_updates {
             let draw = (self.step * gen_updates + k) as u64;
             let latent = self.latent(Stream::GeneratorNoise, draw, batch);
-            let (loss, grad_norm) = if self.config.feature_matching {
+            let (loss, grad_norm) = if self.config.remedies.feature_matching {
                 // The real images D last saw are the ones G's features are matched to.
                 let real = data.batch(&last_real, &self.device);
                 self.generator_step_matching(latent, real)
@@ -569,7 +577,7 @@ impl Gan {
         // A packed D scores groups of images: each image gets its group's score.
         crate::tensor_values(self.objective.score(output))
             .into_iter()
-            .flat_map(|score| std::iter::repeat_n(score, self.config.pack))
+            .flat_map(|score| std::iter::repeat_n(score, self.config.remedies.pack))
             .collect()
     }
 

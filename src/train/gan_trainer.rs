@@ -49,11 +49,11 @@ pub(crate) struct GanTrainer {
 
 fn load_data(config: &TrainConfig) -> Result<ImageSet> {
     ImageSet::load(
-        &config.data,
+        &config.input.data,
         LoadOptions {
-            spatial: config.spatial,
-            channels: config.channels,
-            limit: config.num_load,
+            spatial: config.input.spatial,
+            channels: config.input.channels,
+            limit: config.input.num_load,
         },
     )
 }
@@ -80,13 +80,18 @@ fn classes_of(data: &ImageSet, asked: Option<usize>) -> Result<usize> {
 /// Images D scores for a sample figure: a training-sized batch (at least the images shown), in
 /// whole packs.
 fn preview_count(config: &TrainConfig) -> usize {
-    config.batch.max(PREVIEW).div_ceil(config.pack) * config.pack
+    config
+        .schedule
+        .batch
+        .max(PREVIEW)
+        .div_ceil(config.remedies.pack)
+        * config.remedies.pack
 }
 
 impl GanTrainer {
     fn new(gan: Gan, data: ImageSet) -> Self {
-        let order = DataOrder::new(gan.config.seed, data.len());
-        let diagnostics = Diagnostics::new(gan.config.loss);
+        let order = DataOrder::new(gan.config.schedule.seed, data.len());
+        let diagnostics = Diagnostics::new(gan.config.objective.loss);
         GanTrainer {
             gan,
             data,
@@ -99,7 +104,7 @@ impl GanTrainer {
         let step = self.gan.step;
         StepRecord {
             step,
-            epoch: (step - 1) / self.gan.config.iterations_per_epoch,
+            epoch: (step - 1) / self.gan.config.schedule.iterations_per_epoch,
             d_loss: stats.d_loss,
             g_loss: stats.g_loss,
             d_real: stats.d_real,
@@ -198,8 +203,8 @@ impl GanTrainer {
         rows.push(("real".to_string(), row(&real, &real_scores)));
         let figure = SampleFigure {
             title: Some(format!("step {} — D(x) under each image", gan.step)),
-            channels: gan.config.channels,
-            spatial: gan.config.spatial,
+            channels: gan.config.input.channels,
+            spatial: gan.config.input.spatial,
             rows,
         };
         let lines = events.iter().map(|e| e.message()).collect();
@@ -233,8 +238,8 @@ impl Trainer for GanTrainer {
 
     fn start(mut config: TrainConfig, device: &Device) -> Result<Self> {
         let data = load_data(&config)?;
-        if config.conditional {
-            config.classes = Some(classes_of(&data, config.classes)?);
+        if config.input.conditional {
+            config.input.classes = Some(classes_of(&data, config.input.classes)?);
         }
         Ok(GanTrainer::new(Gan::new(&config, device), data))
     }
@@ -272,7 +277,7 @@ impl Trainer for GanTrainer {
     }
 
     fn images_per_iteration(&self) -> usize {
-        self.gan.config.batch
+        self.gan.config.schedule.batch
     }
 
     fn iteration(&mut self) -> StepRecord {
@@ -301,7 +306,7 @@ impl Trainer for GanTrainer {
     }
 
     fn sample_figure(&mut self) -> Result<(Vec<u8>, Vec<String>)> {
-        match self.gan.config.data {
+        match self.gan.config.input.data {
             DataSpec::Mixture(mixture) => self.point_figure(mixture),
             _ => self.image_figure(),
         }
@@ -310,7 +315,9 @@ impl Trainer for GanTrainer {
     fn epoch_summary(&self, rows: &[StepRecord]) -> Result<(Vec<u8>, Option<String>)> {
         let means = epoch_means(rows);
         let config = &self.gan.config;
-        let epochs = config.total_steps().div_ceil(config.iterations_per_epoch);
+        let epochs = config
+            .total_steps()
+            .div_ceil(config.schedule.iterations_per_epoch);
         let line = means.last().map(|m| {
             format!(
                 "epoch {}/{epochs} · step {} · D loss {:.4} · G loss {:.4} · D(x) {:.3} · D(G(z)) {:.3} · {:.0} img/s",

@@ -166,10 +166,10 @@ pub(crate) fn resumed_config(options: &ResumeOptions) -> Result<(RunDir, TrainCo
     let mut config = run.read_config()?;
     let before = config.clone();
     if let Some(steps) = options.steps {
-        config.steps = Some(steps);
+        config.schedule.steps = Some(steps);
     }
     if let Some(epochs) = options.epochs {
-        config.epochs = epochs;
+        config.schedule.epochs = epochs;
     }
     config.validate()?;
     let changed = config != before;
@@ -302,13 +302,13 @@ impl<T: Trainer> Session<T> {
             for warning in self.trainer.observe(&record) {
                 self.console.say(&warning)?;
             }
-            if step.is_multiple_of(config.progress_interval) {
+            if step.is_multiple_of(config.schedule.progress_interval) {
                 self.write_samples()?;
             }
-            if step.is_multiple_of(config.iterations_per_epoch) {
+            if step.is_multiple_of(config.schedule.iterations_per_epoch) {
                 self.end_epoch()?;
             }
-            if step.is_multiple_of(config.checkpoint_interval) {
+            if step.is_multiple_of(config.schedule.checkpoint_interval) {
                 self.log.flush()?;
                 self.checkpoint()?;
             }
@@ -316,13 +316,13 @@ impl<T: Trainer> Session<T> {
         // The end of the run always leaves a checkpoint, samples and the plot of what was done.
         self.log.flush()?;
         let step = self.trainer.step();
-        if !step.is_multiple_of(config.checkpoint_interval) || step == 0 {
+        if !step.is_multiple_of(config.schedule.checkpoint_interval) || step == 0 {
             self.checkpoint()?;
         }
-        if !step.is_multiple_of(config.progress_interval) || step == 0 {
+        if !step.is_multiple_of(config.schedule.progress_interval) || step == 0 {
             self.write_samples()?;
         }
-        if !step.is_multiple_of(config.iterations_per_epoch) {
+        if !step.is_multiple_of(config.schedule.iterations_per_epoch) {
             self.end_epoch()?;
         }
         // The report reads losses.csv: everything logged must be on disk first.
@@ -373,7 +373,7 @@ impl<T: Trainer> Session<T> {
             format: FORMAT_VERSION,
             model: config.model_name(),
             step,
-            seed: config.seed,
+            seed: config.schedule.seed,
             checksums: Default::default(),
         };
         checkpoint::save_files(&checkpoints, &state, &files).map(|_| ())

@@ -14,7 +14,7 @@ use super::{snapshot, tiny_config};
 fn conditional_run(dir: &std::path::Path) -> std::path::PathBuf {
     let out = dir.join("cond");
     let mut config = tiny_config(4);
-    config.conditional = true;
+    config.input.conditional = true;
     let summary = super::train_quiet(config, &out);
     assert_eq!(summary.steps, 4);
     out
@@ -25,7 +25,11 @@ fn sampling_label_k_feeds_label_k_to_the_generator() {
     let dir = tempfile::tempdir().unwrap();
     let run = conditional_run(dir.path());
     let config = RunDir::open(&run).unwrap().read_config().unwrap();
-    assert_eq!(config.classes, Some(10), "classes come from the digits");
+    assert_eq!(
+        config.input.classes,
+        Some(10),
+        "classes come from the digits"
+    );
 
     let drawn = generate(&run, Draw::Class { label: 3, n: 4 }, 7, DeviceChoice::Cpu).unwrap();
     assert!(drawn.iter().all(|(_, label)| *label == Some(3)));
@@ -42,9 +46,9 @@ fn sampling_label_k_feeds_label_k_to_the_generator() {
     let z = || {
         noise(
             &mut stream(7, 0, Stream::Sample),
-            config.noise,
+            config.schedule.noise,
             4,
-            config.latent,
+            config.networks.latent,
             &device,
         )
     };
@@ -127,8 +131,8 @@ fn conditional_training_needs_labelled_data() {
     }
     let before = snapshot(dir.path());
     let mut config = tiny_config(2);
-    config.data = format!("folder:{}", images.display()).parse().unwrap();
-    config.conditional = true;
+    config.input.data = format!("folder:{}", images.display()).parse().unwrap();
+    config.input.conditional = true;
     let err = train(
         config,
         TrainOptions {

@@ -36,15 +36,15 @@ fn every_key_has_one_name_and_its_help_shows_the_default_the_config_uses() {
     }
     // Every key of a resolved config is a declared key, and the other way round.
     let mut config = TrainConfig::new();
-    config.num_load = Some(1);
-    config.classes = Some(2);
-    config.init_std = Some(0.1);
-    config.clip = Some(0.1);
-    config.steps = Some(3);
-    config.g_ema = Some(0.9);
-    config.data_a = Some(ganforge::data::DataSpec::DigitsA);
-    config.data_b = Some(ganforge::data::DataSpec::DigitsB);
-    config.lr_decay_start = Some(1);
+    config.input.num_load = Some(1);
+    config.input.classes = Some(2);
+    config.networks.init_std = Some(0.1);
+    config.objective.clip = Some(0.1);
+    config.schedule.steps = Some(3);
+    config.remedies.g_ema = Some(0.9);
+    config.cycle.data_a = Some(ganforge::data::DataSpec::DigitsA);
+    config.cycle.data_b = Some(ganforge::data::DataSpec::DigitsB);
+    config.cycle.lr_decay_start = Some(1);
     let table: toml::Table = toml::from_str(&config.to_toml()).unwrap();
     let mut written: Vec<&str> = table.keys().map(String::as_str).collect();
     written.sort();

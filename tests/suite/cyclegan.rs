@@ -95,11 +95,11 @@ fn an_iteration_reports_the_cycle_and_identity_terms_of_its_networks() {
     let mut gan = CycleGan::new(&config, &Device::flex());
     // The batches the iteration draws, and the terms by hand from the networks before it.
     let real_a = a.batch(
-        &DataOrder::new(config.seed, a.len()).indices(0, 4),
+        &DataOrder::new(config.schedule.seed, a.len()).indices(0, 4),
         &Device::flex(),
     );
     let real_b = b.batch(
-        &DataOrder::new(config.seed ^ 0x0b0b_0b0b, b.len()).indices(0, 4),
+        &DataOrder::new(config.schedule.seed ^ 0x0b0b_0b0b, b.len()).indices(0, 4),
         &Device::flex(),
     );
     let mean_abs = |x: Tensor<4>, y: Tensor<4>| {
@@ -117,8 +117,8 @@ fn an_iteration_reports_the_cycle_and_identity_terms_of_its_networks() {
     let stats = gan.iteration(
         &a,
         &b,
-        &mut DataOrder::new(config.seed, a.len()),
-        &mut DataOrder::new(config.seed ^ 0x0b0b_0b0b, b.len()),
+        &mut DataOrder::new(config.schedule.seed, a.len()),
+        &mut DataOrder::new(config.schedule.seed ^ 0x0b0b_0b0b, b.len()),
     );
     for (got, want) in [
         (stats.cycle_a, cycle_a),
@@ -196,9 +196,9 @@ fn the_shipped_task_has_two_unpaired_labelled_domains() {
 fn a_short_run_on_the_shipped_task_writes_everything_and_lowers_the_cycle_loss() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = tiny_cycle(40);
-    config.lr_g = 1e-3;
-    config.lr_d = 1e-3;
-    config.lr_decay_start = Some(40);
+    config.optimiser.lr_g = 1e-3;
+    config.optimiser.lr_d = 1e-3;
+    config.cycle.lr_decay_start = Some(40);
     let run = dir.path().join("cycle");
     super::train_quiet(config, &run);
     for file in [
@@ -399,7 +399,7 @@ fn a_cyclegan_run_with_an_unusable_domain_is_refused_before_anything_is_written(
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let mut config = tiny_cycle(2);
-    config.data_b = Some(format!("folder:{}", empty.display()).parse().unwrap());
+    config.cycle.data_b = Some(format!("folder:{}", empty.display()).parse().unwrap());
     let before = snapshot(dir.path());
     let err = ganforge::train::train(config, super::quiet(&dir.path().join("run")))
         .unwrap_err()
@@ -416,11 +416,21 @@ fn a_cyclegan_run_with_an_unusable_domain_is_refused_before_anything_is_written(
     .resolve()
     .unwrap();
     assert_eq!(
-        config.data_a.as_ref().map(ToString::to_string).as_deref(),
+        config
+            .cycle
+            .data_a
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some("folder:horse2zebra/trainA")
     );
     assert_eq!(
-        config.data_b.as_ref().map(ToString::to_string).as_deref(),
+        config
+            .cycle
+            .data_b
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some("folder:horse2zebra/trainB")
     );
     let err = TrainOverrides {

@@ -145,8 +145,8 @@ fn a_healthy_short_run_logs_no_warning() {
     let mut config = ganforge::config::TrainOverrides::default()
         .resolve()
         .unwrap();
-    config.steps = Some(70);
-    config.progress_interval = 10;
+    config.schedule.steps = Some(70);
+    config.schedule.progress_interval = 10;
     let summary = super::train_quiet(config, &dir.path().join("run"));
     let log = std::fs::read_to_string(summary.run_dir.join("train.log")).unwrap();
     assert!(!log.contains("warning"), "{log}");

@@ -44,7 +44,7 @@ fn eval_scores_a_run_and_writes_eval_json() {
     let judge = dir.path().join("judge");
     quick_judge(&judge, 16);
     let mut config = tiny_config(3);
-    config.conditional = true;
+    config.input.conditional = true;
     let run = dir.path().join("run");
     train_quiet(config, &run);
 
@@ -123,7 +123,7 @@ fn export_writes_a_labelled_set_that_reads_back() {
     use ganforge::eval::export::export;
     let dir = tempfile::tempdir().unwrap();
     let mut config = tiny_config(2);
-    config.conditional = true;
+    config.input.conditional = true;
     let run = dir.path().join("cond");
     train_quiet(config, &run);
     let out = dir.path().join("synthetic");

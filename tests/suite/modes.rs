@@ -121,7 +121,12 @@ fn a_mixture_is_a_fixed_labelled_set_of_points_with_its_own_preset() {
     .resolve()
     .unwrap();
     assert_eq!(
-        (config.model, config.spatial, config.channels, config.latent),
+        (
+            config.networks.model,
+            config.input.spatial,
+            config.input.channels,
+            config.networks.latent
+        ),
         (ModelKind::Mlp, 1, 2, 2)
     );
     for (overrides, key) in [

@@ -138,13 +138,13 @@ fn the_wgan_preset_and_user_keys_layer_in_order() {
     }
     .resolve()
     .unwrap();
-    assert_eq!(config.disc_updates, 5);
-    assert_eq!(config.optimizer, OptimizerKind::Rmsprop);
-    assert_eq!((config.lr_d, config.lr_g), (5e-5, 5e-5));
-    assert_eq!(config.clip, Some(0.01));
-    assert_eq!(config.init_std, Some(0.02));
+    assert_eq!(config.schedule.disc_updates, 5);
+    assert_eq!(config.optimiser.optimizer, OptimizerKind::Rmsprop);
+    assert_eq!((config.optimiser.lr_d, config.optimiser.lr_g), (5e-5, 5e-5));
+    assert_eq!(config.objective.clip, Some(0.01));
+    assert_eq!(config.networks.init_std, Some(0.02));
     assert_eq!(
-        config.d_norm,
+        config.networks.d_norm,
         NormKind::Layer,
         "the digits preset still applies"
     );
@@ -158,9 +158,19 @@ fn the_wgan_preset_and_user_keys_layer_in_order() {
     }
     .resolve()
     .unwrap();
-    assert_eq!((config.disc_updates, config.clip), (2, Some(0.05)));
+    assert_eq!(
+        (config.schedule.disc_updates, config.objective.clip),
+        (2, Some(0.05))
+    );
     let bce = TrainOverrides::default().resolve().unwrap();
-    assert_eq!((bce.clip, bce.init_std, bce.disc_updates), (None, None, 1));
+    assert_eq!(
+        (
+            bce.objective.clip,
+            bce.networks.init_std,
+            bce.schedule.disc_updates
+        ),
+        (None, None, 1)
+    );
     let bad = TrainOverrides {
         clip: Some(-1.0),
         ..Default::default()
@@ -172,11 +182,11 @@ fn the_wgan_preset_and_user_keys_layer_in_order() {
 
 fn wgan_gan(norm: NormKind) -> (Gan, ImageSet) {
     let mut config = super::tiny_config(1);
-    config.loss = LossKind::Wgan;
-    config.optimizer = OptimizerKind::Rmsprop;
-    config.clip = Some(0.01);
-    config.init_std = Some(0.02);
-    config.d_norm = norm;
+    config.objective.loss = LossKind::Wgan;
+    config.optimiser.optimizer = OptimizerKind::Rmsprop;
+    config.objective.clip = Some(0.01);
+    config.networks.init_std = Some(0.02);
+    config.networks.d_norm = norm;
     let data = super::small_digits(64);
     (Gan::new(&config, &Device::flex()), data)
 }
@@ -226,8 +236,8 @@ fn weight_clipping_holds_every_critic_weight_after_each_step() {
 fn a_wgan_run_logs_its_wasserstein_estimate_and_gradient_norms() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = super::tiny_config(4);
-    config.loss = LossKind::Wgan;
-    config.clip = Some(0.01);
+    config.objective.loss = LossKind::Wgan;
+    config.objective.clip = Some(0.01);
     let summary = super::train_quiet(config, &dir.path().join("w"));
     let rows = LossLog::<ganforge::output::loss_log::StepRecord>::read(
         &summary.run_dir.join("losses.csv"),

@@ -308,10 +308,20 @@ fn wgan_gp_has_its_recipe_and_trains() {
     }
     .resolve()
     .unwrap();
-    assert_eq!(config.disc_updates, 5);
-    assert_eq!((config.lr_d, config.beta1, config.beta2), (1e-4, 0.0, 0.9));
-    assert_eq!((config.gp_weight, config.clip), (10.0, None));
-    assert_eq!(config.d_norm, NormKind::Layer);
+    assert_eq!(config.schedule.disc_updates, 5);
+    assert_eq!(
+        (
+            config.optimiser.lr_d,
+            config.optimiser.beta1,
+            config.optimiser.beta2
+        ),
+        (1e-4, 0.0, 0.9)
+    );
+    assert_eq!(
+        (config.objective.gp_weight, config.objective.clip),
+        (10.0, None)
+    );
+    assert_eq!(config.networks.d_norm, NormKind::Layer);
     for (overrides, key) in [
         (
             TrainOverrides {
@@ -336,8 +346,8 @@ fn wgan_gp_has_its_recipe_and_trains() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = super::tiny_config(3);
-    config.loss = LossKind::WganGp;
-    config.disc_updates = 2;
+    config.objective.loss = LossKind::WganGp;
+    config.schedule.disc_updates = 2;
     let summary = super::train_quiet(config, &dir.path().join("gp"));
     let rows = ganforge::output::loss_log::LossLog::<ganforge::output::loss_log::StepRecord>::read(
         &summary.run_dir.join("losses.csv"),

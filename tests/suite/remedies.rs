@@ -69,7 +69,7 @@ fn the_minibatch_stddev_is_the_mean_spread_across_the_batch() {
 #[test]
 fn feature_matching_minimises_the_distance_of_mean_features() {
     let mut config = tiny_config(1);
-    config.feature_matching = true;
+    config.remedies.feature_matching = true;
     let data = super::small_digits(64);
     let mut gan = Gan::new(&config, &Device::flex());
     let mut order = DataOrder::new(1, data.len());
@@ -102,10 +102,10 @@ fn each_remedy_trains_and_writes_its_run() {
     for (name, edit) in [
         (
             "pack",
-            (|c: &mut ganforge::config::TrainConfig| c.pack = 2) as fn(&mut _),
+            (|c: &mut ganforge::config::TrainConfig| c.remedies.pack = 2) as fn(&mut _),
         ),
-        ("mbstd", |c| c.minibatch_stddev = true),
-        ("fm", |c| c.feature_matching = true),
+        ("mbstd", |c| c.remedies.minibatch_stddev = true),
+        ("fm", |c| c.remedies.feature_matching = true),
     ] {
         let mut config = tiny_config(6);
         edit(&mut config);

@@ -27,12 +27,12 @@ fn digits(keys: TrainOverrides) -> TrainConfig {
 /// layers written out, per image (a multiply-add is two), D's share of a packed input. The
 /// networks' own counts must give exactly these numbers for every DCGAN configuration.
 fn dcgan_formula(config: &TrainConfig) -> (f64, f64) {
-    let k2 = (config.filter * config.filter) as f64;
-    let c = config.capacity as f64;
+    let k2 = (config.networks.filter * config.networks.filter) as f64;
+    let c = config.networks.capacity as f64;
     let conv = |cin: f64, cout: f64, side_out: f64| 2.0 * cin * cout * k2 * side_out * side_out;
     let mut d = 0.0;
-    let mut side = config.spatial as f64;
-    let mut cin = (config.channels * config.pack) as f64;
+    let mut side = config.input.spatial as f64;
+    let mut cin = (config.input.channels * config.remedies.pack) as f64;
     for m in [1.0, 2.0, 4.0, 8.0] {
         let cout = m * c;
         d += conv(cin, cout, side) + conv(cout, cout, side / 2.0);
@@ -40,9 +40,9 @@ fn dcgan_formula(config: &TrainConfig) -> (f64, f64) {
         cin = cout;
     }
     d += 2.0 * 8.0 * c;
-    d /= config.pack as f64;
-    let start = (config.spatial / 16) as f64;
-    let mut g = 2.0 * config.latent as f64 * start * start * 8.0 * c;
+    d /= config.remedies.pack as f64;
+    let start = (config.input.spatial / 16) as f64;
+    let mut g = 2.0 * config.networks.latent as f64 * start * start * 8.0 * c;
     let mut side = start;
     let mut cin = 8.0 * c;
     for m in [4.0, 2.0, 1.0, 1.0] {
@@ -50,7 +50,7 @@ fn dcgan_formula(config: &TrainConfig) -> (f64, f64) {
         side *= 2.0;
         cin = m * c;
     }
-    g += conv(c, config.channels as f64, side);
+    g += conv(c, config.input.channels as f64, side);
     (d, g)
 }
 
@@ -58,8 +58,11 @@ fn dcgan_formula(config: &TrainConfig) -> (f64, f64) {
 /// update; G through D (3 D + 3 G) per G update; per image, times the batch.
 fn dcgan_step_formula(config: &TrainConfig) -> f64 {
     let (d, g) = dcgan_formula(config);
-    let (nd, ng) = (config.disc_updates as f64, config.gen_updates as f64);
-    config.batch as f64 * (nd * (6.0 * d + g) + ng * (3.0 * d + 3.0 * g))
+    let (nd, ng) = (
+        config.schedule.disc_updates as f64,
+        config.schedule.gen_updates as f64,
+    );
+    config.schedule.batch as f64 * (nd * (6.0 * d + g) + ng * (3.0 * d + 3.0 * g))
 }
 
 #[test]
@@ -67,10 +70,10 @@ fn the_tutorial_step_costs_46_gflop() {
     let config = tutorial(32);
     assert_eq!(
         (
-            config.spatial,
-            config.channels,
-            config.capacity,
-            config.filter
+            config.input.spatial,
+            config.input.channels,
+            config.networks.capacity,
+            config.networks.filter
         ),
         (64, 3, 16, 5)
     );
@@ -157,7 +160,14 @@ fn the_networks_count_the_old_formulas_flops_for_every_dcgan_shape() {
         );
     }
     let digits = digits(TrainOverrides::default());
-    assert_eq!((digits.spatial, digits.channels, digits.batch), (16, 1, 32));
+    assert_eq!(
+        (
+            digits.input.spatial,
+            digits.input.channels,
+            digits.schedule.batch
+        ),
+        (16, 1, 32)
+    );
 }
 
 #[test]
@@ -172,9 +182,9 @@ fn the_step_count_follows_the_updates_the_loop_makes() {
     let step = step_flops(&plain);
     assert_eq!(step, dcgan_step_formula(&plain));
     let (d, g) = dcgan_formula(&plain);
-    let b = plain.batch as f64;
+    let b = plain.schedule.batch as f64;
     // D's convolutions alone, on one image: its forward less the dense head (8·capacity → 1).
-    let convs = d - 2.0 * 8.0 * plain.capacity as f64;
+    let convs = d - 2.0 * 8.0 * plain.networks.capacity as f64;
     // Mixed batches: one D pass over real and fake together, the same work as two.
     let mixed = digits(TrainOverrides {
         mixed_batches: Some(true),
@@ -193,7 +203,7 @@ fn the_step_count_follows_the_updates_the_loop_makes() {
         loss: Some(LossKind::WganGp),
         ..base()
     });
-    assert_eq!(penalty.disc_updates, 5);
+    assert_eq!(penalty.schedule.disc_updates, 5);
     assert_eq!(step_flops(&penalty), step + 5.0 * 3.0 * 2.0 * b * convs);
     // A conditional D adds one inner product per image with its class embedding (8·capacity).
     let conditional = digits(TrainOverrides {
@@ -202,12 +212,15 @@ fn the_step_count_follows_the_updates_the_loop_makes() {
         ..base()
     });
     let f = forward_flops(&conditional);
-    assert_eq!(f.discriminator, d + 2.0 * 8.0 * plain.capacity as f64);
+    assert_eq!(
+        f.discriminator,
+        d + 2.0 * 8.0 * plain.networks.capacity as f64
+    );
     // … and G's dense projection reads the label's embedding (50 values) beside the noise.
-    let start = (plain.spatial / 16) as f64;
+    let start = (plain.input.spatial / 16) as f64;
     assert_eq!(
         f.generator,
-        g + 2.0 * 50.0 * start * start * 8.0 * plain.capacity as f64
+        g + 2.0 * 50.0 * start * start * 8.0 * plain.networks.capacity as f64
     );
     eprintln!(
         "digits, 5 D and 2 G updates: {step} FLOP; with the penalty {}",
@@ -229,14 +242,21 @@ fn the_mlp_step_is_counted_from_its_own_layers() {
     .resolve()
     .unwrap();
     assert_eq!(
-        (config.model, config.channels, config.spatial),
+        (
+            config.networks.model,
+            config.input.channels,
+            config.input.spatial
+        ),
         (ganforge::models::ModelKind::Mlp, 2, 1)
     );
     let g = 2.0 * (2.0 * 32.0 + 3.0 * 32.0 * 32.0 + 32.0 * 2.0);
     let d = 2.0 * (2.0 * 80.0 + 2.0 * 16.0 * 80.0 + 16.0);
     let f = forward_flops(&config);
     assert_eq!((f.generator, f.discriminator), (g, d));
-    let (nd, ng) = (config.disc_updates as f64, config.gen_updates as f64);
+    let (nd, ng) = (
+        config.schedule.disc_updates as f64,
+        config.schedule.gen_updates as f64,
+    );
     assert_eq!(
         step_flops(&config),
         10.0 * (nd * (6.0 * d + g) + ng * (3.0 * d + 3.0 * g))
@@ -380,10 +400,10 @@ fn the_operation_profile_covers_every_layer_of_the_step() {
     let device = Device::flex();
     let generator = config.init_generator(&device);
     let discriminator = config.init_discriminator(&device);
-    let b = config.batch as u64;
-    let dense = 2 * b * (config.latent as u64 * 16) + 2 * b * 16;
-    let networks = generator.forward_flops(config.batch)
-        + discriminator.forward_flops([config.batch, 3, 16, 16])
+    let b = config.schedule.batch as u64;
+    let dense = 2 * b * (config.networks.latent as u64 * 16) + 2 * b * 16;
+    let networks = generator.forward_flops(config.schedule.batch)
+        + discriminator.forward_flops([config.schedule.batch, 3, 16, 16])
         - dense;
     let profiled: f64 = ops.iter().filter(|o| !o.alternative).map(|o| o.flops).sum();
     assert_eq!(profiled, networks as f64);

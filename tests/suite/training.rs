@@ -24,9 +24,9 @@ fn digits(config: &ganforge::config::TrainConfig) -> ImageSet {
     ImageSet::load(
         &DataSpec::Digits,
         LoadOptions {
-            spatial: config.spatial,
-            channels: config.channels,
-            limit: config.num_load,
+            spatial: config.input.spatial,
+            channels: config.input.channels,
+            limit: config.input.num_load,
         },
     )
     .unwrap()
@@ -121,7 +121,7 @@ fn the_discriminator_learns_within_a_few_dozen_steps() {
         (0.35..0.65).contains(&untrained),
         "an untrained D is near chance: {untrained}"
     );
-    let mut order = DataOrder::new(config.seed, data.len());
+    let mut order = DataOrder::new(config.schedule.seed, data.len());
     let mut losses = Vec::new();
     for _ in 0..60 {
         losses.push(gan.iteration(&data, &mut order).d_loss);
@@ -144,11 +144,11 @@ fn the_discriminator_learns_within_a_few_dozen_steps() {
 fn a_layer_normalised_discriminator_learns_too() {
     // A per-sample D already tells an untrained G's output apart; training must sharpen it.
     let config = TrainOverrides::default().resolve().unwrap();
-    assert_eq!(config.d_norm, NormKind::Layer, "the digits preset");
+    assert_eq!(config.networks.d_norm, NormKind::Layer, "the digits preset");
     let data = digits(&config);
     let mut gan = Gan::new(&config, &Device::flex());
     let untrained = discriminator_auc(&gan, &data, 64);
-    let mut order = DataOrder::new(config.seed, data.len());
+    let mut order = DataOrder::new(config.schedule.seed, data.len());
     for _ in 0..30 {
         gan.iteration(&data, &mut order);
     }
@@ -175,10 +175,10 @@ fn changed(before: &[ParamValues], after: &[ParamValues], trainable_only: bool) 
 fn each_step_trains_only_its_own_network() {
     for norm in [NormKind::Batch, NormKind::Layer] {
         let mut config = tiny_config(1);
-        config.d_norm = norm;
+        config.networks.d_norm = norm;
         let data = digits(&config);
         let mut gan = Gan::new(&config, &Device::flex());
-        let mut order = DataOrder::new(config.seed, data.len());
+        let mut order = DataOrder::new(config.schedule.seed, data.len());
         // A few iterations first, so that Adam has moments and the running statistics move.
         for _ in 0..3 {
             gan.iteration(&data, &mut order);
@@ -233,7 +233,7 @@ fn same_seed_and_config_give_the_same_losses() {
         assert!((x.d_loss - y.d_loss).abs() < 1e-5 && (x.g_loss - y.g_loss).abs() < 1e-5);
     }
     let mut other = config;
-    other.seed += 1;
+    other.schedule.seed += 1;
     let c = train(other, options(&dir.path().join("c"))).unwrap();
     let rows_c =
         LossLog::<ganforge::output::loss_log::StepRecord>::read(&c.run_dir.join("losses.csv"))
@@ -284,7 +284,7 @@ fn a_resumed_run_continues_exactly_where_it_stopped() {
         }
     }
     let config = RunDir::open(&split).unwrap().read_config().unwrap();
-    assert_eq!(config.steps, Some(10), "the new total is recorded");
+    assert_eq!(config.schedule.steps, Some(10), "the new total is recorded");
 }
 
 #[test]
@@ -357,10 +357,10 @@ fn divergence_stops_at_once_and_keeps_the_last_good_checkpoint() {
 #[test]
 fn the_moving_average_of_g_follows_its_formula_and_is_what_samples_come_from() {
     let mut config = tiny_config(1);
-    config.g_ema = Some(0.9);
+    config.remedies.g_ema = Some(0.9);
     let data = digits(&config);
     let mut gan = Gan::new(&config, &Device::flex());
-    let mut order = DataOrder::new(config.seed, data.len());
+    let mut order = DataOrder::new(config.schedule.seed, data.len());
     gan.iteration(&data, &mut order);
 
     let average_before = parameter_values(gan.generator_ema.as_ref().unwrap());
@@ -383,7 +383,7 @@ fn the_moving_average_of_g_follows_its_formula_and_is_what_samples_come_from() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ema");
     let mut config = tiny_config(4);
-    config.g_ema = Some(0.5);
+    config.remedies.g_ema = Some(0.5);
     train(config.clone(), options(&out)).unwrap();
     let sampled =
         ganforge::sample::generate(&out, ganforge::sample::Draw::Any(3), 0, DeviceChoice::Cpu)
@@ -393,9 +393,9 @@ fn the_moving_average_of_g_follows_its_formula_and_is_what_samples_come_from() {
     let gan = ganforge::train::Gan::load(&config, &checkpoint, &Device::flex()).unwrap();
     let z = ganforge::train::random::noise(
         &mut ganforge::train::random::stream(0, 0, Stream::Sample),
-        config.noise,
+        config.schedule.noise,
         3,
-        config.latent,
+        config.networks.latent,
         &Device::flex(),
     );
     let from_average = ganforge::tensor_values(gan.generate(ganforge::train::Latent {
@@ -412,11 +412,11 @@ fn the_moving_average_of_g_follows_its_formula_and_is_what_samples_come_from() {
 fn a_mixed_batch_judges_real_and_fake_images_together() {
     for norm in [NormKind::Layer, NormKind::Batch] {
         let mut config = tiny_config(1);
-        config.mixed_batches = true;
-        config.d_norm = norm;
+        config.remedies.mixed_batches = true;
+        config.networks.d_norm = norm;
         let data = digits(&config);
         let mut gan = Gan::new(&config, &Device::flex());
-        let mut order = DataOrder::new(config.seed, data.len());
+        let mut order = DataOrder::new(config.schedule.seed, data.len());
         let real = data.batch(&order.indices(0, 8), gan.device());
         let latent = gan.latent(Stream::DiscriminatorNoise, 0, 8);
 
@@ -516,7 +516,7 @@ fn a_failing_checkpoint_write_is_a_clear_error_and_keeps_the_last_good_one() {
     use ganforge::output::checkpoint::{latest, read_state};
     let dir = tempfile::tempdir().unwrap();
     let mut config = super::tiny_config(4);
-    config.checkpoint_interval = 2;
+    config.schedule.checkpoint_interval = 2;
     let run = dir.path().join("run");
     super::train_quiet(config, &run);
     // A file where the next checkpoint's temporary directory must go: the write fails, as on a
