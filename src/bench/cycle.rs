@@ -6,11 +6,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::config::TrainOverrides;
-use crate::data::{DataSpec, ImageSet, LoadOptions};
 use crate::device::DeviceChoice;
 use crate::error::Result;
-use crate::eval::judge::default_judge_dir;
-use crate::eval::judge::{JudgeTraining, save_judge, train_judge};
+use crate::eval::judge::{JudgeRequest, JudgeTraining, default_judge_dir, train_and_save};
 use crate::eval::translation::{DomainJudges, TranslationReport, evaluate_translation};
 use crate::models::ModelKind;
 use crate::train::{Progress, TrainOptions, train};
@@ -42,25 +40,26 @@ fn ensure_judges(
     device: DeviceChoice,
 ) -> Result<Vec<(String, f64)>> {
     let mut trained = Vec::new();
-    for (name, spec) in [
-        ("digits-a", DataSpec::DigitsA),
-        ("digits-b", DataSpec::DigitsB),
-    ] {
-        let dir = default_judge_dir(name, spatial, channels);
-        if dir.exists() {
+    let defaults = JudgeTraining::new();
+    for name in ["digits-a", "digits-b"] {
+        if default_judge_dir(name, spatial, channels).exists() {
             continue;
         }
-        let data = ImageSet::load(
-            &spec,
-            LoadOptions {
-                spatial,
-                channels,
-                limit: None,
+        let saved = train_and_save(
+            &JudgeRequest {
+                data: name.to_string(),
+                spatial: Some(spatial),
+                channels: Some(channels),
+                epochs: defaults.epochs,
+                seed: defaults.seed,
+                out: None,
             },
+            &device.device()?,
         )?;
-        let (judge, info) = train_judge(&data, name, &JudgeTraining::new(), 32, &device.device()?)?;
-        save_judge(&judge, &info, &dir)?;
-        trained.push((name.to_string(), info.held_out_accuracy.unwrap_or(f64::NAN)));
+        trained.push((
+            name.to_string(),
+            saved.info.held_out_accuracy.unwrap_or(f64::NAN),
+        ));
     }
     Ok(trained)
 }

@@ -35,7 +35,7 @@ pub struct StepRecord {
 }
 
 /// One CycleGAN iteration in `losses.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CycleRecord {
     pub step: usize,
     pub epoch: usize,

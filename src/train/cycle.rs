@@ -25,6 +25,7 @@ use crate::models::{
 use crate::output::checkpoint::{
     self, CheckpointState, module_bytes, optimizer_bytes, read_module, read_optimizer,
 };
+use crate::output::loss_log::CycleRecord;
 use crate::output::run_dir::RunDir;
 
 /// The history of generated images a discriminator is shown (Shrivastava et al. 2017): until it
@@ -92,28 +93,6 @@ pub enum Direction {
     A2b,
     /// Domain B to domain A, by F.
     B2a,
-}
-
-/// Every term of one iteration's losses (λ included), as `losses.csv` records them.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct CycleStats {
-    /// G's adversarial loss: D_B on G(a), target 1.
-    pub adversarial_ab: f64,
-    /// F's adversarial loss: D_A on F(b), target 1.
-    pub adversarial_ba: f64,
-    /// λ·‖F(G(a)) − a‖₁.
-    pub cycle_a: f64,
-    /// λ·‖G(F(b)) − b‖₁.
-    pub cycle_b: f64,
-    /// λ_id·λ·‖F(a) − a‖₁.
-    pub identity_a: f64,
-    /// λ_id·λ·‖G(b) − b‖₁.
-    pub identity_b: f64,
-    /// D_A's loss: ½(mean (D_A(a) − 1)² + mean D_A(F(b))²).
-    pub d_a: f64,
-    pub d_b: f64,
-    pub g_grad_norm: f64,
-    pub d_grad_norm: f64,
 }
 
 /// The four networks, their optimizers and the two image buffers.
@@ -220,14 +199,16 @@ impl CycleGan {
         )
     }
 
-    /// One iteration on a batch of each domain: G and F together, then D_A and D_B.
+    /// One iteration on a batch of each domain: G and F together, then D_A and D_B. Returns its
+    /// row of `losses.csv`: every term (λ included), the gradient norms and the learning rate
+    /// (its timing left for the session to set).
     pub fn iteration(
         &mut self,
         domain_a: &ImageSet,
         domain_b: &ImageSet,
         order_a: &mut DataOrder,
         order_b: &mut DataOrder,
-    ) -> CycleStats {
+    ) -> CycleRecord {
         let batch = self.config.schedule.batch;
         let position = (self.step * batch) as u64;
         let real_a = domain_a.batch(&order_a.indices(position, batch), &self.device);
@@ -268,14 +249,17 @@ impl CycleGan {
             let zero = Tensor::zeros([1], &self.device);
             (zero.clone(), zero)
         };
-        let mut stats = CycleStats {
+        let mut stats = CycleRecord {
+            step: self.step + 1,
+            epoch: self.step / self.config.schedule.iterations_per_epoch,
+            lr,
             adversarial_ab: scalar(adversarial_ab.clone()),
             adversarial_ba: scalar(adversarial_ba.clone()),
             cycle_a: scalar(cycle_a.clone()),
             cycle_b: scalar(cycle_b.clone()),
             identity_a: scalar(identity_a.clone()),
             identity_b: scalar(identity_b.clone()),
-            ..CycleStats::default()
+            ..CycleRecord::default()
         };
         let total = adversarial_ab + adversarial_ba + cycle_a + cycle_b + identity_a + identity_b;
         let mut grads = total.backward();

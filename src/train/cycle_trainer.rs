@@ -96,28 +96,8 @@ impl Trainer for CycleTrainer {
     }
 
     fn iteration(&mut self) -> CycleRecord {
-        let lr = self.gan.lr();
-        let s = self
-            .gan
-            .iteration(&self.a, &self.b, &mut self.order_a, &mut self.order_b);
-        let step = self.gan.step;
-        CycleRecord {
-            step,
-            epoch: (step - 1) / self.gan.config.schedule.iterations_per_epoch,
-            adversarial_ab: s.adversarial_ab,
-            adversarial_ba: s.adversarial_ba,
-            cycle_a: s.cycle_a,
-            cycle_b: s.cycle_b,
-            identity_a: s.identity_a,
-            identity_b: s.identity_b,
-            d_a: s.d_a,
-            d_b: s.d_b,
-            g_grad_norm: s.g_grad_norm,
-            d_grad_norm: s.d_grad_norm,
-            lr,
-            seconds: 0.0,
-            images_per_second: 0.0,
-        }
+        self.gan
+            .iteration(&self.a, &self.b, &mut self.order_a, &mut self.order_b)
     }
 
     fn progress_text(&self, r: &CycleRecord) -> String {
