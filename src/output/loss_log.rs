@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{GanError, Result};
 
 /// What one iteration measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StepRecord {
     /// 1-based iteration number.
     pub step: usize,

@@ -22,6 +22,7 @@ use crate::models::{
 use crate::output::checkpoint::{
     self, CheckpointState, module_bytes, optimizer_bytes, read_module, read_optimizer,
 };
+use crate::output::loss_log::StepRecord;
 
 use crate::models::with_seed;
 
@@ -142,21 +143,6 @@ pub struct Latent {
 pub fn label_tensor(labels: &[usize], device: &Device) -> Tensor<1, Int> {
     let values: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
     Tensor::from_data(TensorData::new(values, [labels.len()]), device)
-}
-
-/// Means over one iteration's updates.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct IterationStats {
-    pub d_loss: f64,
-    pub g_loss: f64,
-    /// Mean reported D output on real and on fake batches (probabilities for `bce`).
-    pub d_real: f64,
-    pub d_fake: f64,
-    /// Mean raw D(x) − mean raw D(G(z)), for objectives where it estimates a distance.
-    pub wasserstein: Option<f64>,
-    /// L2 norms of the gradients of D's weights (mean over its updates) and of G's.
-    pub d_grad_norm: f64,
-    pub g_grad_norm: f64,
 }
 
 /// What one D update measured.
@@ -497,21 +483,19 @@ impl Gan {
     }
 
     /// The tutorial's iteration: `disc_updates` × (D on real, D on fake), then `gen_updates` × G.
-    pub fn iteration(&mut self, data: &ImageSet, order: &mut DataOrder) -> IterationStats {
+    pub fn iteration(&mut self, data: &ImageSet, order: &mut DataOrder) -> StepRecord {
         let c = &self.config;
         let (batch, disc_updates, gen_updates) = (
             c.schedule.batch,
             c.schedule.disc_updates,
             c.schedule.gen_updates,
         );
-        let mut stats = IterationStats {
-            d_loss: 0.0,
-            g_loss: 0.0,
-            d_real: 0.0,
-            d_fake: 0.0,
-            wasserstein: None,
-            d_grad_norm: 0.0,
-            g_grad_norm: 0.0,
+        // The row of `losses.csv`: means over the iteration's updates (timing left to the
+        // session).
+        let mut stats = StepRecord {
+            step: self.step + 1,
+            epoch: self.step / self.config.schedule.iterations_per_epoch,
+            ..StepRecord::default()
         };
         let mut raw_gap = 0.0;
         let (nd, ng) = (disc_updates as f64, gen_updates as f64);

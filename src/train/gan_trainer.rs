@@ -7,7 +7,7 @@ use std::path::Path;
 use burn::prelude::*;
 
 use super::diagnostics::{Diagnostics, mean_pairwise_distance};
-use super::gan::{Gan, IterationStats, Latent, label_tensor};
+use super::gan::{Gan, Latent, label_tensor};
 use super::random::{DataOrder, Stream};
 use super::session::{TrainRecord, Trainer};
 use crate::config::TrainConfig;
@@ -97,23 +97,6 @@ impl GanTrainer {
             data,
             order,
             diagnostics,
-        }
-    }
-
-    fn record(&self, stats: IterationStats) -> StepRecord {
-        let step = self.gan.step;
-        StepRecord {
-            step,
-            epoch: (step - 1) / self.gan.config.schedule.iterations_per_epoch,
-            d_loss: stats.d_loss,
-            g_loss: stats.g_loss,
-            d_real: stats.d_real,
-            d_fake: stats.d_fake,
-            wasserstein: stats.wasserstein,
-            d_grad_norm: stats.d_grad_norm,
-            g_grad_norm: stats.g_grad_norm,
-            seconds: 0.0,
-            images_per_second: 0.0,
         }
     }
 
@@ -281,8 +264,7 @@ impl Trainer for GanTrainer {
     }
 
     fn iteration(&mut self) -> StepRecord {
-        let stats = self.gan.iteration(&self.data, &mut self.order);
-        self.record(stats)
+        self.gan.iteration(&self.data, &mut self.order)
     }
 
     fn progress_text(&self, record: &StepRecord) -> String {

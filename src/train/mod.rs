@@ -16,7 +16,7 @@ mod session;
 pub use crate::models::with_seed;
 pub use cycle::{load_domains, load_translator};
 pub use families::{resume, train};
-pub use gan::{Gan, IterationStats, Latent, UpdateStats, gradient_norm, label_tensor};
+pub use gan::{Gan, Latent, UpdateStats, gradient_norm, label_tensor};
 pub use reporter::Progress;
 pub use session::{
     LastStep, ResumeOptions, TrainOptions, TrainSummary, install_stop_handler, request_stop,
