@@ -5,6 +5,7 @@ use burn::tensor::activation::{log_sigmoid, relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
 use crate::models::Discriminator;
+use crate::models::DiscriminatorNet;
 
 /// Which adversarial objective a run trains with (`--loss`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -6,6 +6,7 @@ use burn::module::Module;
 
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
+use crate::models::GeneratorNet;
 use crate::output::checkpoint;
 use crate::output::figure::SampleFigure;
 use crate::output::run_dir::RunDir;

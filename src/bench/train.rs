@@ -18,6 +18,7 @@ use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
 use crate::losses::LossKind;
 use crate::models::{Discriminator, Generator, ModelKind};
+use crate::models::{DiscriminatorNet, GeneratorNet};
 use crate::train::Gan;
 use crate::train::random::{DataOrder, Stream};
 

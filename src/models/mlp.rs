@@ -75,39 +75,7 @@ impl MlpGeneratorConfig {
     }
 }
 
-impl MlpGenerator {
-    pub fn is_conditional(&self) -> bool {
-        self.label_embedding.is_some()
-    }
-
-    /// Samples `[batch, channels, spatial, spatial]` for noise `[batch, latent]` and, for a
-    /// conditional generator, labels `[batch]`.
-    pub fn forward_conditioned(
-        &self,
-        noise: Tensor<2>,
-        labels: Option<Tensor<1, Int>>,
-    ) -> Tensor<4> {
-        let [batch, _] = noise.dims();
-        let mut x = shared::join_label_embedding(noise, self.label_embedding.as_ref(), labels);
-        for (linear, norm) in self.hidden.iter().zip(&self.norms) {
-            x = relu(norm.forward(linear.forward(x)));
-        }
-        let x = self.output.forward(x);
-        let x = if self.tanh { tanh(x) } else { x };
-        x.reshape([batch, self.channels, self.spatial, self.spatial])
-    }
-    /// Floating-point operations of one forward pass over `batch` noise vectors: the dense
-    /// layers' multiply-adds, two each, from their weight shapes (normalisation, activations and
-    /// the label lookup do not count).
-    pub fn forward_flops(&self, batch: usize) -> u64 {
-        let hidden: u64 = self
-            .hidden
-            .iter()
-            .map(|linear| shared::linear_flops(linear, batch).0)
-            .sum();
-        hidden + shared::linear_flops(&self.output, batch).0
-    }
-}
+impl MlpGenerator {}
 
 /// D: the input flattened (`pack` samples joined) → `layers` × maxout(Linear → max over `pieces`)
 /// → a linear head, with the same class projection and minibatch standard deviation as the
@@ -190,10 +158,6 @@ impl MlpDiscriminator {
         samples.reshape([b / self.pack, self.pack * c * h * w])
     }
 
-    pub fn outputs_for(&self, samples: usize) -> usize {
-        samples / self.pack
-    }
-
     fn maxout(&self, linear: &Linear, x: Tensor<2>) -> (Tensor<2>, MaxoutTrace) {
         let [rows, _] = x.dims();
         let pieces = linear.forward(x).reshape([rows, self.width, self.pieces]);
@@ -206,20 +170,48 @@ impl MlpDiscriminator {
         (best.reshape([rows, self.width]), MaxoutTrace { winners })
     }
 
-    /// The last hidden layer's output, `[batch / pack, width]`.
-    pub fn features(&self, samples: Tensor<4>) -> Tensor<2> {
+    /// The hidden layers' FLOPs on `rows` packed rows.
+    fn hidden_flops(&self, rows: usize) -> u64 {
         self.hidden
             .iter()
-            .fold(self.packed_rows(samples), |x, linear| {
-                self.maxout(linear, x).0
-            })
+            .map(|linear| shared::linear_flops(linear, rows).0)
+            .sum()
+    }
+}
+
+impl super::GeneratorNet for MlpGenerator {
+    /// Samples `[batch, channels, spatial, spatial]` for noise `[batch, latent]` and, for a
+    /// conditional generator, labels `[batch]`.
+    fn forward_conditioned(&self, noise: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
+        let [batch, _] = noise.dims();
+        let mut x = shared::join_label_embedding(noise, self.label_embedding.as_ref(), labels);
+        for (linear, norm) in self.hidden.iter().zip(&self.norms) {
+            x = relu(norm.forward(linear.forward(x)));
+        }
+        let x = self.output.forward(x);
+        let x = if self.tanh { tanh(x) } else { x };
+        x.reshape([batch, self.channels, self.spatial, self.spatial])
     }
 
-    pub fn forward_conditioned(
-        &self,
-        samples: Tensor<4>,
-        labels: Option<Tensor<1, Int>>,
-    ) -> Tensor<2> {
+    fn is_conditional(&self) -> bool {
+        self.label_embedding.is_some()
+    }
+
+    /// Floating-point operations of one forward pass over `batch` noise vectors: the dense
+    /// layers' multiply-adds, two each, from their weight shapes (normalisation, activations and
+    /// the label lookup do not count).
+    fn forward_flops(&self, batch: usize) -> u64 {
+        let hidden: u64 = self
+            .hidden
+            .iter()
+            .map(|linear| shared::linear_flops(linear, batch).0)
+            .sum();
+        hidden + shared::linear_flops(&self.output, batch).0
+    }
+}
+
+impl super::DiscriminatorNet for MlpDiscriminator {
+    fn forward_conditioned(&self, samples: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
         let features = self.features(samples);
         let head_input = if self.minibatch_stddev {
             let [rows, _] = features.dims();
@@ -240,29 +232,17 @@ impl MlpDiscriminator {
         )
     }
 
-    /// The hidden layers' FLOPs on `rows` packed rows.
-    fn hidden_flops(&self, rows: usize) -> u64 {
+    /// The last hidden layer's output, `[batch / pack, width]`.
+    fn features(&self, samples: Tensor<4>) -> Tensor<2> {
         self.hidden
             .iter()
-            .map(|linear| shared::linear_flops(linear, rows).0)
-            .sum()
+            .fold(self.packed_rows(samples), |x, linear| {
+                self.maxout(linear, x).0
+            })
     }
 
-    /// Floating-point operations of one forward pass over samples of shape `samples`
-    /// (`[batch, c, h, w]`; `batch / pack` packed rows): the dense layers' multiply-adds (every
-    /// piece of a maxout unit), the head's and the class projection's, two each.
-    pub fn forward_flops(&self, samples: [usize; 4]) -> u64 {
-        let rows = samples[0] / self.pack;
-        self.hidden_flops(rows)
-            + shared::linear_flops(&self.head, rows).0
-            + shared::class_projection_flops(self.class_projection.as_ref(), rows)
-    }
-
-    /// Floating-point operations of [`MlpDiscriminator::input_gradient`] on `samples`: the
-    /// hidden layers forward, then each product again with the transposed weight; the head's
-    /// gradient is its weight, no product.
-    pub fn input_gradient_flops(&self, samples: [usize; 4]) -> u64 {
-        2 * self.hidden_flops(samples[0] / self.pack)
+    fn outputs_for(&self, samples: usize) -> usize {
+        samples / self.pack
     }
 
     /// ∂(Σᵢ D(xᵢ, yᵢ))/∂x as differentiable operations (for the WGAN-GP penalty): back through the
@@ -271,7 +251,7 @@ impl MlpDiscriminator {
     ///
     /// # Panics
     /// With the minibatch standard deviation, which couples the samples of a batch.
-    pub fn input_gradient(&self, samples: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
+    fn input_gradient(&self, samples: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
         assert!(
             !self.minibatch_stddev,
             "the minibatch standard deviation couples the samples of a batch"
@@ -295,5 +275,22 @@ impl MlpDiscriminator {
                 .matmul(linear.weight.val().transpose());
         }
         grad.reshape(dims)
+    }
+
+    /// Floating-point operations of one forward pass over samples of shape `samples`
+    /// (`[batch, c, h, w]`; `batch / pack` packed rows): the dense layers' multiply-adds (every
+    /// piece of a maxout unit), the head's and the class projection's, two each.
+    fn forward_flops(&self, samples: [usize; 4]) -> u64 {
+        let rows = samples[0] / self.pack;
+        self.hidden_flops(rows)
+            + shared::linear_flops(&self.head, rows).0
+            + shared::class_projection_flops(self.class_projection.as_ref(), rows)
+    }
+
+    /// Floating-point operations of [`MlpDiscriminator::input_gradient`] on `samples`: the
+    /// hidden layers forward, then each product again with the transposed weight; the head's
+    /// gradient is its weight, no product.
+    fn input_gradient_flops(&self, samples: [usize; 4]) -> u64 {
+        2 * self.hidden_flops(samples[0] / self.pack)
     }
 }

@@ -25,6 +25,7 @@ use crate::output::checkpoint::{
 use crate::output::loss_log::StepRecord;
 
 use crate::models::with_seed;
+use crate::models::{DiscriminatorNet, GeneratorNet};
 
 impl TrainConfig {
     /// Classes the networks are conditioned on; 0 for an unconditional run.

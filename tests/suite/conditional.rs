@@ -10,6 +10,7 @@ use ganforge::train::random::{Stream, noise, stream};
 use ganforge::train::{Progress, TrainOptions, label_tensor, train};
 
 use super::{snapshot, tiny_config};
+use ganforge::models::{DiscriminatorNet, GeneratorNet};
 
 fn conditional_run(dir: &std::path::Path) -> std::path::PathBuf {
     let out = dir.join("cond");

@@ -1,5 +1,6 @@
 use burn::prelude::*;
 use ganforge::models::{DcganDiscriminatorConfig, DcganGeneratorConfig};
+use ganforge::models::{DiscriminatorNet, GeneratorNet};
 
 #[test]
 fn generator_and_discriminator_shapes_follow_the_configuration() {

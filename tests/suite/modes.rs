@@ -49,6 +49,7 @@ use ganforge::config::TrainOverrides;
 use ganforge::data::{DataSpec, ImageSet, LoadOptions};
 use ganforge::device::DeviceChoice;
 use ganforge::eval::modes::stacked_coverage;
+use ganforge::models::{DiscriminatorNet, GeneratorNet};
 use ganforge::models::{MlpDiscriminatorConfig, MlpGeneratorConfig, ModelKind};
 
 #[test]

@@ -6,6 +6,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::DType;
 use ganforge::losses::gradient_penalty;
+use ganforge::models::DiscriminatorNet;
 use ganforge::models::{
     DcganDiscriminatorConfig, Discriminator, MlpDiscriminatorConfig, ModelKind, NormKind,
     parameter_values,

@@ -9,6 +9,7 @@ use ganforge::train::Gan;
 use ganforge::train::random::{DataOrder, Stream};
 
 use super::tiny_config;
+use ganforge::models::{DiscriminatorNet, GeneratorNet};
 
 fn images(values: &[f32], shape: [usize; 4]) -> Tensor<4> {
     Tensor::from_data(TensorData::new(values.to_vec(), shape), &Device::flex())

@@ -7,6 +7,7 @@ use ganforge::bench::train::{forward_flops, parse_torch_line, step_flops, time_t
 use ganforge::config::{TrainConfig, TrainOverrides};
 use ganforge::device::DeviceChoice;
 use ganforge::losses::LossKind;
+use ganforge::models::{DiscriminatorNet, GeneratorNet};
 
 fn tutorial(batch: usize) -> TrainConfig {
     TrainOverrides {

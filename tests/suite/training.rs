@@ -10,6 +10,7 @@ use ganforge::train::random::{DataOrder, Stream};
 use ganforge::train::{Gan, Progress, ResumeOptions, TrainOptions, resume, train};
 
 use super::tiny_config;
+use ganforge::models::{DiscriminatorNet, GeneratorNet};
 
 fn options(out: &std::path::Path) -> TrainOptions {
     TrainOptions {

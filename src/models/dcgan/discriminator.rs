@@ -8,6 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::ops::ConvTransposeOptions;
 
+use crate::models::DiscriminatorNet;
 use crate::models::shared::{self, same_padding};
 
 /// How D normalises activations inside its encoder blocks.
@@ -307,11 +308,6 @@ impl DcganDiscriminatorConfig {
 }
 
 impl DcganDiscriminator {
-    /// Pooled features after the last encoder block, `[batch, 8 × capacity]`.
-    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        Self::pool(self.feature_maps(images))
-    }
-
     /// Images `[batch, c, h, w]` as D's input: `pack` consecutive images joined along the
     /// channels, `[batch / pack, pack·c, h, w]`.
     ///
@@ -328,11 +324,6 @@ impl DcganDiscriminator {
             self.pack
         );
         images.reshape([b / self.pack, self.pack * c, h, w])
-    }
-
-    /// The number of D outputs for a batch of `images` images.
-    pub fn outputs_for(&self, images: usize) -> usize {
-        images / self.pack
     }
 
     fn feature_maps(&self, images: Tensor<4>) -> Tensor<4> {
@@ -357,15 +348,32 @@ impl DcganDiscriminator {
         self.forward_conditioned(images, None)
     }
 
+    /// The convolutions' FLOPs on `samples` (`[batch, c, h, w]`, before packing) and the shape
+    /// of the last feature maps (`[batch / pack, …]`).
+    fn blocks_flops(&self, samples: [usize; 4]) -> (u64, [usize; 4]) {
+        let [b, c, h, w] = samples;
+        let mut shape = [b / self.pack, self.pack * c, h, w];
+        let mut total = 0;
+        for block in &self.blocks {
+            let (flops, out) = block.forward_flops(shape);
+            total += flops;
+            shape = out;
+        }
+        (total, shape)
+    }
+
+    /// D(x) as the tutorial's sigmoid output, in (0, 1).
+    pub fn probability(&self, images: Tensor<4>) -> Tensor<2> {
+        sigmoid(self.forward(images))
+    }
+}
+
+impl super::super::DiscriminatorNet for DcganDiscriminator {
     /// Logits of "real" for images and, for a conditional discriminator, their labels `[batch]`.
     ///
     /// # Panics
     /// When labels are given to an unconditional discriminator or missing for a conditional one.
-    pub fn forward_conditioned(
-        &self,
-        images: Tensor<4>,
-        labels: Option<Tensor<1, Int>>,
-    ) -> Tensor<2> {
+    fn forward_conditioned(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
         let maps = self.feature_maps(images);
         let features = Self::pool(maps.clone());
         let head_input = if self.minibatch_stddev {
@@ -382,6 +390,16 @@ impl DcganDiscriminator {
         )
     }
 
+    /// Pooled features after the last encoder block, `[batch, 8 × capacity]`.
+    fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        Self::pool(self.feature_maps(images))
+    }
+
+    /// The number of D outputs for a batch of `images` images.
+    fn outputs_for(&self, images: usize) -> usize {
+        images / self.pack
+    }
+
     /// ∂(Σᵢ D(xᵢ, yᵢ))/∂x, the gradient of D's output for each image with respect to that image,
     /// built from differentiable tensor operations (each layer's backward pass written out), so
     /// that a loss on it — the WGAN-GP penalty — has exact gradients with respect to D's weights
@@ -390,7 +408,7 @@ impl DcganDiscriminator {
     /// # Panics
     /// With BatchNorm or the minibatch standard deviation, which couple the images of a batch
     /// (the configuration refuses both for `wgan-gp`).
-    pub fn input_gradient(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
+    fn input_gradient(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
         assert!(
             !self.minibatch_stddev,
             "the minibatch standard deviation couples the images of a batch"
@@ -419,26 +437,12 @@ impl DcganDiscriminator {
         grad.reshape([b, c, h, w])
     }
 
-    /// The convolutions' FLOPs on `samples` (`[batch, c, h, w]`, before packing) and the shape
-    /// of the last feature maps (`[batch / pack, …]`).
-    fn blocks_flops(&self, samples: [usize; 4]) -> (u64, [usize; 4]) {
-        let [b, c, h, w] = samples;
-        let mut shape = [b / self.pack, self.pack * c, h, w];
-        let mut total = 0;
-        for block in &self.blocks {
-            let (flops, out) = block.forward_flops(shape);
-            total += flops;
-            shape = out;
-        }
-        (total, shape)
-    }
-
     /// Floating-point operations of one forward pass over `samples` images (`[batch, c, h, w]`),
     /// counted from the layers themselves (weight shapes, strides, paddings and the activation
     /// sizes they see): a multiply-add is two; the convolutions, the dense head and the class
     /// projection's inner product count, normalisation, activations and pooling do not. A packed
     /// D sees `batch / pack` inputs of `pack · c` channels.
-    pub fn forward_flops(&self, samples: [usize; 4]) -> u64 {
+    fn forward_flops(&self, samples: [usize; 4]) -> u64 {
         let (convs, [groups, ..]) = self.blocks_flops(samples);
         convs
             + shared::linear_flops(&self.head, groups).0
@@ -448,12 +452,7 @@ impl DcganDiscriminator {
     /// Floating-point operations of [`DcganDiscriminator::input_gradient`] on `samples`: the
     /// blocks' convolutions forward, then each again as the transposed convolution that carries
     /// the gradient back (the same multiply-adds); the head's gradient is its weight, no product.
-    pub fn input_gradient_flops(&self, samples: [usize; 4]) -> u64 {
+    fn input_gradient_flops(&self, samples: [usize; 4]) -> u64 {
         2 * self.blocks_flops(samples).0
-    }
-
-    /// D(x) as the tutorial's sigmoid output, in (0, 1).
-    pub fn probability(&self, images: Tensor<4>) -> Tensor<2> {
-        sigmoid(self.forward(images))
     }
 }

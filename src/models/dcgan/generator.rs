@@ -4,6 +4,7 @@ use burn::nn::{
 };
 use burn::prelude::*;
 
+use crate::models::GeneratorNet;
 use crate::models::shared::{self, same_padding};
 
 /// One block of the tutorial's generator: ConvTranspose(k, stride 2, same) → BatchNorm →
@@ -138,21 +139,14 @@ impl DcganGenerator {
     pub fn forward(&self, noise: Tensor<2>) -> Tensor<4> {
         self.forward_conditioned(noise, None)
     }
+}
 
-    /// True when the generator takes labels.
-    pub fn is_conditional(&self) -> bool {
-        self.label_embedding.is_some()
-    }
-
+impl super::super::GeneratorNet for DcganGenerator {
     /// Images for noise `[batch, latent]` and, for a conditional generator, labels `[batch]`.
     ///
     /// # Panics
     /// When labels are given to an unconditional generator or missing for a conditional one.
-    pub fn forward_conditioned(
-        &self,
-        noise: Tensor<2>,
-        labels: Option<Tensor<1, Int>>,
-    ) -> Tensor<4> {
+    fn forward_conditioned(&self, noise: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
         let [batch, _] = noise.dims();
         let input = shared::join_label_embedding(noise, self.label_embedding.as_ref(), labels);
         let x = self.project_norm.forward(self.project.forward(input));
@@ -161,11 +155,16 @@ impl DcganGenerator {
         crate::kernels::tanh(crate::kernels::conv(&self.to_image, x))
     }
 
+    /// True when the generator takes labels.
+    fn is_conditional(&self) -> bool {
+        self.label_embedding.is_some()
+    }
+
     /// Floating-point operations of one forward pass over `batch` noise vectors, counted from
     /// the layers themselves (their weight shapes, strides and paddings, and the activation
     /// sizes they see): a multiply-add is two, and only the dense projection and the
     /// (transposed) convolutions count; normalisation, activations and the label lookup do not.
-    pub fn forward_flops(&self, batch: usize) -> u64 {
+    fn forward_flops(&self, batch: usize) -> u64 {
         let (mut total, features) = shared::linear_flops(&self.project, batch);
         let mut shape = [batch, self.start_channels, self.start, self.start];
         assert_eq!(
