@@ -15,6 +15,7 @@ pub mod interpolate;
 pub mod kernels;
 pub mod losses;
 pub mod models;
+pub mod networks;
 pub mod output;
 pub mod sample;
 pub mod train;

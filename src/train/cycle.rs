@@ -4,7 +4,7 @@
 //! and the identity loss; each D on real images and on a buffer of past translations.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -18,10 +18,7 @@ use crate::data::{DataSpec, ImageSet, LoadOptions};
 use crate::error::{GanError, Result};
 use crate::losses::{l1_distance, least_squares};
 use crate::models::with_seed;
-use crate::models::{
-    CycleGenerator, CycleGeneratorConfig, PatchDiscriminator, PatchDiscriminatorConfig,
-    materialize_parameters,
-};
+use crate::models::{CycleGenerator, PatchDiscriminator, materialize_parameters};
 use crate::output::checkpoint::{
     self, CheckpointState, module_bytes, optimizer_bytes, read_module, read_optimizer,
 };
@@ -118,34 +115,6 @@ pub struct CycleGan {
 
 fn scalar(t: Tensor<1>) -> f64 {
     t.into_scalar::<f32>() as f64
-}
-
-impl TrainConfig {
-    pub fn cycle_generator_config(&self) -> CycleGeneratorConfig {
-        CycleGeneratorConfig::new(self.input.channels)
-            .with_filters(self.networks.capacity)
-            .with_blocks(self.cycle.res_blocks)
-    }
-
-    pub fn patch_discriminator_config(&self) -> PatchDiscriminatorConfig {
-        PatchDiscriminatorConfig::new(self.input.channels)
-            .with_filters(self.networks.capacity)
-            .with_layers(PatchDiscriminatorConfig::layers_for(self.input.spatial))
-    }
-
-    /// The step from which CycleGAN's learning rates fall linearly to zero.
-    pub fn decay_start(&self) -> usize {
-        self.cycle.lr_decay_start.unwrap_or(self.total_steps() / 2)
-    }
-
-    /// A fresh optimizer of one of CycleGAN's networks: Adam with the run's betas.
-    pub(crate) fn cycle_optimizer(&self) -> ModuleOptimizer {
-        AdamConfig::new()
-            .with_beta_1(self.optimiser.beta1 as f32)
-            .with_beta_2(self.optimiser.beta2 as f32)
-            .with_epsilon(1e-8)
-            .init()
-    }
 }
 
 impl CycleGan {

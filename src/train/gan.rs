@@ -5,133 +5,21 @@
 use std::path::Path;
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use super::random::{DataOrder, Stream, noise, stream};
-use crate::config::{OptimizerKind, TrainConfig};
-use crate::data::DataSpec;
+use crate::config::TrainConfig;
 use crate::data::ImageSet;
 use crate::error::Result;
 use crate::losses::{LossKind, Objective, gradient_penalty};
-use crate::models::{
-    DcganDiscriminatorConfig, DcganGeneratorConfig, Discriminator, Generator,
-    MlpDiscriminatorConfig, MlpGeneratorConfig, ModelKind, clip_weights, materialize_parameters,
-    moving_average, normal_init,
-};
+use crate::models::{Discriminator, Generator, clip_weights, moving_average};
 use crate::output::checkpoint::{
     self, CheckpointState, module_bytes, optimizer_bytes, read_module, read_optimizer,
 };
 use crate::output::loss_log::StepRecord;
 
-use crate::models::with_seed;
 use crate::models::{DiscriminatorNet, GeneratorNet};
-
-impl TrainConfig {
-    /// Classes the networks are conditioned on; 0 for an unconditional run.
-    pub fn condition_classes(&self) -> usize {
-        if self.input.conditional {
-            self.input.classes.unwrap_or(0)
-        } else {
-            0
-        }
-    }
-
-    /// G of the configured architecture, with burn's initial weights (drawn lazily).
-    pub fn init_generator(&self, device: &Device) -> Generator {
-        let classes = self.condition_classes();
-        match self.networks.model {
-            ModelKind::Dcgan => DcganGeneratorConfig::new(self.input.spatial, self.input.channels)
-                .with_classes(classes)
-                .with_latent(self.networks.latent)
-                .with_capacity(self.networks.capacity)
-                .with_filter(self.networks.filter)
-                .with_leaky_slope(self.networks.leaky_slope)
-                .init(device)
-                .into(),
-            ModelKind::Mlp => MlpGeneratorConfig::new(self.input.channels, self.input.spatial)
-                .with_classes(classes)
-                .with_latent(self.networks.latent)
-                .with_width(2 * self.networks.capacity)
-                // Images are in [-1, 1]; points of a mixture are not bounded.
-                .with_tanh(!matches!(self.input.data, DataSpec::Mixture(_)))
-                .init(device)
-                .into(),
-            ModelKind::Cyclegan => {
-                unreachable!("a CycleGAN run trains with train::cycle::CycleGan")
-            }
-        }
-    }
-
-    /// D of the configured architecture, with burn's initial weights (drawn lazily).
-    pub fn init_discriminator(&self, device: &Device) -> Discriminator {
-        let classes = self.condition_classes();
-        match self.networks.model {
-            ModelKind::Dcgan => DcganDiscriminatorConfig::new(self.input.channels)
-                .with_capacity(self.networks.capacity)
-                .with_filter(self.networks.filter)
-                .with_leaky_slope(self.networks.leaky_slope)
-                .with_norm(self.networks.d_norm)
-                .with_classes(classes)
-                .with_pack(self.remedies.pack)
-                .with_minibatch_stddev(self.remedies.minibatch_stddev)
-                .init(device)
-                .into(),
-            ModelKind::Mlp => MlpDiscriminatorConfig::new(
-                self.input.channels * self.input.spatial * self.input.spatial,
-            )
-            .with_width(self.networks.capacity)
-            .with_classes(classes)
-            .with_pack(self.remedies.pack)
-            .with_minibatch_stddev(self.remedies.minibatch_stddev)
-            .init(device)
-            .into(),
-            ModelKind::Cyclegan => {
-                unreachable!("a CycleGAN run trains with train::cycle::CycleGan")
-            }
-        }
-    }
-
-    /// A fresh optimizer of the configured kind (each network has its own).
-    pub(crate) fn optimizer(&self) -> ModuleOptimizer {
-        match self.optimiser.optimizer {
-            OptimizerKind::Adam => AdamConfig::new()
-                .with_beta_1(self.optimiser.beta1 as f32)
-                .with_beta_2(self.optimiser.beta2 as f32)
-                .with_epsilon(1e-8)
-                .init(),
-            OptimizerKind::Rmsprop => RmsPropConfig::new()
-                .with_momentum(0.0)
-                .with_epsilon(1e-8)
-                .init(),
-        }
-    }
-
-    pub fn objective(&self) -> Objective {
-        Objective {
-            kind: self.objective.loss,
-            real_target: self.objective.label_smoothing,
-        }
-    }
-
-    /// Networks with their initial weights, drawn from `seed` (on the non-autodiff device).
-    pub fn init_networks(&self, device: &Device) -> (Generator, Discriminator) {
-        with_seed(device, self.schedule.seed, || self.draw_networks(device))
-    }
-
-    fn draw_networks(&self, device: &Device) -> (Generator, Discriminator) {
-        let generator = self.init_generator(device);
-        let discriminator = self.init_discriminator(device);
-        let (generator, discriminator) = match self.networks.init_std {
-            Some(std) => (normal_init(generator, std), normal_init(discriminator, std)),
-            None => (generator, discriminator),
-        };
-        // burn draws a parameter at its first use: draw them all while the seeded RNG is ours.
-        materialize_parameters(&generator);
-        materialize_parameters(&discriminator);
-        (generator, discriminator)
-    }
-}
 
 /// G's input: noise and, for a conditional run, the class of each image.
 #[derive(Debug, Clone)]
