@@ -1,9 +1,9 @@
 //! ganforge: train, sample and evaluate generative adversarial networks on burn.
 //!
 //! The layout follows the data flow: [`data`] → [`models`] → [`losses`] → [`config`] →
-//! [`output`] (run directory, loss log, plots, figures, checkpoints) → [`train`] (the one session
-//! driver) → [`sample`], [`translate`], [`interpolate`] → [`eval`] (judge classifier, scores,
-//! export) → [`bench`]; README.md, "Layout", has every file.
+//! [`networks`] and [`output`] (run directory, loss log, plots, figures, checkpoints) →
+//! [`train`] (the one session driver) → [`sample`], [`translate`], [`interpolate`] → [`eval`]
+//! (judge classifier, scores, export) → [`bench`](mod@bench); README.md, "Layout", has every file.
 
 pub mod bench;
 pub mod config;

@@ -348,7 +348,7 @@ pub struct JudgeRequest {
     pub channels: Option<usize>,
     pub epochs: usize,
     pub seed: u64,
-    /// Where to save [default: where `eval` looks, `judges/<data>_s<spatial>_c<channels>`].
+    /// Where to save; by default where `eval` looks, `judges/<data>_s<spatial>_c<channels>`.
     pub out: Option<PathBuf>,
 }
 

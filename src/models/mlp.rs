@@ -287,7 +287,7 @@ impl super::DiscriminatorNet for MlpDiscriminator {
             + shared::class_projection_flops(self.class_projection.as_ref(), rows)
     }
 
-    /// Floating-point operations of [`MlpDiscriminator::input_gradient`] on `samples`: the
+    /// Floating-point operations of [`DiscriminatorNet::input_gradient`](super::DiscriminatorNet::input_gradient) on `samples`: the
     /// hidden layers forward, then each product again with the transposed weight; the head's
     /// gradient is its weight, no product.
     fn input_gradient_flops(&self, samples: [usize; 4]) -> u64 {

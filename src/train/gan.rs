@@ -1,6 +1,6 @@
 //! [`Gan`]: a single-generator, single-discriminator GAN in training (the tutorial's DCGAN, the
 //! fully connected `mlp`, every objective and remedy): both networks, both optimizers, and the
-//! tutorial's iteration. [`super::gan_trainer`] plugs it into the session driver.
+//! tutorial's iteration. `gan_trainer` plugs it into the session driver.
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Training. One session driver (`session`) runs every model family through the same run
 //! directory, step loop, divergence checks, checkpoints and end of run; a family plugs in as a
-//! [`session::Trainer`]: [`gan_trainer`] for the single-G/D GANs ([`gan::Gan`]: the tutorial's
-//! iteration, every objective and remedy), [`cycle_trainer`] for CycleGAN ([`cycle::CycleGan`]).
+//! `session::Trainer`: `gan_trainer` for the single-G/D GANs ([`gan::Gan`]: the tutorial's
+//! iteration, every objective and remedy), `cycle_trainer` for CycleGAN ([`cycle::CycleGan`]).
 
 pub mod cycle;
 mod cycle_trainer;
