@@ -855,7 +855,7 @@ impl TrainConfig {
             "pack",
             "cannot be combined with `conditional`: a packed group of images has no one label",
         )?;
-        if self.objective.loss == LossKind::WganGp {
+        if self.objective.loss.objective().gradient_penalty() {
             check(
                 self.networks.d_norm != NormKind::Batch,
                 "d_norm",

@@ -16,7 +16,6 @@ use crate::config::TrainConfig;
 use crate::data::ImageSet;
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
-use crate::losses::LossKind;
 use crate::models::{Discriminator, Generator, ModelKind};
 use crate::models::{DiscriminatorNet, GeneratorNet};
 use crate::train::Gan;
@@ -82,7 +81,7 @@ impl Plan {
         Plan {
             disc_updates: config.schedule.disc_updates,
             gen_updates: config.schedule.gen_updates,
-            gradient_penalty: config.objective.loss == LossKind::WganGp,
+            gradient_penalty: config.objective.loss.objective().gradient_penalty(),
             mixed_batches: config.remedies.mixed_batches,
             feature_matching: config.remedies.feature_matching,
         }

@@ -191,13 +191,12 @@ impl Diagnostics {
         let g_grad = mean(self.recent.iter().map(|r| r.g_grad_norm));
         let (d_std, g_std) = (std(&d_loss), std(&g_loss));
 
-        // D(G(z)) is a probability only for bce; for the other objectives a D loss at 0 alone
-        // says D wins (a WGAN critic's loss has no floor, so it is left out).
-        let strong = match self.loss {
-            LossKind::Bce => d_mean < STRONG_D && d_fake < STRONG_D,
-            LossKind::Lsgan | LossKind::Hinge => d_mean < STRONG_D,
-            LossKind::Wgan | LossKind::WganGp => false,
-        };
+        // Each objective says what its values mean: D(G(z)) is a probability only for bce, and
+        // a WGAN critic's loss has no floor.
+        let strong = self
+            .loss
+            .objective()
+            .discriminator_too_strong(d_mean, d_fake, STRONG_D);
         [
             self.update(
                 Symptom::DiscriminatorTooStrong,

@@ -12,7 +12,7 @@ use super::random::{DataOrder, Stream, noise, stream};
 use crate::config::TrainConfig;
 use crate::data::ImageSet;
 use crate::error::Result;
-use crate::losses::{LossKind, Objective, gradient_penalty};
+use crate::losses::{Objective, gradient_penalty};
 use crate::models::{Discriminator, Generator, clip_weights, moving_average};
 use crate::output::checkpoint::{
     self, CheckpointState, module_bytes, optimizer_bytes, read_module, read_optimizer,
@@ -396,7 +396,7 @@ impl Gan {
             let real_labels = self.real_labels(data, &indices);
             last_real = indices;
             let latent = self.latent(Stream::DiscriminatorNoise, draw, batch);
-            let (real, fake) = if self.config.objective.loss == LossKind::WganGp {
+            let (real, fake) = if self.config.objective.loss.objective().gradient_penalty() {
                 self.critic_step_gradient_penalty(real, real_labels, latent, draw)
             } else if self.config.remedies.mixed_batches {
                 self.discriminator_step_mixed(real, real_labels, latent)

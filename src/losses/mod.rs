@@ -1,16 +1,73 @@
-//! GAN objectives, on D's raw output (a logit for `bce`, a critic value for the others).
+//! GAN objectives, on D's raw output (a logit for `bce`, a critic value for the others): the
+//! [`Adversarial`] trait, one type per objective, the one list of them; the gradient penalty and
+//! CycleGAN's least-squares and L1 terms.
 
 use burn::prelude::*;
-use burn::tensor::activation::{log_sigmoid, relu, sigmoid};
+use burn::tensor::activation::log_sigmoid;
 use serde::{Deserialize, Serialize};
 
 use crate::models::Discriminator;
 use crate::models::DiscriminatorNet;
 
-/// Which adversarial objective a run trains with (`--loss`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum LossKind {
+mod objectives;
+
+pub use objectives::{Bce, Hinge, Lsgan, Wgan, WganGp};
+
+/// An adversarial objective: D's losses on real and on generated samples, G's loss, and what the
+/// rest of the toolkit needs to know of it. Each objective is one type (`objectives.rs`),
+/// registered in the [`objectives!`] list that makes [`LossKind`].
+pub trait Adversarial {
+    /// D's loss on a batch of real samples; `real_target` is 1, or below for one-sided label
+    /// smoothing (objectives with no target ignore it).
+    fn discriminator_real(&self, real: Tensor<2>, real_target: f64) -> Tensor<1>;
+    /// D's loss on a batch of generated samples.
+    fn discriminator_fake(&self, fake: Tensor<2>) -> Tensor<1>;
+    /// G's loss on D's output for its samples: D should call them real.
+    fn generator(&self, fake: Tensor<2>) -> Tensor<1>;
+    /// D's output as it is reported (a probability for `bce`); the raw value by default.
+    fn score(&self, output: Tensor<2>) -> Tensor<2> {
+        output
+    }
+    /// True when mean D(x) − mean D(G(z)) estimates a distance worth logging.
+    fn has_wasserstein_estimate(&self) -> bool {
+        false
+    }
+    /// True when each critic step adds the WGAN-GP gradient penalty (a step of its own in the
+    /// loop, and constraints on D in `validate`).
+    fn gradient_penalty(&self) -> bool {
+        false
+    }
+    /// True when D's mean loss `d_loss` and mean reported D(G(z)) `d_fake` over recent steps
+    /// are below `threshold`, as far as this objective's values say D wins too easily (the
+    /// tutorial's "discriminator too strong"); never by default, as for a critic whose loss has
+    /// no floor.
+    fn discriminator_too_strong(&self, d_loss: f64, d_fake: f64, threshold: f64) -> bool {
+        let _ = (d_loss, d_fake, threshold);
+        false
+    }
+}
+
+/// Declares the objectives, one type a line (its doc comment is its `--loss` help), and makes
+/// [`LossKind`] (spelt in kebab-case by clap and serde) and its dispatch to them.
+macro_rules! objectives {
+    ($( $(#[doc = $doc:literal])* $variant:ident ),* $(,)?) => {
+        /// Which adversarial objective a run trains with (`--loss`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum LossKind {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl LossKind {
+            /// The objective itself.
+            pub fn objective(self) -> &'static dyn Adversarial {
+                match self { $( LossKind::$variant => &$variant, )* }
+            }
+        }
+    };
+}
+
+objectives! {
     /// Binary cross-entropy, the tutorial's (non-saturating G loss, Goodfellow et al. 2014).
     Bce,
     /// Least squares (Mao et al. 2017): D regresses real to 1 and fake to 0.
@@ -46,48 +103,29 @@ pub struct Objective {
 impl Objective {
     /// D's loss on a batch of real images.
     pub fn discriminator_real(&self, real: Tensor<2>) -> Tensor<1> {
-        match self.kind {
-            LossKind::Bce => bce_with_logits(real, self.real_target),
-            LossKind::Lsgan => real
-                .sub_scalar(self.real_target)
-                .square()
-                .mean()
-                .mul_scalar(0.5),
-            LossKind::Hinge => relu(real.neg().add_scalar(1.0)).mean(),
-            LossKind::Wgan | LossKind::WganGp => real.mean().neg(),
-        }
+        self.kind
+            .objective()
+            .discriminator_real(real, self.real_target)
     }
 
     /// D's loss on a batch of generated images.
     pub fn discriminator_fake(&self, fake: Tensor<2>) -> Tensor<1> {
-        match self.kind {
-            LossKind::Bce => bce_with_logits(fake, 0.0),
-            LossKind::Lsgan => fake.square().mean().mul_scalar(0.5),
-            LossKind::Hinge => relu(fake.add_scalar(1.0)).mean(),
-            LossKind::Wgan | LossKind::WganGp => fake.mean(),
-        }
+        self.kind.objective().discriminator_fake(fake)
     }
 
     /// G's loss on D's output for its images: D should call them real.
     pub fn generator(&self, fake: Tensor<2>) -> Tensor<1> {
-        match self.kind {
-            LossKind::Bce => bce_with_logits(fake, 1.0),
-            LossKind::Lsgan => fake.sub_scalar(1.0).square().mean().mul_scalar(0.5),
-            LossKind::Hinge | LossKind::Wgan | LossKind::WganGp => fake.mean().neg(),
-        }
+        self.kind.objective().generator(fake)
     }
 
     /// D's output as it is reported: a probability for `bce`, the raw value otherwise.
     pub fn score(&self, output: Tensor<2>) -> Tensor<2> {
-        match self.kind {
-            LossKind::Bce => sigmoid(output),
-            _ => output,
-        }
+        self.kind.objective().score(output)
     }
 
     /// True when mean D(x) − mean D(G(z)) estimates a distance worth logging.
     pub fn has_wasserstein_estimate(&self) -> bool {
-        matches!(self.kind, LossKind::Wgan | LossKind::WganGp)
+        self.kind.objective().has_wasserstein_estimate()
     }
 }
 
