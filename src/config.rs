@@ -14,6 +14,7 @@ use std::path::Path;
 use burn::config::Config;
 use serde::{Deserialize, Serialize};
 
+use crate::augment::AugmentPolicy;
 use crate::data::DataSpec;
 use crate::error::GanError;
 use crate::losses::LossKind;
@@ -27,6 +28,19 @@ pub enum NoiseKind {
     Normal,
     /// U(-1, 1).
     Uniform,
+}
+
+/// A set of defaults for the networks, the objective and the loop (`recipe`), under the data
+/// set's shape and the user's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Recipe {
+    /// What ganforge recommends (the default): hinge loss, a spectrally normalised D without
+    /// batch statistics, two learning rates (TTUR), Adam β = (0, 0.9), an average of G with a
+    /// warm-up, differentiable augmentation. See [`recipe_preset`].
+    Modern,
+    /// The tutorial's exact DCGAN, losses and loop (every key at its own default).
+    Tutorial,
 }
 
 /// The optimizer of both networks.
@@ -144,7 +158,7 @@ impl<'de> Deserialize<'de> for TrainConfig {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
-        let keys = TrainOverrides::deserialize(deserializer)?;
+        let keys = TrainOverrides::deserialize(deserializer)?.with_recipe_of_legacy_record();
         let mut config = TrainConfig::new();
         keys.apply_to(&mut config);
         Ok(config)
@@ -179,6 +193,9 @@ train_keys! {
         classes: Option<usize> => usize = "None",
     }
     "Model" networks NetworkKeys { "The architecture and the size of both networks."
+        /// Defaults for networks, objective and loop: modern (hinge, spectral norm, TTUR, EMA, augmentation) or tutorial (the tutorial's exact DCGAN); any key still applies on top
+        #[arg(value_enum)]
+        recipe: Recipe => Recipe = "Recipe::Modern",
         /// Networks: dcgan (the tutorial's), mlp (fully connected G, maxout D) or cyclegan (two-domain translation)
         #[arg(value_enum)]
         model: ModelKind => ModelKind = "ModelKind::Dcgan",
@@ -195,6 +212,9 @@ train_keys! {
         d_norm: NormKind => NormKind = "NormKind::Batch",
         /// Draw initial kernel weights from N(0, STD²); burn's Kaiming uniform when unset
         init_std: Option<f64> => f64 = "None",
+        /// Spectral normalisation of D's convolutions and dense head (Miyato et al. 2018; dcgan)
+        #[arg(num_args = 0..=1, default_missing_value = "true")]
+        spectral_norm: bool => bool = false,
     }
     "Objective" objective ObjectiveKeys { "The adversarial loss and its terms."
         /// The adversarial objective (bce is the tutorial's)
@@ -206,6 +226,10 @@ train_keys! {
         gp_weight: f64 => f64 = 10.0,
         /// Clip D's weights to [-C, C] after each D step (WGAN); none when unset
         clip: Option<f64> => f64 = "None",
+        /// γ of the R1 penalty γ/2·E‖∇D(x)‖² on real images (Mescheder et al. 2018); none when unset
+        r1_gamma: Option<f64> => f64 = "None",
+        /// Apply R1 every K steps, scaled by K (lazy regularisation)
+        r1_interval: usize => usize = 1,
     }
     "Optimiser" optimiser OptimiserKeys { "The optimizer of both networks and its rates."
         /// Optimizer of both networks (RMSProp runs without momentum, as in the WGAN paper)
@@ -246,6 +270,10 @@ train_keys! {
     "Remedies" remedies RemedyKeys { "The tutorial's troubleshooting remedies and the mode-collapse ones."
         /// Sample from an exponential moving average of G's weights with this decay (e.g. 0.999); none when unset
         g_ema: Option<f64> => f64 = "None",
+        /// Iterations at the start during which G's average is G itself
+        g_ema_warmup: usize => usize = 0,
+        /// Differentiable augmentation of every image D sees (DiffAugment): none, or a comma list of color, translation, cutout
+        augment: AugmentPolicy => AugmentPolicy = "AugmentPolicy::NONE",
         /// Train D on real and fake images in one batch (true) or separate batches (false, the tutorial's)
         #[arg(num_args = 0..=1, default_missing_value = "true")]
         mixed_batches: bool => bool = false,
@@ -286,6 +314,7 @@ fn presets() -> Vec<(&'static str, TrainOverrides)> {
         ("digits-a/b", data_preset(&DataSpec::DigitsA)),
         ("folder", data_preset(&DataSpec::Folder(".".into()))),
         ("mixtures", data_preset(&DataSpec::Mixture(Mixture::Ring8))),
+        ("modern", recipe_preset(Recipe::Modern, ModelKind::Dcgan)),
         ("wgan", loss_preset(LossKind::Wgan)),
         ("wgan-gp", loss_preset(LossKind::WganGp)),
         ("cyclegan", cyclegan_preset(false)),
@@ -334,34 +363,62 @@ pub fn key_help(name: &str) -> String {
     }
 }
 
+/// Keys that every run's `config.toml` has held since the first release: a file that sets all of
+/// them is such a record, not a hand-written file.
+const RECORDED_KEYS: [&str; 10] = [
+    "seed",
+    "noise",
+    "leaky_slope",
+    "mixed_batches",
+    "minibatch_stddev",
+    "feature_matching",
+    "res_blocks",
+    "pool_size",
+    "cycle_weight",
+    "identity_weight",
+];
+
 impl TrainOverrides {
+    /// These keys, with `recipe = tutorial` when they are a run's complete record from a
+    /// release before recipes (no `recipe` key): such a run used every key as recorded, and a
+    /// key it could not record (spectral norm, augmentation…) did not exist, so it was off.
+    fn with_recipe_of_legacy_record(mut self) -> Self {
+        let set = self.set_keys();
+        if self.recipe.is_none() && RECORDED_KEYS.iter().all(|k| set.contains(k)) {
+            self.recipe = Some(Recipe::Tutorial);
+        }
+        self
+    }
+
     /// Reads a TOML config file; unknown keys and wrong types are errors that name the key.
     pub fn from_file(path: &Path) -> Result<Self, GanError> {
         let text = std::fs::read_to_string(path).map_err(|e| GanError::ConfigFile {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        toml::from_str(&text).map_err(|e| {
-            // Where the error is: its line, and the key that line sets (a wrong type's message
-            // names the type, not the key).
-            let place = e.span().map(|span| {
-                let start = text[..span.start.min(text.len())]
-                    .rfind('\n')
-                    .map_or(0, |i| i + 1);
-                let line = text[..start].matches('\n').count() + 1;
-                let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-                match text[start..end].split_once('=') {
-                    Some((key, _)) if !key.trim().is_empty() => {
-                        format!(" (key `{}`, line {line})", key.trim())
+        toml::from_str(&text)
+            .map_err(|e| {
+                // Where the error is: its line, and the key that line sets (a wrong type's message
+                // names the type, not the key).
+                let place = e.span().map(|span| {
+                    let start = text[..span.start.min(text.len())]
+                        .rfind('\n')
+                        .map_or(0, |i| i + 1);
+                    let line = text[..start].matches('\n').count() + 1;
+                    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+                    match text[start..end].split_once('=') {
+                        Some((key, _)) if !key.trim().is_empty() => {
+                            format!(" (key `{}`, line {line})", key.trim())
+                        }
+                        _ => format!(" (line {line})"),
                     }
-                    _ => format!(" (line {line})"),
+                });
+                GanError::ConfigFile {
+                    path: path.to_path_buf(),
+                    message: e.message().to_string() + &place.unwrap_or_default(),
                 }
-            });
-            GanError::ConfigFile {
-                path: path.to_path_buf(),
-                message: e.message().to_string() + &place.unwrap_or_default(),
-            }
-        })
+            })
+            .map(TrainOverrides::with_recipe_of_legacy_record)
     }
 
     /// The full configuration: defaults, then the dataset's preset (for CycleGAN, its own), then
@@ -372,8 +429,15 @@ impl TrainOverrides {
         }
         let mut config = TrainConfig::new();
         let data = self.data.as_ref().unwrap_or(&config.input.data);
-        let loss = self.loss.unwrap_or(config.objective.loss);
-        let preset = data_preset(data).overridden_by(loss_preset(loss));
+        let data_keys = data_preset(data);
+        let model = self
+            .model
+            .or(data_keys.model)
+            .unwrap_or(config.networks.model);
+        let recipe = self.recipe.unwrap_or(config.networks.recipe);
+        let preset = data_keys.overridden_by(recipe_preset(recipe, model));
+        let loss = self.loss.or(preset.loss).unwrap_or(config.objective.loss);
+        let preset = preset.overridden_by(loss_preset(loss));
         preset.overridden_by(self.clone()).apply_to(&mut config);
         config.validate()?;
         Ok(config)
@@ -505,6 +569,35 @@ fn cyclegan_preset(task: bool) -> TrainOverrides {
     }
 }
 
+/// The keys a recipe sets for a model, over the data set's preset and under the objective's
+/// and the user's. The tutorial recipe sets none: it is every key's own default. The modern one
+/// is for the convolutional GAN; the 2-D benchmarks (`mlp`) and CycleGAN keep their papers'
+/// protocols. Each choice was measured on the digits (README, "The modern recipe").
+pub fn recipe_preset(recipe: Recipe, model: ModelKind) -> TrainOverrides {
+    match (recipe, model) {
+        (Recipe::Modern, ModelKind::Dcgan) => TrainOverrides {
+            recipe: Some(Recipe::Modern),
+            loss: Some(LossKind::Hinge),
+            spectral_norm: Some(true),
+            // Spectral norm bounds D; batch statistics would couple the images it judges.
+            d_norm: Some(NormKind::None),
+            // TTUR (Heusel et al. 2017) with Adam β = (0, 0.9), as SNGAN and BigGAN train.
+            lr_d: Some(4e-4),
+            lr_g: Some(1e-4),
+            beta1: Some(0.0),
+            beta2: Some(0.9),
+            g_ema: Some(0.999),
+            g_ema_warmup: Some(200),
+            augment: Some(AugmentPolicy::ALL),
+            ..Default::default()
+        },
+        (recipe, _) => TrainOverrides {
+            recipe: Some(recipe),
+            ..Default::default()
+        },
+    }
+}
+
 /// Defaults an objective brings with it, under the user's keys.
 fn loss_preset(loss: LossKind) -> TrainOverrides {
     match loss {
@@ -568,6 +661,17 @@ impl TrainConfig {
     /// CycleGAN's own keys: its two domains, its image size, its loss weights and schedule.
     fn validate_cyclegan(&self) -> Result<(), GanError> {
         self.domain_specs()?;
+        for (key, off) in [
+            ("spectral_norm", !self.networks.spectral_norm),
+            ("augment", self.remedies.augment.is_none()),
+            ("r1_gamma", self.objective.r1_gamma.is_none()),
+        ] {
+            check(
+                off,
+                key,
+                "is set: CycleGAN's networks and losses are Zhu et al.'s and take no such term (unset it)",
+            )?;
+        }
         check(
             self.input.spatial.is_multiple_of(4) && (16..=512).contains(&self.input.spatial),
             "spatial",
@@ -699,7 +803,7 @@ impl TrainConfig {
         self.validate_shared()?;
         match self.networks.model {
             ModelKind::Cyclegan => self.validate_cyclegan(),
-            ModelKind::Dcgan | ModelKind::Mlp => self.validate_gan(),
+            ModelKind::Dcgan | ModelKind::Mlp | ModelKind::Resnet => self.validate_gan(),
         }
     }
 
@@ -783,7 +887,7 @@ impl TrainConfig {
                 format!("is {}: it must be 1 (grey) or 3 (RGB)", self.input.channels),
             )?;
             match self.networks.model {
-                ModelKind::Dcgan => check(
+                ModelKind::Dcgan | ModelKind::Resnet => check(
                     self.input.spatial.is_power_of_two()
                         && (16..=256).contains(&self.input.spatial),
                     "spatial",
@@ -875,6 +979,60 @@ impl TrainConfig {
                 ),
             )?;
         }
+        if self.objective.r1_gamma.is_some() {
+            check(
+                self.networks.d_norm != NormKind::Batch,
+                "d_norm",
+                "is batch: the R1 penalty is per image, and BatchNorm mixes the images of a batch (use layer or none)",
+            )?;
+            check(
+                !self.remedies.minibatch_stddev,
+                "minibatch_stddev",
+                "cannot be combined with r1_gamma: it couples the images whose gradients are penalised",
+            )?;
+            check(
+                !self.objective.loss.objective().gradient_penalty(),
+                "r1_gamma",
+                "cannot be combined with wgan-gp, which has its own gradient penalty",
+            )?;
+        }
+        check(
+            self.objective
+                .r1_gamma
+                .is_none_or(|g| g.is_finite() && g >= 0.0),
+            "r1_gamma",
+            format!(
+                "is {}: it must be zero or positive",
+                self.objective.r1_gamma.unwrap_or(0.0)
+            ),
+        )?;
+        check(
+            self.objective.r1_interval > 0,
+            "r1_interval",
+            "is 0: it must be at least 1 (1 = every step)",
+        )?;
+        check(
+            !self.networks.spectral_norm
+                || matches!(self.networks.model, ModelKind::Dcgan | ModelKind::Resnet),
+            "spectral_norm",
+            format!(
+                "is true with model {:?}: spectral normalisation is built into the dcgan and resnet discriminators only",
+                self.networks.model
+            ),
+        )?;
+        check(
+            !(self.remedies.minibatch_stddev && self.networks.model == ModelKind::Resnet),
+            "minibatch_stddev",
+            "is not built into the resnet discriminator (use dcgan, or unset it)",
+        )?;
+        check(
+            self.remedies.augment.is_none() || !points,
+            "augment",
+            format!(
+                "is {}: the mixtures are 2-D points, not images to augment (use none)",
+                self.remedies.augment
+            ),
+        )?;
         check(
             self.remedies.g_ema.is_none_or(|d| d > 0.0 && d < 1.0),
             "g_ema",

@@ -5,6 +5,7 @@
 //! [`train`] (the one session driver) → [`sample`], [`translate`], [`interpolate`] → [`eval`]
 //! (judge classifier, scores, export) → [`bench`](mod@bench); README.md, "Layout", has every file.
 
+pub mod augment;
 pub mod bench;
 pub mod config;
 pub mod data;

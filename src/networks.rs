@@ -11,7 +11,8 @@ use crate::losses::Objective;
 use crate::models::{
     CycleGeneratorConfig, DcganDiscriminatorConfig, DcganGeneratorConfig, Discriminator, Generator,
     MlpDiscriminatorConfig, MlpGeneratorConfig, ModelKind, PatchDiscriminatorConfig,
-    materialize_parameters, normal_init, with_seed,
+    ResnetDiscriminatorConfig, ResnetGeneratorConfig, materialize_parameters, normal_init,
+    with_seed,
 };
 
 /// The single-G/D families' networks, optimizers and objective.
@@ -37,6 +38,14 @@ impl TrainConfig {
                 .with_leaky_slope(self.networks.leaky_slope)
                 .init(device)
                 .into(),
+            ModelKind::Resnet => {
+                ResnetGeneratorConfig::new(self.input.spatial, self.input.channels)
+                    .with_latent(self.networks.latent)
+                    .with_capacity(self.networks.capacity)
+                    .with_classes(classes)
+                    .init(device)
+                    .into()
+            }
             ModelKind::Mlp => MlpGeneratorConfig::new(self.input.channels, self.input.spatial)
                 .with_classes(classes)
                 .with_latent(self.networks.latent)
@@ -63,8 +72,18 @@ impl TrainConfig {
                 .with_classes(classes)
                 .with_pack(self.remedies.pack)
                 .with_minibatch_stddev(self.remedies.minibatch_stddev)
+                .with_spectral_norm(self.networks.spectral_norm)
                 .init(device)
                 .into(),
+            ModelKind::Resnet => {
+                ResnetDiscriminatorConfig::new(self.input.channels, self.input.spatial)
+                    .with_capacity(self.networks.capacity)
+                    .with_classes(classes)
+                    .with_pack(self.remedies.pack)
+                    .with_spectral_norm(self.networks.spectral_norm)
+                    .init(device)
+                    .into()
+            }
             ModelKind::Mlp => MlpDiscriminatorConfig::new(
                 self.input.channels * self.input.spatial * self.input.spatial,
             )

@@ -406,6 +406,7 @@ pub fn describe(config: &TrainConfig) -> String {
     let model = match config.networks.model {
         ModelKind::Dcgan => "DCGAN",
         ModelKind::Mlp => "MLP",
+        ModelKind::Resnet => "ResNet",
         ModelKind::Cyclegan => "CycleGAN",
     };
     format!(

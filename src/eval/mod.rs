@@ -36,7 +36,7 @@ pub fn evaluate_run(
             judges,
             options.device,
         )?),
-        ModelKind::Dcgan | ModelKind::Mlp => {
+        ModelKind::Dcgan | ModelKind::Mlp | ModelKind::Resnet => {
             RunScores::Generator(evaluate::evaluate(run, options)?)
         }
     })

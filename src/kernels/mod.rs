@@ -134,6 +134,12 @@ fn padding_pairs(layer: &Conv2d, height: usize, width: usize) -> [(usize, usize)
 
 /// `layer.forward(x)` on the project's kernels where they apply.
 pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv_with_kernel(layer, layer.weight.val(), x)
+}
+
+/// `layer.forward(x)` with `kernel` in place of the layer's own weight (a spectrally normalised
+/// one), on the project's kernels where they apply.
+pub fn conv_with_kernel(layer: &Conv2d, kernel: Tensor<4>, x: Tensor<4>) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     let options = ConvOptions::new_with_padding(
         layer.stride,
@@ -141,12 +147,7 @@ pub fn conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         layer.dilation,
         layer.groups,
     );
-    conv2d(
-        x,
-        layer.weight.val(),
-        layer.bias.as_ref().map(|b| b.val()),
-        options,
-    )
+    conv2d(x, kernel, layer.bias.as_ref().map(|b| b.val()), options)
 }
 
 /// `layer.forward(x)` on the project's kernels where they apply.

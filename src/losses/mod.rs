@@ -155,6 +155,27 @@ pub fn gradient_penalty(
     norms.sub_scalar(1.0).square().mean().mul_scalar(weight)
 }
 
+/// The R1 penalty (Mescheder et al. 2018): γ/2 · mean ‖∇ₓD(x)‖² over the real images `real`
+/// (per packed group when D packs images), which keeps D flat on the data so that training
+/// converges instead of circling. Exact under first-order autodiff, as
+/// [`gradient_penalty`] is, through [`Discriminator::input_gradient`].
+pub fn r1_penalty(
+    discriminator: &Discriminator,
+    real: Tensor<4>,
+    labels: Option<Tensor<1, Int>>,
+    gamma: f64,
+) -> Tensor<1> {
+    let [b, c, h, w] = real.dims();
+    let gradient = discriminator.input_gradient(real.detach(), labels);
+    let groups = discriminator.outputs_for(b);
+    gradient
+        .reshape([groups, (b / groups) * c * h * w])
+        .square()
+        .sum_dim(1)
+        .mean()
+        .mul_scalar(gamma / 2.0)
+}
+
 /// mean((output − target)²) over every element: the least-squares adversarial loss on a
 /// discriminator's scores (CycleGAN's, on every patch of a PatchGAN), without LSGAN's ½.
 pub fn least_squares<const D: usize>(output: Tensor<D>, target: f64) -> Tensor<1> {

@@ -265,8 +265,12 @@ impl super::DiscriminatorNet for MlpDiscriminator {
             x = out;
         }
         let [rows, _] = x.dims();
-        let mut grad =
-            shared::head_input_gradient(&self.head, self.class_projection.as_ref(), labels, rows);
+        let mut grad = shared::head_input_gradient(
+            self.head.weight.val(),
+            self.class_projection.as_ref(),
+            labels,
+            rows,
+        );
         for (linear, trace) in self.hidden.iter().zip(traces).rev() {
             let per_piece = grad.reshape([rows, self.width, 1]) * trace.winners;
             // Linear's weight is [in, out]: ∂/∂x = g · Wᵀ.

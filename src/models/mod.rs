@@ -13,7 +13,9 @@ mod dcgan;
 mod family;
 mod init;
 mod mlp;
+mod resnet;
 mod shared;
+pub mod spectral_norm;
 
 pub use cyclegan::{
     CycleGenerator, CycleGeneratorConfig, PatchDiscriminator, PatchDiscriminatorConfig,
@@ -26,10 +28,15 @@ pub use dcgan::{
 pub use family::{DiscriminatorNet, GeneratorNet};
 pub use init::with_seed;
 pub use mlp::{MlpDiscriminator, MlpDiscriminatorConfig, MlpGenerator, MlpGeneratorConfig};
+pub use resnet::{
+    ConditionalBatchNorm, DownBlock, ResnetDiscriminator, ResnetDiscriminatorConfig,
+    ResnetGenerator, ResnetGeneratorConfig, UpBlock,
+};
 pub use shared::{
     ParamValues, all_finite, clip_weights, materialize_parameters, moving_average, normal_init,
     parameter_values,
 };
+pub use spectral_norm::SpectralNorm;
 
 pub use crate::kernels::leaky;
 
@@ -43,6 +50,8 @@ pub enum ModelKind {
     Dcgan,
     /// Fully connected networks: the 2-D mixture benchmarks' (PacGAN's G and maxout D).
     Mlp,
+    /// SNGAN/BigGAN residual networks (class-conditional BatchNorm in a conditional G).
+    Resnet,
     /// Unpaired translation between two image domains (Zhu et al. 2017): two ResNet
     /// generators, two PatchGAN discriminators.
     Cyclegan,
@@ -53,4 +62,6 @@ family::gan_families! {
     Dcgan(DcganGenerator, DcganDiscriminator),
     /// PacGAN's fully connected G and maxout D.
     Mlp(MlpGenerator, MlpDiscriminator),
+    /// SNGAN/BigGAN's residual G and D.
+    Resnet(ResnetGenerator, ResnetDiscriminator),
 }

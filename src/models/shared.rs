@@ -7,6 +7,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{Embedding, Linear, PaddingConfig2d};
 use burn::prelude::{Int, Tensor};
+use burn::tensor::ops::ConvTransposeOptions;
 
 /// Noise `[batch, latent]` joined with the learned embedding of each label when the generator is
 /// conditional.
@@ -34,18 +35,19 @@ pub(crate) fn join_label_embedding(
 }
 
 /// ∂D/∂φ for each of `rows` feature vectors φ of a (projection) discriminator whose output is
-/// w·φ + b (+ e_y·φ): the head's weight, plus the label's embedding when conditional.
+/// w·φ + b (+ e_y·φ): the head's weight `[features, 1]` (as the forward pass uses it), plus the
+/// label's embedding when conditional.
 ///
 /// # Panics
 /// When labels are given without a projection or missing with one.
 pub(crate) fn head_input_gradient(
-    head: &burn::nn::Linear,
+    head_weight: Tensor<2>,
     projection: Option<&Embedding>,
     labels: Option<Tensor<1, Int>>,
     rows: usize,
 ) -> Tensor<2> {
-    let [features, _] = head.weight.dims();
-    let grad = head.weight.val().reshape([1, features]).repeat_dim(0, rows);
+    let [features, _] = head_weight.dims();
+    let grad = head_weight.reshape([1, features]).repeat_dim(0, rows);
     match (projection, labels) {
         (Some(embedding), Some(labels)) => {
             grad + embedding
@@ -80,6 +82,35 @@ pub(crate) fn add_class_projection(
         (Some(_), None) => panic!("a conditional discriminator needs labels"),
         (None, Some(_)) => panic!("an unconditional discriminator takes no labels"),
     }
+}
+
+/// The gradient with respect to a convolution's input (of spatial size `input`) of a function
+/// whose gradient with respect to the convolution's output is `g`: the transposed convolution
+/// with the same weights (`weight`, the kernel the forward pass used: spectrally normalised
+/// where the layer is), which is differentiable in them.
+pub(crate) fn conv_input_gradient(
+    conv: &Conv2d,
+    weight: Tensor<4>,
+    g: Tensor<4>,
+    input: [usize; 2],
+) -> Tensor<4> {
+    let [_, _, k, _] = weight.dims();
+    let [_, _, out_h, out_w] = g.dims();
+    let stride = conv.stride;
+    let pad = same_padding(k);
+    // The rows and columns the strided convolution skipped at the far edge.
+    let extra = |input: usize, out: usize, s: usize| input + 2 * pad - ((out - 1) * s + k);
+    let options = ConvTransposeOptions::new(
+        stride,
+        [pad, pad],
+        [
+            extra(input[0], out_h, stride[0]),
+            extra(input[1], out_w, stride[1]),
+        ],
+        [1, 1],
+        1,
+    );
+    crate::kernels::conv_transpose2d(g, weight, None, options)
 }
 
 /// Padding that keeps a stride-1 convolution's size and halves it at stride 2, with the kernel

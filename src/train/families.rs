@@ -14,7 +14,9 @@ use crate::models::ModelKind;
 pub fn train(config: TrainConfig, options: TrainOptions) -> Result<TrainSummary> {
     config.validate()?;
     match config.networks.model {
-        ModelKind::Dcgan | ModelKind::Mlp => start::<GanTrainer>(config, options),
+        ModelKind::Dcgan | ModelKind::Mlp | ModelKind::Resnet => {
+            start::<GanTrainer>(config, options)
+        }
         ModelKind::Cyclegan => start::<CycleTrainer>(config, options),
     }
 }
@@ -23,7 +25,9 @@ pub fn train(config: TrainConfig, options: TrainOptions) -> Result<TrainSummary>
 pub fn resume(options: ResumeOptions) -> Result<TrainSummary> {
     let (run, config, changed) = resumed_config(&options)?;
     match config.networks.model {
-        ModelKind::Dcgan | ModelKind::Mlp => restart::<GanTrainer>(run, config, changed, &options),
+        ModelKind::Dcgan | ModelKind::Mlp | ModelKind::Resnet => {
+            restart::<GanTrainer>(run, config, changed, &options)
+        }
         ModelKind::Cyclegan => restart::<CycleTrainer>(run, config, changed, &options),
     }
 }

@@ -12,7 +12,7 @@ use super::random::{DataOrder, Stream, noise, stream};
 use crate::config::TrainConfig;
 use crate::data::ImageSet;
 use crate::error::Result;
-use crate::losses::{Objective, gradient_penalty};
+use crate::losses::{Objective, gradient_penalty, r1_penalty};
 use crate::models::{Discriminator, Generator, clip_weights, moving_average};
 use crate::output::checkpoint::{
     self, CheckpointState, module_bytes, optimizer_bytes, read_module, read_optimizer,
@@ -78,7 +78,13 @@ pub struct Gan {
     objective: Objective,
     /// The autodiff device training runs on.
     device: Device,
+    /// Augmentation draws made in this iteration: with the step, the index of the next draw's
+    /// stream, so that the draws depend only on (seed, step, order of D's and G's passes).
+    augment_draws: u64,
 }
+
+/// Augmentation draws an iteration may make (D's passes and G's); they index its streams.
+const AUGMENT_DRAWS_PER_STEP: u64 = 1 << 16;
 
 fn scalar(t: Tensor<1>) -> f64 {
     t.into_scalar::<f32>() as f64
@@ -100,6 +106,7 @@ impl Gan {
             config: config.clone(),
             objective: config.objective(),
             device,
+            augment_draws: 0,
         }
     }
 
@@ -120,9 +127,11 @@ impl Gan {
         let mut gan = Gan::new(config, device);
         gan.generator = read_module(gan.generator, &dir.join(checkpoint::GENERATOR))?;
         gan.discriminator = read_module(gan.discriminator, &dir.join(checkpoint::DISCRIMINATOR))?;
-        if gan.generator_ema.is_some() {
-            let average = config.init_generator(&device.clone().without_autodiff());
-            gan.generator_ema = Some(read_module(average, &dir.join(checkpoint::GENERATOR_EMA))?);
+        if let Some(average) = gan.generator_ema.take() {
+            // The average must keep G's parameter ids, by which `moving_average` pairs its
+            // weights with G's: loading keeps the ids of the module loaded into.
+            let average = read_module(average, &dir.join(checkpoint::GENERATOR_EMA))?;
+            gan.generator_ema = Some(average);
         }
         gan.optim_g = read_optimizer(config.optimizer(), &dir.join(checkpoint::OPTIM_G))?;
         gan.optim_d = read_optimizer(config.optimizer(), &dir.join(checkpoint::OPTIM_D))?;
@@ -187,6 +196,35 @@ impl Gan {
         }
     }
 
+    /// `images` as D sees them: through the run's augmentation (`augment`; unchanged when it is
+    /// `none`), each call drawing from the next of the iteration's augmentation streams.
+    fn augmented(&mut self, images: Tensor<4>) -> Tensor<4> {
+        let policy = self.config.remedies.augment;
+        if policy.is_none() {
+            return images;
+        }
+        let index = self.step as u64 * AUGMENT_DRAWS_PER_STEP + self.augment_draws;
+        self.augment_draws += 1;
+        let mut rng = stream(self.config.schedule.seed, index, Stream::Augmentation);
+        policy.apply(images, &mut rng)
+    }
+
+    /// The R1 penalty's term for this step's real batch (as D saw it), when the run has one and
+    /// this is one of its steps: γ/2·mean‖∇D‖², times the interval when lazy (every k steps,
+    /// scaled by k, so its mean weight stays γ).
+    fn r1_term(&self, real: &Tensor<4>, labels: &Option<Tensor<1, Int>>) -> Option<Tensor<1>> {
+        let gamma = self.config.objective.r1_gamma?;
+        let interval = self.config.objective.r1_interval.max(1);
+        (self.step % interval == 0).then(|| {
+            r1_penalty(
+                &self.discriminator,
+                real.clone(),
+                labels.clone(),
+                gamma * interval as f64,
+            )
+        })
+    }
+
     /// Backpropagates `loss` into D, steps D's optimizer and clips D's weights when the
     /// configuration says so; returns the L2 norm of the gradient.
     fn apply_discriminator_loss(&mut self, loss: Tensor<1>) -> f64 {
@@ -221,8 +259,14 @@ impl Gan {
         real: Tensor<4>,
         labels: Option<Tensor<1, Int>>,
     ) -> UpdateStats {
-        let output = self.discriminator.forward_conditioned(real, labels);
-        let loss = self.objective.discriminator_real(output.clone());
+        let real = self.augmented(real);
+        let output = self
+            .discriminator
+            .forward_conditioned(real.clone(), labels.clone());
+        let mut loss = self.objective.discriminator_real(output.clone());
+        if let Some(penalty) = self.r1_term(&real, &labels) {
+            loss = loss + penalty;
+        }
         let value = scalar(loss.clone());
         let grad_norm = self.apply_discriminator_loss(loss);
         self.update_stats(output, value, grad_norm)
@@ -239,6 +283,7 @@ impl Gan {
     /// D on a separate batch of fakes G makes from `latent` (target 0).
     pub fn discriminator_step_fake(&mut self, latent: Latent) -> UpdateStats {
         let fakes = self.fakes_for_discriminator(&latent);
+        let fakes = self.augmented(fakes);
         let output = self.discriminator.forward_conditioned(fakes, latent.labels);
         let loss = self.objective.discriminator_fake(output.clone());
         let value = scalar(loss.clone());
@@ -255,7 +300,9 @@ impl Gan {
         latent: Latent,
     ) -> (UpdateStats, UpdateStats) {
         let fake = self.fakes_for_discriminator(&latent);
+        let (real, fake) = (self.augmented(real), self.augmented(fake));
         let (n_real, n_fake) = (real.dims()[0], fake.dims()[0]);
+        let penalty = self.r1_term(&real, &real_labels);
         let labels = match (real_labels, latent.labels) {
             (Some(r), Some(f)) => Some(Tensor::cat(vec![r, f], 0)),
             _ => None,
@@ -265,7 +312,11 @@ impl Gan {
             .forward_conditioned(Tensor::cat(vec![real, fake], 0), labels);
         let out_real = output.clone().narrow(0, 0, n_real);
         let out_fake = output.narrow(0, n_real, n_fake);
-        let loss_real = self.objective.discriminator_real(out_real.clone());
+        let mut loss_real = self.objective.discriminator_real(out_real.clone());
+        if let Some(penalty) = penalty {
+            // Counted at full weight in the update below, which halves the sum of the two.
+            loss_real = loss_real + penalty.mul_scalar(2.0);
+        }
         let loss_fake = self.objective.discriminator_fake(out_fake.clone());
         let (value_real, value_fake) = (scalar(loss_real.clone()), scalar(loss_fake.clone()));
         let grad_norm = self.apply_discriminator_loss((loss_real + loss_fake).mul_scalar(0.5));
@@ -291,6 +342,7 @@ impl Gan {
             ..latent
         };
         let fake = self.fakes_for_discriminator(&latent);
+        let (real, fake) = (self.augmented(real), self.augmented(fake));
         let n = real.dims()[0];
         let out_real = self
             .discriminator
@@ -333,6 +385,7 @@ impl Gan {
         let fakes = self
             .generator
             .forward_conditioned(latent.noise, latent.labels.clone());
+        let fakes = self.augmented(fakes);
         let output = frozen_d.forward_conditioned(fakes, latent.labels);
         let loss = self.objective.generator(output);
         self.apply_generator_loss(loss)
@@ -343,10 +396,12 @@ impl Gan {
     /// through a frozen D as in [`Gan::generator_step`]; returns (loss, gradient norm).
     pub fn generator_step_matching(&mut self, latent: Latent, real: Tensor<4>) -> (f64, f64) {
         let frozen_d = self.discriminator.valid().train().no_grad();
+        let real = self.augmented(real);
         let target = frozen_d.features(real).mean_dim(0).detach();
         let fakes = self
             .generator
             .forward_conditioned(latent.noise, latent.labels);
+        let fakes = self.augmented(fakes);
         let loss = (frozen_d.features(fakes).mean_dim(0) - target)
             .square()
             .sum();
@@ -366,6 +421,13 @@ impl Gan {
         {
             // `valid` brings G's running statistics up to date before they are copied.
             let _ = self.generator.valid();
+            // During the warm-up the average is G itself: averaging G's first, poor weights
+            // would only slow the average down.
+            let decay = if self.step < self.config.remedies.g_ema_warmup {
+                0.0
+            } else {
+                decay
+            };
             self.generator_ema = Some(moving_average(average, &self.generator, decay));
         }
         (scalar(loss), grad_norm)
@@ -387,6 +449,7 @@ impl Gan {
             ..StepRecord::default()
         };
         let mut raw_gap = 0.0;
+        self.augment_draws = 0;
         let (nd, ng) = (disc_updates as f64, gen_updates as f64);
         let mut last_real = Vec::new();
         for k in 0..disc_updates {

@@ -26,6 +26,8 @@ pub enum Stream {
     Interpolation = 6,
     /// CycleGAN's choices between new and buffered translations.
     ImagePool = 7,
+    /// The random transforms of differentiable augmentation.
+    Augmentation = 8,
 }
 
 pub fn stream(seed: u64, index: u64, purpose: Stream) -> ChaCha8Rng {

@@ -15,6 +15,7 @@ mod models;
 mod modes;
 mod objectives;
 mod penalty;
+mod recipe;
 mod remedies;
 mod report;
 mod sample;
@@ -27,8 +28,23 @@ use std::path::Path;
 
 use ganforge::config::{TrainConfig, TrainOverrides};
 
-/// A small, fast configuration on the digits: 16×16 grey, tiny networks.
+/// A small, fast configuration on the digits: 16×16 grey, tiny networks, the tutorial's recipe
+/// (the tests of the modern recipe's parts set them, or use [`tiny_modern_config`]).
 pub fn tiny_config(steps: usize) -> TrainConfig {
+    TrainOverrides {
+        recipe: Some(ganforge::config::Recipe::Tutorial),
+        ..tiny_keys(steps)
+    }
+    .resolve()
+    .expect("valid tiny config")
+}
+
+/// [`tiny_config`] with the modern recipe (the default).
+pub fn tiny_modern_config(steps: usize) -> TrainConfig {
+    tiny_keys(steps).resolve().expect("valid tiny config")
+}
+
+fn tiny_keys(steps: usize) -> TrainOverrides {
     TrainOverrides {
         capacity: Some(4),
         batch: Some(8),
@@ -40,8 +56,6 @@ pub fn tiny_config(steps: usize) -> TrainConfig {
         num_load: Some(300),
         ..Default::default()
     }
-    .resolve()
-    .expect("valid tiny config")
 }
 
 /// Every file below `dir` with its content, to prove a refused command touched nothing.

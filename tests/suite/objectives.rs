@@ -134,6 +134,7 @@ fn gradient_norm_is_the_l2_norm_of_every_weight_gradient() {
 fn the_wgan_preset_and_user_keys_layer_in_order() {
     let config = TrainOverrides {
         loss: Some(LossKind::Wgan),
+        recipe: Some(ganforge::config::Recipe::Tutorial),
         ..Default::default()
     }
     .resolve()

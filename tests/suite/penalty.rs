@@ -20,7 +20,7 @@ fn device() -> Device {
 }
 
 /// `module` with every tensor in f64, trainable weights staying trainable.
-fn to_f64<M: Module>(module: M) -> M {
+pub(crate) fn to_f64<M: Module>(module: M) -> M {
     struct Cast;
     impl ModuleMapper for Cast {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
@@ -35,7 +35,7 @@ fn to_f64<M: Module>(module: M) -> M {
 }
 
 /// `module` with element `index` of parameter `id` moved by `delta`.
-fn perturbed<M: Module + Clone>(module: &M, id: u64, index: usize, delta: f64) -> M {
+pub(crate) fn perturbed<M: Module + Clone>(module: &M, id: u64, index: usize, delta: f64) -> M {
     struct Nudge {
         id: u64,
         index: usize,
@@ -72,7 +72,7 @@ fn scalar(t: Tensor<1>) -> f64 {
 }
 
 /// ‖a − b‖ / ‖b‖.
-fn relative_error(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn relative_error(a: &[f64], b: &[f64]) -> f64 {
     let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
     let norm: f64 = b.iter().map(|y| y * y).sum();
     (diff / norm).sqrt()
@@ -98,7 +98,7 @@ struct Case {
     pack: usize,
 }
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 8] = [
     // The fully connected critic: maxout layers, with a class projection and with packing.
     Case {
         model: ModelKind::Mlp,
@@ -136,12 +136,31 @@ const CASES: [Case; 6] = [
         classes: 0,
         pack: 2,
     },
+    // The residual critic, with a class projection and with packing.
+    Case {
+        model: ModelKind::Resnet,
+        norm: NormKind::None,
+        classes: 3,
+        pack: 1,
+    },
+    Case {
+        model: ModelKind::Resnet,
+        norm: NormKind::None,
+        classes: 0,
+        pack: 2,
+    },
 ];
 
 /// A small f64 critic, drawn from a fixed seed (casting materialises every weight).
 fn critic(case: &Case) -> Discriminator {
     ganforge::train::with_seed(&device(), 11, || {
         to_f64(match case.model {
+            ModelKind::Resnet => ganforge::models::ResnetDiscriminatorConfig::new(1, 16)
+                .with_capacity(2)
+                .with_classes(case.classes)
+                .with_pack(case.pack)
+                .init(&device())
+                .into(),
             ModelKind::Dcgan | ModelKind::Cyclegan => DcganDiscriminatorConfig::new(1)
                 .with_capacity(2)
                 .with_norm(case.norm)
@@ -164,7 +183,7 @@ fn critic(case: &Case) -> Discriminator {
 /// The shape of a batch the critic of `case` takes: 16×16 grey images or 2-D points.
 fn shape(case: &Case, batch: usize) -> [usize; 4] {
     match case.model {
-        ModelKind::Dcgan | ModelKind::Cyclegan => [batch, 1, 16, 16],
+        ModelKind::Dcgan | ModelKind::Cyclegan | ModelKind::Resnet => [batch, 1, 16, 16],
         ModelKind::Mlp => [batch, 2, 1, 1],
     }
 }

@@ -111,6 +111,7 @@ fn the_discriminator_learns_within_a_few_dozen_steps() {
     // The tutorial's D (BatchNorm) and sizes (capacity 16, batch 32) on the digits.
     let config = TrainOverrides {
         d_norm: Some(NormKind::Batch),
+        recipe: Some(ganforge::config::Recipe::Tutorial),
         ..Default::default()
     }
     .resolve()
@@ -144,7 +145,12 @@ fn the_discriminator_learns_within_a_few_dozen_steps() {
 #[test]
 fn a_layer_normalised_discriminator_learns_too() {
     // A per-sample D already tells an untrained G's output apart; training must sharpen it.
-    let config = TrainOverrides::default().resolve().unwrap();
+    let config = TrainOverrides {
+        recipe: Some(ganforge::config::Recipe::Tutorial),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
     assert_eq!(config.networks.d_norm, NormKind::Layer, "the digits preset");
     let data = digits(&config);
     let mut gan = Gan::new(&config, &Device::flex());

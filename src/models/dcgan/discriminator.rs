@@ -1,4 +1,4 @@
-use crate::kernels::{self, conv_transpose2d};
+use crate::kernels;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
     BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, GroupNorm, GroupNormConfig, Identity,
@@ -6,10 +6,10 @@ use burn::nn::{
 };
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
-use burn::tensor::ops::ConvTransposeOptions;
 
 use crate::models::DiscriminatorNet;
 use crate::models::shared::{self, same_padding};
+use crate::models::spectral_norm::{SpectralNorm, dense_of, kernel_of};
 
 /// How D normalises activations inside its encoder blocks.
 #[derive(
@@ -97,33 +97,11 @@ impl Normalization {
     }
 }
 
-/// The gradient with respect to a convolution's input (of spatial size `input`) of a function
-/// whose gradient with respect to the convolution's output is `g`: the transposed convolution
-/// with the same weights, which is differentiable in them.
-fn conv_input_gradient(conv: &Conv2d, g: Tensor<4>, input: [usize; 2]) -> Tensor<4> {
-    let weight = conv.weight.val();
-    let [_, _, k, _] = weight.dims();
-    let [_, _, out_h, out_w] = g.dims();
-    let stride = conv.stride;
-    let pad = same_padding(k);
-    // The rows and columns the strided convolution skipped at the far edge.
-    let extra = |input: usize, out: usize, s: usize| input + 2 * pad - ((out - 1) * s + k);
-    let options = ConvTransposeOptions::new(
-        stride,
-        [pad, pad],
-        [
-            extra(input[0], out_h, stride[0]),
-            extra(input[1], out_w, stride[1]),
-        ],
-        [1, 1],
-        1,
-    );
-    conv_transpose2d(g, weight, None, options)
-}
-
 /// What an encoder block's forward pass keeps for its input gradient.
 struct BlockTrace {
     input: [usize; 2],
+    /// The kernels the forward pass used.
+    kernels: (Tensor<4>, Tensor<4>),
     conv: Tensor<4>,
     conv_down: Tensor<4>,
     norm_down: Tensor<4>,
@@ -141,6 +119,9 @@ pub struct EncoderBlockConfig {
     pub leaky_slope: f64,
     #[config(default = "NormKind::Batch")]
     pub norm: NormKind,
+    /// Spectrally normalise both convolutions.
+    #[config(default = false)]
+    pub spectral_norm: bool,
 }
 
 #[derive(Module, Debug)]
@@ -150,6 +131,9 @@ pub struct EncoderBlock {
     conv_down: Conv2d,
     norm_down: Normalization,
     leaky_slope: f64,
+    /// The convolutions' spectral normalisation, when the block has it.
+    conv_sn: Option<SpectralNorm>,
+    conv_down_sn: Option<SpectralNorm>,
 }
 
 impl EncoderBlockConfig {
@@ -168,25 +152,51 @@ impl EncoderBlockConfig {
                 .init(device),
             norm_down: Normalization::new(self.norm, self.channels_out, device),
             leaky_slope: self.leaky_slope,
+            conv_sn: self
+                .spectral_norm
+                .then(|| SpectralNorm::new(self.channels_out, device)),
+            conv_down_sn: self
+                .spectral_norm
+                .then(|| SpectralNorm::new(self.channels_out, device)),
         }
     }
 }
 
 impl EncoderBlock {
+    /// The two convolutions' kernels as the forward pass uses them (in a training pass, each
+    /// spectral normalisation takes its power-iteration step here).
+    fn kernels(&self) -> (Tensor<4>, Tensor<4>) {
+        (
+            kernel_of(self.conv.weight.val(), self.conv_sn.as_ref()),
+            kernel_of(self.conv_down.weight.val(), self.conv_down_sn.as_ref()),
+        )
+    }
+
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.norm.forward(kernels::conv(&self.conv, x));
-        self.norm_down
-            .forward_leaky(kernels::conv(&self.conv_down, x), self.leaky_slope)
+        let (kernel, kernel_down) = self.kernels();
+        let x = self
+            .norm
+            .forward(kernels::conv_with_kernel(&self.conv, kernel, x));
+        self.norm_down.forward_leaky(
+            kernels::conv_with_kernel(&self.conv_down, kernel_down, x),
+            self.leaky_slope,
+        )
     }
 
     fn forward_traced(&self, x: Tensor<4>) -> (Tensor<4>, BlockTrace) {
         let [_, _, h, w] = x.dims();
-        let conv = kernels::conv(&self.conv, x);
-        let conv_down = kernels::conv(&self.conv_down, self.norm.forward(conv.clone()));
+        let (kernel, kernel_down) = self.kernels();
+        let conv = kernels::conv_with_kernel(&self.conv, kernel.clone(), x);
+        let conv_down = kernels::conv_with_kernel(
+            &self.conv_down,
+            kernel_down.clone(),
+            self.norm.forward(conv.clone()),
+        );
         let norm_down = self.norm_down.forward(conv_down.clone());
         let out = kernels::leaky(norm_down.clone(), self.leaky_slope);
         let trace = BlockTrace {
             input: [h, w],
+            kernels: (kernel, kernel_down),
             conv,
             conv_down,
             norm_down,
@@ -205,11 +215,12 @@ impl EncoderBlock {
             .cast(g.dtype());
         let slope = self.leaky_slope;
         let g = g * positive.mul_scalar(1.0 - slope).add_scalar(slope);
+        let (kernel, kernel_down) = trace.kernels;
         let g = self.norm_down.input_gradient(trace.conv_down, g);
         let [_, _, h, w] = trace.conv.dims();
-        let g = conv_input_gradient(&self.conv_down, g, [h, w]);
+        let g = shared::conv_input_gradient(&self.conv_down, kernel_down, g, [h, w]);
         let g = self.norm.input_gradient(trace.conv, g);
-        conv_input_gradient(&self.conv, g, trace.input)
+        shared::conv_input_gradient(&self.conv, kernel, g, trace.input)
     }
 
     /// FLOPs of [`EncoderBlock::forward`] on an input of shape `input` (its two convolutions;
@@ -246,6 +257,9 @@ pub struct DcganDiscriminatorConfig {
     /// Append the minibatch standard deviation (Karras et al. 2018) to the features D judges.
     #[config(default = false)]
     pub minibatch_stddev: bool,
+    /// Spectral normalisation (Miyato et al. 2018) of every convolution and of the dense head.
+    #[config(default = false)]
+    pub spectral_norm: bool,
 }
 
 /// D(x). [`DcganDiscriminator::forward`] returns the logit of "x is real"; the tutorial's sigmoid output
@@ -267,6 +281,8 @@ pub struct DcganDiscriminatorConfig {
 pub struct DcganDiscriminator {
     blocks: Vec<EncoderBlock>,
     head: Linear,
+    /// The head's spectral normalisation, when D has it.
+    head_sn: Option<SpectralNorm>,
     class_projection: Option<Embedding>,
     pack: usize,
     minibatch_stddev: bool,
@@ -283,6 +299,7 @@ impl DcganDiscriminatorConfig {
                     .with_filter(self.filter)
                     .with_leaky_slope(self.leaky_slope)
                     .with_norm(self.norm)
+                    .with_spectral_norm(self.spectral_norm)
                     .init(device);
                 channels_in = channels_out;
                 block
@@ -300,6 +317,7 @@ impl DcganDiscriminatorConfig {
         DcganDiscriminator {
             blocks,
             head: LinearConfig::new(head_inputs, 1).init(device),
+            head_sn: self.spectral_norm.then(|| SpectralNorm::new(1, device)),
             class_projection,
             pack: self.pack.max(1),
             minibatch_stddev: self.minibatch_stddev,
@@ -329,6 +347,23 @@ impl DcganDiscriminator {
     fn feature_maps(&self, images: Tensor<4>) -> Tensor<4> {
         let packed = self.pack(images);
         self.blocks.iter().fold(packed, |x, block| block.forward(x))
+    }
+
+    /// The head's weight `[features, 1]` as the forward pass uses it.
+    fn head_weight(&self) -> Tensor<2> {
+        dense_of(self.head.weight.val(), self.head_sn.as_ref())
+    }
+
+    /// The dense head on pooled features.
+    fn head_forward(&self, features: Tensor<2>) -> Tensor<2> {
+        if self.head_sn.is_none() {
+            return self.head.forward(features);
+        }
+        let out = features.matmul(self.head_weight());
+        match &self.head.bias {
+            Some(bias) => out + bias.val().unsqueeze(),
+            None => out,
+        }
     }
 
     fn pool(maps: Tensor<4>) -> Tensor<2> {
@@ -381,7 +416,7 @@ impl super::super::DiscriminatorNet for DcganDiscriminator {
         } else {
             features.clone()
         };
-        let unconditional = self.head.forward(head_input);
+        let unconditional = self.head_forward(head_input);
         shared::add_class_projection(
             unconditional,
             features,
@@ -423,8 +458,12 @@ impl super::super::DiscriminatorNet for DcganDiscriminator {
         }
         let [groups, features, fh, fw] = x.dims();
         // Head (and class projection): ∂D/∂φ = w (+ e_y) for every image.
-        let grad =
-            shared::head_input_gradient(&self.head, self.class_projection.as_ref(), labels, groups);
+        let grad = shared::head_input_gradient(
+            self.head_weight(),
+            self.class_projection.as_ref(),
+            labels,
+            groups,
+        );
         // Global average pool: each position gets 1/(h·w) of the feature's gradient.
         let mut grad = grad
             .reshape([groups, features, 1, 1])
