@@ -575,20 +575,27 @@ fn cyclegan_preset(task: bool) -> TrainOverrides {
 /// protocols. Each choice was measured on the digits (README, "The modern recipe").
 pub fn recipe_preset(recipe: Recipe, model: ModelKind) -> TrainOverrides {
     match (recipe, model) {
-        (Recipe::Modern, ModelKind::Dcgan) => TrainOverrides {
+        (Recipe::Modern, ModelKind::Dcgan | ModelKind::Resnet) => TrainOverrides {
             recipe: Some(Recipe::Modern),
             loss: Some(LossKind::Hinge),
             spectral_norm: Some(true),
             // Spectral norm bounds D; batch statistics would couple the images it judges.
             d_norm: Some(NormKind::None),
-            // TTUR (Heusel et al. 2017) with Adam β = (0, 0.9), as SNGAN and BigGAN train.
-            lr_d: Some(4e-4),
-            lr_g: Some(1e-4),
-            beta1: Some(0.0),
-            beta2: Some(0.9),
-            g_ema: Some(0.999),
-            g_ema_warmup: Some(200),
-            augment: Some(AugmentPolicy::ALL),
+            // One D step per G step at Adam(2e-4, β = (0.5, 0.999)): SNGAN's setting C
+            // (Miyato et al. 2018, table 1). On the digits' 1600 iterations it beat TTUR
+            // (4e-4/1e-4, β = (0, 0.9)) by far: FID 47 against 418 (README).
+            lr_d: Some(2e-4),
+            lr_g: Some(2e-4),
+            beta1: Some(0.5),
+            beta2: Some(0.999),
+            // A short average (about 100 steps) for a short run, from step 100.
+            g_ema: Some(0.99),
+            g_ema_warmup: Some(100),
+            // Translation only: on the digits colour and cutout made every figure worse.
+            augment: Some(AugmentPolicy {
+                translation: true,
+                ..AugmentPolicy::NONE
+            }),
             ..Default::default()
         },
         (recipe, _) => TrainOverrides {

@@ -144,6 +144,9 @@ struct BenchSpeedArgs {
     capacity: usize,
     #[arg(long, default_value_t = 3)]
     channels: usize,
+    /// The recipe whose step is timed; the PyTorch reference exists for the tutorial's
+    #[arg(long, value_enum, default_value = "tutorial")]
+    recipe: ganforge::config::Recipe,
     /// Timed iterations (after the warm-up)
     #[arg(long, default_value_t = 10)]
     iters: usize,
@@ -159,7 +162,8 @@ struct BenchSpeedArgs {
 impl BenchSpeedArgs {
     /// The tutorial's configuration at this shape (BatchNorm D, as the tutorial and the reference).
     fn config(&self) -> anyhow::Result<ganforge::config::TrainConfig> {
-        Ok(ganforge::bench::train::tutorial_config(
+        Ok(ganforge::bench::train::recipe_config(
+            self.recipe,
             self.spatial,
             self.channels,
             self.batch,
@@ -498,6 +502,10 @@ fn run_bench_train(args: BenchSpeedArgs) -> anyhow::Result<()> {
     );
     if args.no_torch || !torch_available() {
         println!("PyTorch reference skipped (no `import torch`, or --no-torch)");
+        return Ok(());
+    }
+    if args.recipe != ganforge::config::Recipe::Tutorial {
+        println!("PyTorch reference skipped: ../shared/bench holds the tutorial's step only");
         return Ok(());
     }
     let torch = run_torch(&config, "train", args.warmup, args.iters)?;

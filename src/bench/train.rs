@@ -137,9 +137,10 @@ fn iteration_flops(
 ///
 /// # Panics
 /// For a CycleGAN configuration.
-/// The tutorial's configuration at a shape (BatchNorm D, as the tutorial and the PyTorch
-/// reference): what `bench train`, `bench sample` and `bench ops` measure.
-pub fn tutorial_config(
+/// A recipe's configuration at a shape, on folder data: what `bench train`, `bench sample` and
+/// `bench ops` measure. The tutorial's (BatchNorm D) is the one the PyTorch reference runs.
+pub fn recipe_config(
+    recipe: crate::config::Recipe,
     spatial: usize,
     channels: usize,
     batch: usize,
@@ -151,6 +152,7 @@ pub fn tutorial_config(
         channels: Some(channels),
         batch: Some(batch),
         capacity: Some(capacity),
+        recipe: Some(recipe),
         ..Default::default()
     }
     .resolve()

@@ -423,8 +423,8 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
     assert_eq!(modern.objective.loss, LossKind::Hinge);
     assert!(modern.networks.spectral_norm);
     assert_eq!(modern.networks.d_norm, NormKind::None);
-    assert_eq!((modern.optimiser.lr_d, modern.optimiser.lr_g), (4e-4, 1e-4));
-    assert_eq!(modern.remedies.augment, AugmentPolicy::ALL);
+    assert_eq!((modern.optimiser.lr_d, modern.optimiser.lr_g), (2e-4, 2e-4));
+    assert_eq!(modern.remedies.augment.to_string(), "translation");
     assert!(modern.remedies.g_ema.is_some());
     // The data's shape still comes from its preset.
     assert_eq!((modern.input.spatial, modern.input.channels), (16, 1));
