@@ -255,15 +255,18 @@ struct ClassifierExportArgs {
 
 #[derive(clap::Args)]
 struct ClassifierTrainArgs {
-    /// Labelled data: `digits` or `folder:DIR` with one subfolder per class.
+    /// Labelled data: `digits`, `emoji` or `folder:DIR` with one subfolder per class.
     #[arg(long, default_value = "digits")]
     data: String,
-    /// Image side [default: the data's, as for training: 16 for digits, 64 for folders].
+    /// Image side [default: the data's, as for training: 16 for digits, 64 for emoji and folders].
     #[arg(long)]
     spatial: Option<usize>,
-    /// Image channels [default: 1 for digits, 3 for folders].
+    /// Image channels [default: 1 for digits, 3 for emoji and folders].
     #[arg(long)]
     channels: Option<usize>,
+    /// What transparent pixels are composited onto: white, black or #rrggbb (as a run's key).
+    #[arg(long, default_value = "white")]
+    background: ganforge::data::Background,
     #[arg(long, default_value_t = 60)]
     epochs: usize,
     #[arg(long, default_value_t = 0)]
@@ -426,6 +429,7 @@ fn run_classifier_train(args: ClassifierTrainArgs) -> anyhow::Result<()> {
             channels: args.channels,
             epochs: args.epochs,
             seed: args.seed,
+            background: args.background,
             out: args.out,
         },
         &device,

@@ -230,9 +230,8 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let data = ImageSet::load(
         &config.input.data,
         LoadOptions {
-            spatial: config.input.spatial,
-            channels: config.input.channels,
-            limit: None,
+            background: config.input.background,
+            ..LoadOptions::new(config.input.spatial, config.input.channels)
         },
     )?;
     let count = n.min(data.len());

@@ -259,7 +259,7 @@ pub fn train_judge(
     let labels = data.labels.as_ref().ok_or_else(|| {
         GanError::config(
             "data",
-            "has no class labels: a judge learns from `digits` or a folder of class subfolders",
+            "has no class labels: a judge learns from `digits`, `emoji` or a folder of class subfolders",
         )
     })?;
     let classes = data.class_names.len();
@@ -348,6 +348,8 @@ pub struct JudgeRequest {
     pub channels: Option<usize>,
     pub epochs: usize,
     pub seed: u64,
+    /// What transparent pixels are composited onto, as a run's `background` key.
+    pub background: crate::data::Background,
     /// Where to save; by default where `eval` looks, `judges/<data>_s<spatial>_c<channels>`.
     pub out: Option<PathBuf>,
 }
@@ -382,9 +384,8 @@ pub fn train_and_save(request: &JudgeRequest, device: &Device) -> Result<SavedJu
     let data = ImageSet::load(
         &spec,
         LoadOptions {
-            spatial,
-            channels,
-            limit: None,
+            background: request.background,
+            ..LoadOptions::new(spatial, channels)
         },
     )?;
     let training = JudgeTraining::new()

@@ -21,9 +21,8 @@ fn quick_judge(dir: &std::path::Path, spatial: usize) {
     let data = ImageSet::load(
         &DataSpec::Digits,
         LoadOptions {
-            spatial,
-            channels: 1,
             limit: Some(200),
+            ..LoadOptions::new(spatial, 1)
         },
     )
     .unwrap();
@@ -130,15 +129,7 @@ fn export_writes_a_labelled_set_that_reads_back() {
     let written = export(&run, 20, 0, &out, None, DeviceChoice::Cpu).unwrap();
     assert!(!written.judge_labelled);
     assert!(written.per_class.iter().all(|(_, n)| *n == 2));
-    let set = ImageSet::load(
-        &DataSpec::Folder(out.clone()),
-        LoadOptions {
-            spatial: 16,
-            channels: 1,
-            limit: None,
-        },
-    )
-    .unwrap();
+    let set = ImageSet::load(&DataSpec::Folder(out.clone()), LoadOptions::new(16, 1)).unwrap();
     assert_eq!(set.len(), 20);
     assert_eq!(
         set.class_names,

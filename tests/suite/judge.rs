@@ -19,15 +19,7 @@ fn the_split_holds_out_a_share_of_every_class() {
 
 #[test]
 fn a_judge_trained_on_the_digits_is_accurate_and_reloads() {
-    let data = ImageSet::load(
-        &DataSpec::Digits,
-        LoadOptions {
-            spatial: 16,
-            channels: 1,
-            limit: None,
-        },
-    )
-    .unwrap();
+    let data = ImageSet::load(&DataSpec::Digits, LoadOptions::new(16, 1)).unwrap();
     let device = Device::flex();
     let (judge, info) = train_judge(&data, "digits", &JudgeTraining::new(), 32, &device).unwrap();
     assert!(
