@@ -283,7 +283,8 @@ struct EvalArgs {
     /// A run directory made by `ganforge train`.
     #[arg(long, value_name = "DIR")]
     run: PathBuf,
-    /// Generated images to score (and as many real ones, at most the data set).
+    /// Generated images to score, at most half the real data (which eval halves: as many held-out
+    /// real images are scored the same way, against the other half).
     #[arg(long, default_value_t = 1000)]
     n: usize,
     #[arg(long, default_value_t = 0)]
@@ -704,27 +705,50 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
         ganforge::eval::RunScores::Generator(report) => report,
     };
     println!(
-        "{} at step {} ({} generated, {} real; judge {}{})",
+        "{} at step {} (judge {}{})",
         report.run,
         report.step,
-        report.generated,
-        report.real,
         report.judge,
         report
             .judge_held_out_accuracy
             .map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a))
             .unwrap_or_default()
     );
+    let real = &report.real_reference;
     println!(
-        "Inception-style score: generated {:.3}, real {:.3}",
-        report.inception_score_generated, report.inception_score_real
+        "against {} images of the reference half of the real data ({}):",
+        report.real, report.real_split
     );
-    println!("Fréchet distance: {:.4}", report.frechet_distance);
-    println!("kernel distance (KID): {:.5}", report.kernel_distance);
     println!(
-        "precision {:.3}, recall {:.3}",
-        report.precision, report.recall
+        "{:<24} {:>12} {:>16}",
+        "",
+        format!("{} generated", report.generated),
+        format!("{} real held out", real.images)
     );
+    for (score, generated, held_out, decimals) in [
+        (
+            "Inception-style score",
+            report.inception_score_generated,
+            real.inception_score,
+            3,
+        ),
+        (
+            "Fréchet distance",
+            report.frechet_distance,
+            real.frechet_distance,
+            4,
+        ),
+        (
+            "kernel distance (KID)",
+            report.kernel_distance,
+            real.kernel_distance,
+            5,
+        ),
+        ("precision", report.precision, real.precision, 3),
+        ("recall", report.recall, real.recall, 3),
+    ] {
+        println!("{score:<24} {generated:>12.decimals$} {held_out:>16.decimals$}");
+    }
     if let Some(per_class) = &report.per_class_accuracy {
         let shown: Vec<String> = per_class
             .iter()
