@@ -436,12 +436,21 @@ fn run_classifier_train(args: ClassifierTrainArgs) -> anyhow::Result<()> {
         &device,
     )?;
     println!(
-        "data: {}; held-out accuracy {:.2}% on {} images; judge saved in {}",
+        "data: {}; held-out accuracy {:.2}% on {} images (balanced over the classes: {:.2}%); judge saved in {}",
         saved.data_summary,
         100.0 * saved.info.held_out_accuracy.unwrap_or(f64::NAN),
         saved.info.held_out_images,
+        100.0 * saved.balanced_accuracy(),
         saved.dir.display()
     );
+    let per_class: Vec<String> = saved
+        .info
+        .class_names
+        .iter()
+        .zip(&saved.held_out_per_class)
+        .map(|(name, (right, n))| format!("{name} {right}/{n}"))
+        .collect();
+    println!("held out, right per class: {}", per_class.join(", "));
     Ok(())
 }
 
