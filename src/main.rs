@@ -729,7 +729,7 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
         report.real, report.real_split
     );
     println!(
-        "{:<24} {:>12} {:>16}",
+        "{:<24} {:>16} {:>20}",
         "",
         format!("{} generated", report.generated),
         format!("{} real held out", real.images)
@@ -756,7 +756,7 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
         ("precision", report.precision, real.precision, 3),
         ("recall", report.recall, real.recall, 3),
     ] {
-        println!("{score:<24} {generated:>12.decimals$} {held_out:>16.decimals$}");
+        println!("{score:<24} {generated:>16.decimals$} {held_out:>20.decimals$}");
     }
     if let Some(per_class) = &report.per_class_accuracy {
         let shown: Vec<String> = per_class

@@ -22,8 +22,14 @@ fn corrupt(why: impl std::fmt::Display) -> GanError {
     GanError::Output(format!("embedded emoji data is corrupt: {why}"))
 }
 
-/// The archive's `labels.csv` and its images by file name.
-fn unpack() -> Result<(Vec<u8>, HashMap<String, Vec<u8>>)> {
+/// The archive's files that the loader reads, still encoded.
+struct Archive {
+    labels_csv: Vec<u8>,
+    /// The PNG of each file name of `images/`.
+    images: HashMap<String, Vec<u8>>,
+}
+
+fn unpack() -> Result<Archive> {
     let mut archive = tar::Archive::new(GzDecoder::new(EMOJI_TAR_GZ));
     let mut labels = None;
     let mut images = HashMap::new();
@@ -52,8 +58,8 @@ fn unpack() -> Result<(Vec<u8>, HashMap<String, Vec<u8>>)> {
             None => labels = Some(bytes),
         }
     }
-    let labels = labels.ok_or_else(|| corrupt("no labels.csv"))?;
-    Ok((labels, images))
+    let labels_csv = labels.ok_or_else(|| corrupt("no labels.csv"))?;
+    Ok(Archive { labels_csv, images })
 }
 
 /// `(file, category)` of each row of `labels.csv`, in its order.
@@ -85,8 +91,8 @@ fn rows(csv_bytes: &[u8]) -> Result<Vec<(String, String)>> {
 }
 
 pub(super) fn load(options: LoadOptions) -> Result<ImageSet> {
-    let (csv_bytes, images) = unpack()?;
-    let rows = rows(&csv_bytes)?;
+    let Archive { labels_csv, images } = unpack()?;
+    let rows = rows(&labels_csv)?;
     // Every category of the whole set, sorted, so that a label means the same class whatever
     // `num_load` keeps.
     let class_names: Vec<String> = rows
