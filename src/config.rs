@@ -15,7 +15,7 @@ use burn::config::Config;
 use serde::{Deserialize, Serialize};
 
 use crate::augment::AugmentPolicy;
-use crate::data::DataSpec;
+use crate::data::{Background, DataSpec};
 use crate::error::GanError;
 use crate::losses::LossKind;
 use crate::models::{ModelKind, NormKind};
@@ -186,7 +186,9 @@ train_keys! {
         channels: usize => usize = 3,
         /// Load at most N images (the tutorial's NUM_LOAD); all when unset
         num_load: Option<usize> => usize = "None",
-        /// Condition G and D on the data's class labels (digits; folders with class subfolders)
+        /// What transparent pixels are composited onto (images with alpha: PNGs, the emoji): white, black or #rrggbb
+        background: Background => Background = "Background::WHITE",
+        /// Condition G and D on the data's class labels (digits; emoji, by category; folders with class subfolders)
         #[arg(num_args = 0..=1, default_missing_value = "true")]
         conditional: bool => bool = false,
         /// Classes of a conditional run; taken from the data when unset
@@ -312,6 +314,7 @@ fn presets() -> Vec<(&'static str, TrainOverrides)> {
         ("digits", data_preset(&DataSpec::Digits)),
         ("stacked-digits", data_preset(&DataSpec::StackedDigits)),
         ("digits-a/b", data_preset(&DataSpec::DigitsA)),
+        ("emoji", data_preset(&DataSpec::Emoji)),
         ("folder", data_preset(&DataSpec::Folder(".".into()))),
         ("mixtures", data_preset(&DataSpec::Mixture(Mixture::Ring8))),
         ("modern", recipe_preset(Recipe::Modern, ModelKind::Dcgan)),
@@ -475,7 +478,7 @@ impl TrainOverrides {
     }
 }
 
-/// Defaults a run on `spec` starts from, under the user's keys. Photo folders get the
+/// Defaults a run on `spec` starts from, under the user's keys. Photo folders and the emoji get the
 /// tutorial's 64×64 RGB. The digits are 8×8 grey, so they train at the smallest size the
 /// models allow, with a layer-normalised D: with the tutorial's BatchNorm D (separate real and
 /// fake batches) the generator collapses on this small set, in PyTorch as in ganforge (README,
@@ -508,7 +511,8 @@ pub fn data_preset(spec: &DataSpec) -> TrainOverrides {
         },
         // A CycleGAN's domains: its own preset (`cyclegan_preset`) applies.
         DataSpec::Domains(_) => TrainOverrides::default(),
-        DataSpec::Folder(_) => TrainOverrides {
+        // The tutorial's shape, which is the emoji's own; 32 and 16 load through the resize.
+        DataSpec::Emoji | DataSpec::Folder(_) => TrainOverrides {
             spatial: Some(64),
             channels: Some(3),
             ..Default::default()

@@ -259,15 +259,18 @@ struct ClassifierExportArgs {
 
 #[derive(clap::Args)]
 struct ClassifierTrainArgs {
-    /// Labelled data: `digits` or `folder:DIR` with one subfolder per class.
+    /// Labelled data: `digits`, `emoji` or `folder:DIR` with one subfolder per class.
     #[arg(long, default_value = "digits")]
     data: String,
-    /// Image side [default: the data's, as for training: 16 for digits, 64 for folders].
+    /// Image side [default: the data's, as for training: 16 for digits, 64 for emoji and folders].
     #[arg(long)]
     spatial: Option<usize>,
-    /// Image channels [default: 1 for digits, 3 for folders].
+    /// Image channels [default: 1 for digits, 3 for emoji and folders].
     #[arg(long)]
     channels: Option<usize>,
+    /// What transparent pixels are composited onto: white, black or #rrggbb (as a run's key).
+    #[arg(long, default_value = "white")]
+    background: ganforge::data::Background,
     #[arg(long, default_value_t = 60)]
     epochs: usize,
     #[arg(long, default_value_t = 0)]
@@ -284,7 +287,8 @@ struct EvalArgs {
     /// A run directory made by `ganforge train`.
     #[arg(long, value_name = "DIR")]
     run: PathBuf,
-    /// Generated images to score (and as many real ones, at most the data set).
+    /// Generated images to score, at most half the real data (which eval halves: as many held-out
+    /// real images are scored the same way, against the other half).
     #[arg(long, default_value_t = 1000)]
     n: usize,
     #[arg(long, default_value_t = 0)]
@@ -430,17 +434,27 @@ fn run_classifier_train(args: ClassifierTrainArgs) -> anyhow::Result<()> {
             channels: args.channels,
             epochs: args.epochs,
             seed: args.seed,
+            background: args.background,
             out: args.out,
         },
         &device,
     )?;
     println!(
-        "data: {}; held-out accuracy {:.2}% on {} images; judge saved in {}",
+        "data: {}; held-out accuracy {:.2}% on {} images (balanced over the classes: {:.2}%); judge saved in {}",
         saved.data_summary,
         100.0 * saved.info.held_out_accuracy.unwrap_or(f64::NAN),
         saved.info.held_out_images,
+        100.0 * saved.balanced_accuracy(),
         saved.dir.display()
     );
+    let per_class: Vec<String> = saved
+        .info
+        .class_names
+        .iter()
+        .zip(&saved.held_out_per_class)
+        .map(|(name, (right, n))| format!("{name} {right}/{n}"))
+        .collect();
+    println!("held out, right per class: {}", per_class.join(", "));
     Ok(())
 }
 
@@ -708,27 +722,50 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
         ganforge::eval::RunScores::Generator(report) => report,
     };
     println!(
-        "{} at step {} ({} generated, {} real; judge {}{})",
+        "{} at step {} (judge {}{})",
         report.run,
         report.step,
-        report.generated,
-        report.real,
         report.judge,
         report
             .judge_held_out_accuracy
             .map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a))
             .unwrap_or_default()
     );
+    let real = &report.real_reference;
     println!(
-        "Inception-style score: generated {:.3}, real {:.3}",
-        report.inception_score_generated, report.inception_score_real
+        "against {} images of the reference half of the real data ({}):",
+        report.real, report.real_split
     );
-    println!("Fréchet distance: {:.4}", report.frechet_distance);
-    println!("kernel distance (KID): {:.5}", report.kernel_distance);
     println!(
-        "precision {:.3}, recall {:.3}",
-        report.precision, report.recall
+        "{:<24} {:>16} {:>20}",
+        "",
+        format!("{} generated", report.generated),
+        format!("{} real held out", real.images)
     );
+    for (score, generated, held_out, decimals) in [
+        (
+            "Inception-style score",
+            report.inception_score_generated,
+            real.inception_score,
+            3,
+        ),
+        (
+            "Fréchet distance",
+            report.frechet_distance,
+            real.frechet_distance,
+            4,
+        ),
+        (
+            "kernel distance (KID)",
+            report.kernel_distance,
+            real.kernel_distance,
+            5,
+        ),
+        ("precision", report.precision, real.precision, 3),
+        ("recall", report.recall, real.recall, 3),
+    ] {
+        println!("{score:<24} {generated:>16.decimals$} {held_out:>20.decimals$}");
+    }
     if let Some(per_class) = &report.per_class_accuracy {
         let shown: Vec<String> = per_class
             .iter()

@@ -135,9 +135,14 @@ pub fn translate(options: &TranslateOptions) -> Result<TranslateResult> {
         let pixels: Vec<f32> = chunk
             .iter()
             .flat_map(|(_, image)| {
-                // The whole image, squeezed to the trained size (not cropped: nothing is lost).
+                // The whole image, squeezed to the trained size (not cropped: nothing is lost),
+                // its transparency on the background the run's domains were loaded on.
                 square_to_pixels(
-                    image.resize_exact(side, side, FilterType::Triangle),
+                    config
+                        .input
+                        .background
+                        .composite(image.clone())
+                        .resize_exact(side, side, FilterType::Triangle),
                     channels,
                 )
             })

@@ -52,6 +52,7 @@ fn ensure_judges(
                 channels: Some(channels),
                 epochs: defaults.epochs,
                 seed: defaults.seed,
+                background: crate::data::Background::default(),
                 out: None,
             },
             &device.device()?,

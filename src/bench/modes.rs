@@ -241,6 +241,7 @@ pub fn run_modes_bench(
             spatial: first.input.spatial,
             channels: first.input.channels,
             limit: first.input.num_load,
+            background: first.input.background,
         },
     )?;
     let device = options.device.device()?;

@@ -70,11 +70,7 @@ pub(super) fn load(options: LoadOptions) -> Result<ImageSet> {
             .collect();
         let grey = GrayImage::from_raw(DIGIT_SIDE as u32, DIGIT_SIDE as u32, bytes)
             .expect("64 bytes make an 8×8 image");
-        pixels.extend(image_to_pixels(
-            DynamicImage::ImageLuma8(grey),
-            options.spatial,
-            options.channels,
-        ));
+        pixels.extend(image_to_pixels(DynamicImage::ImageLuma8(grey), &options));
         labels.push(digit.label);
     }
     let class_names = (0..10).map(|d| d.to_string()).collect();

@@ -70,9 +70,13 @@ fn classes_of(dir: &Path, files: &[PathBuf]) -> Option<(Vec<usize>, Vec<String>)
     Some((labels, index.keys().map(|k| k.to_string()).collect()))
 }
 
-/// Centre-crops to a square (keeping the aspect ratio, as DCGAN's CelebA pipeline does), resizes
-/// to `spatial`, converts to grey or RGB and scales to [-1, 1], channel-major.
-pub(crate) fn image_to_pixels(image: DynamicImage, spatial: usize, channels: usize) -> Vec<f32> {
+/// Composites any transparency onto `options.background` (first, so that the resize filter
+/// never averages the colour hidden under a transparent pixel into its neighbours), centre-crops
+/// to a square (keeping the aspect ratio, as DCGAN's CelebA pipeline does), resizes to `spatial`,
+/// converts to grey or RGB and scales to [-1, 1], channel-major.
+pub(crate) fn image_to_pixels(image: DynamicImage, options: &LoadOptions) -> Vec<f32> {
+    let (spatial, channels) = (options.spatial, options.channels);
+    let image = options.background.composite(image);
     let (w, h) = (image.width(), image.height());
     let side = w.min(h);
     let square = image.crop_imm((w - side) / 2, (h - side) / 2, side, side);
@@ -111,7 +115,7 @@ pub const MAX_SIDE: u32 = 16_384;
 pub const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Why a file could not be used, in words that group well in a summary.
-fn decode(path: &Path, spatial: usize, channels: usize) -> std::result::Result<Vec<f32>, String> {
+fn decode(path: &Path, options: &LoadOptions) -> std::result::Result<Vec<f32>, String> {
     let size = std::fs::metadata(path)
         .map_err(|e| e.kind().to_string())?
         .len();
@@ -144,16 +148,12 @@ fn decode(path: &Path, spatial: usize, channels: usize) -> std::result::Result<V
     if image.width() == 0 || image.height() == 0 {
         return Err("empty image".to_string());
     }
-    Ok(image_to_pixels(image, spatial, channels))
+    Ok(image_to_pixels(image, options))
 }
 
 /// Decodes one file as the loader does (for tests and tools): its pixels, or why it is skipped.
-pub fn decode_file(
-    path: &Path,
-    spatial: usize,
-    channels: usize,
-) -> std::result::Result<Vec<f32>, String> {
-    decode(path, spatial, channels)
+pub fn decode_file(path: &Path, options: &LoadOptions) -> std::result::Result<Vec<f32>, String> {
+    decode(path, options)
 }
 
 pub(super) fn load(dir: &Path, options: LoadOptions) -> Result<ImageSet> {
@@ -167,10 +167,7 @@ pub(super) fn load(dir: &Path, options: LoadOptions) -> Result<ImageSet> {
     if let Some(limit) = options.limit {
         files.truncate(limit);
     }
-    let decoded: Vec<_> = files
-        .par_iter()
-        .map(|f| decode(f, options.spatial, options.channels))
-        .collect();
+    let decoded: Vec<_> = files.par_iter().map(|f| decode(f, &options)).collect();
     let mut pixels = Vec::new();
     let mut kept = Vec::new();
     for (file, result) in files.iter().zip(decoded) {

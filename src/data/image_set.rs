@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 
+use super::background::Background;
+
 /// A file that was found but not used, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedFile {
@@ -20,6 +22,20 @@ pub struct LoadOptions {
     pub channels: usize,
     /// Read at most this many images (the tutorial's NUM_LOAD).
     pub limit: Option<usize>,
+    /// What transparent pixels become: images with alpha are composited onto it.
+    pub background: Background,
+}
+
+impl LoadOptions {
+    /// Every image at `spatial`×`spatial`×`channels`, transparency on the default background.
+    pub fn new(spatial: usize, channels: usize) -> Self {
+        LoadOptions {
+            spatial,
+            channels,
+            limit: None,
+            background: Background::default(),
+        }
+    }
 }
 
 /// A labelled image set in memory.

@@ -1,7 +1,9 @@
 //! Datasets held in memory as the tutorial does: every image decoded once, scaled to [-1, 1], in
 //! one contiguous NCHW buffer that batches are gathered from.
 
+mod background;
 mod digits;
+mod emoji;
 mod folder;
 mod image_set;
 pub mod mixture;
@@ -12,6 +14,7 @@ use crate::error::{GanError, Result};
 
 use mixture::Mixture;
 
+pub use background::Background;
 pub(crate) use folder::square_to_pixels;
 pub use folder::{MAX_DECODE_BYTES, MAX_SIDE, decode_file};
 pub use image_set::{ImageSet, LoadOptions, SkippedFile};
@@ -21,6 +24,8 @@ pub use image_set::{ImageSet, LoadOptions, SkippedFile};
 pub enum DataSpec {
     /// The UCI handwritten digits embedded in the binary.
     Digits,
+    /// The Noto emoji embedded in the binary: 3786 RGBA images of 64×64, labelled by category.
+    Emoji,
     /// Every JPEG/PNG/BMP/WebP file below a folder.
     Folder(PathBuf),
     /// The first half of the digits: domain A of the shipped CycleGAN task.
@@ -46,6 +51,10 @@ pub const KINDS: &[(&str, &str)] = &[
     ),
     ("digits-a", "domain A of the shipped CycleGAN task"),
     ("digits-b", "domain B of the shipped CycleGAN task"),
+    (
+        "emoji",
+        "the embedded Noto emoji: 3786 RGBA images of 64×64 in 10 categories",
+    ),
     ("folder:DIR", "every JPEG/PNG/BMP/WebP file below DIR"),
     ("mixture:ring8", "2-D points from 8 Gaussians on a circle"),
     ("mixture:grid25", "2-D points from 25 Gaussians on a grid"),
@@ -71,6 +80,7 @@ impl DataSpec {
             None if spec == "stacked-digits" => Ok(DataSpec::StackedDigits),
             None if spec == "digits-a" => Ok(DataSpec::DigitsA),
             None if spec == "digits-b" => Ok(DataSpec::DigitsB),
+            None if spec == "emoji" => Ok(DataSpec::Emoji),
             Some(("folder", dir)) if !dir.is_empty() => Ok(DataSpec::Folder(PathBuf::from(dir))),
             Some(("mixture", _)) => Ok(DataSpec::Mixture(Mixture::parse(spec)?)),
             None if spec == "cyclegan" => Ok(DataSpec::Domains(None)),
@@ -88,6 +98,7 @@ impl DataSpec {
             DataSpec::StackedDigits => "stacked-digits".to_string(),
             DataSpec::DigitsA => "digits-a".to_string(),
             DataSpec::DigitsB => "digits-b".to_string(),
+            DataSpec::Emoji => "emoji".to_string(),
             DataSpec::Folder(dir) => dir
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
@@ -108,6 +119,7 @@ impl std::fmt::Display for DataSpec {
             DataSpec::StackedDigits => f.write_str("stacked-digits"),
             DataSpec::DigitsA => f.write_str("digits-a"),
             DataSpec::DigitsB => f.write_str("digits-b"),
+            DataSpec::Emoji => f.write_str("emoji"),
             DataSpec::Folder(dir) => write!(f, "folder:{}", dir.display()),
             DataSpec::Mixture(m) => write!(f, "mixture:{}", m.name()),
             DataSpec::Domains(None) => f.write_str("cyclegan"),
@@ -167,6 +179,7 @@ impl ImageSet {
             DataSpec::StackedDigits => digits::load_stacked(options),
             DataSpec::DigitsA => digits::load_half(options, false),
             DataSpec::DigitsB => digits::load_half(options, true),
+            DataSpec::Emoji => emoji::load(options),
             DataSpec::Folder(dir) => folder::load(dir, options),
             DataSpec::Mixture(m) => Ok(mixture_points(*m, options)),
             DataSpec::Domains(_) => Err(GanError::Output(format!(

@@ -30,16 +30,26 @@ pub struct EvalReport {
     pub judge: String,
     /// Absent for a feature network of the user's, whose accuracy ganforge does not know.
     pub judge_held_out_accuracy: Option<f64>,
+    /// Generated images scored: `n`, at most the held-out half of the real data.
     pub generated: usize,
+    /// Images of the reference half of the real data that both sets are compared with.
     pub real: usize,
+    /// How the real data was halved ([`real_halves`]): `stratified by label` or `alternate
+    /// images`.
+    pub real_split: String,
     pub inception_score_generated: f64,
-    pub inception_score_real: f64,
     /// On the judge's features as they are.
     pub frechet_distance: f64,
-    /// KID on the judge's features divided by the real features' RMS.
+    /// KID on the judge's features divided by the reference features' RMS.
     pub kernel_distance: f64,
     pub precision: f64,
     pub recall: f64,
+    /// The same scores of as many held-out real images against the same reference: what a
+    /// generator that draws from the data itself would score at this sample size.
+    pub real_reference: SampleScores,
+    /// FID between the two real halves (`real_reference.frechet_distance`): the floor the
+    /// generated FID is read against, which is not 0 at a finite sample size.
+    pub fid_real_halves: f64,
     /// Conditional runs: the share of generated images of each asked class the judge assigns to
     /// that class.
     pub per_class_accuracy: Option<Vec<f64>>,
@@ -49,6 +59,47 @@ pub struct EvalReport {
     /// …and of the same classifier trained on the other real images (train on real, test on
     /// real), the reference TSTR is read against.
     pub trtr_accuracy: Option<f64>,
+}
+
+/// The scores of one set of images against the reference half of the real data.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SampleScores {
+    /// Images scored.
+    pub images: usize,
+    pub inception_score: f64,
+    pub frechet_distance: f64,
+    pub kernel_distance: f64,
+    pub precision: f64,
+    pub recall: f64,
+}
+
+/// The real data halved for `eval`: (reference, held out). Labelled data is halved within each
+/// class (its images in order, alternately to the reference and the held-out half), so both
+/// halves keep the class shares; unlabelled data alternately by index. Each half is listed class
+/// by class, so that evenly spaced picks from it ([`spread`]) keep the shares too.
+pub fn real_halves(data: &ImageSet) -> (Vec<usize>, Vec<usize>) {
+    let (mut reference, mut held_out) = (Vec::new(), Vec::new());
+    let classes: Vec<Vec<usize>> = match &data.labels {
+        Some(labels) => (0..labels.iter().max().map_or(0, |m| m + 1))
+            .map(|c| (0..labels.len()).filter(|&i| labels[i] == c).collect())
+            .collect(),
+        None => vec![(0..data.len()).collect()],
+    };
+    for members in classes {
+        for (k, i) in members.into_iter().enumerate() {
+            if k % 2 == 0 {
+                reference.push(i);
+            } else {
+                held_out.push(i);
+            }
+        }
+    }
+    (reference, held_out)
+}
+
+/// `count` entries of `list`, evenly spaced from its first.
+fn spread(list: &[usize], count: usize) -> Vec<usize> {
+    (0..count).map(|i| list[i * list.len() / count]).collect()
 }
 
 /// How `evaluate` works.
@@ -179,8 +230,30 @@ fn argmax(p: &[f64]) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
-/// Scores `n` generated images of the run in `run` against as many real ones (at most the data
-/// set), with the judge in `judge_dir` (default: the data set's), and writes `eval.json`.
+/// The scores of `sample` against `reference`, KID on features divided by `feature_rms`.
+fn score_against(reference: &Judged, sample: &Judged, feature_rms: f64) -> SampleScores {
+    let (precision, recall) = precision_recall(&reference.features, &sample.features, NEIGHBOURS);
+    SampleScores {
+        images: sample.features.len(),
+        inception_score: inception_score(&sample.probabilities),
+        frechet_distance: frechet_distance(
+            &Moments::of(&reference.features),
+            &Moments::of(&sample.features),
+        ),
+        kernel_distance: kernel_distance(
+            &rms_scaled(&reference.features, feature_rms),
+            &rms_scaled(&sample.features, feature_rms),
+        ),
+        precision,
+        recall,
+    }
+}
+
+/// Scores generated images of the run in `run` with the judge in `judge_dir` (default: the data
+/// set's), and writes `eval.json`. The real data is halved ([`real_halves`]): `n` generated
+/// images (at most the held-out half) and as many held-out real ones are each scored against as
+/// many of the reference half, with the same functions, so the real figures are the ceiling the
+/// generated ones are read against.
 pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let (n, seed, device) = (options.n, options.seed, options.device);
     let judge_dir = options.judge.as_deref();
@@ -226,19 +299,28 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
         )));
     }
     let classes = config.condition_classes();
-    let generated = generate(run, Draw::Any(n), seed, device)?;
     let data = ImageSet::load(
         &config.input.data,
         LoadOptions {
-            spatial: config.input.spatial,
-            channels: config.input.channels,
-            limit: None,
+            background: config.input.background,
+            ..LoadOptions::new(config.input.spatial, config.input.channels)
         },
     )?;
-    let count = n.min(data.len());
-    let real: Vec<Vec<f32>> = (0..count)
-        .map(|i| data.image(i * data.len() / count).to_vec())
-        .collect();
+    let (reference_half, held_out_half) = real_halves(&data);
+    let count = n.min(held_out_half.len());
+    if count < 2 {
+        return Err(GanError::Output(format!(
+            "{} has {} images: eval halves the real data and needs at least 2 in each half",
+            config.input.data,
+            data.len()
+        )));
+    }
+    let real_images = |indices: Vec<usize>| -> Vec<Vec<f32>> {
+        indices.iter().map(|&i| data.image(i).to_vec()).collect()
+    };
+    let reference = real_images(spread(&reference_half, count));
+    let held_out = real_images(spread(&held_out_half, count));
+    let generated = generate(run, Draw::Any(count), seed, device)?;
     let shape = [
         config.input.channels,
         config.input.spatial,
@@ -246,9 +328,11 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     ];
     let fake_images: Vec<Vec<f32>> = generated.iter().map(|(p, _)| p.clone()).collect();
     let fake = judge_images(&judge, &fake_images, shape, &inference);
-    let real_judged = judge_images(&judge, &real, shape, &inference);
-    let (precision, recall) = precision_recall(&real_judged.features, &fake.features, NEIGHBOURS);
-    let feature_rms = rms(&real_judged.features);
+    let reference_judged = judge_images(&judge, &reference, shape, &inference);
+    let held_out_judged = judge_images(&judge, &held_out, shape, &inference);
+    let feature_rms = rms(&reference_judged.features);
+    let scores = score_against(&reference_judged, &fake, feature_rms);
+    let real_reference = score_against(&reference_judged, &held_out_judged, feature_rms);
 
     let per_class_accuracy = (classes > 0).then(|| {
         (0..classes)
@@ -278,20 +362,21 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
         step,
         judge: judge_dir.display().to_string(),
         judge_held_out_accuracy: info.held_out_accuracy,
-        generated: fake_images.len(),
-        real: real.len(),
-        inception_score_generated: inception_score(&fake.probabilities),
-        inception_score_real: inception_score(&real_judged.probabilities),
-        frechet_distance: frechet_distance(
-            &Moments::of(&real_judged.features),
-            &Moments::of(&fake.features),
-        ),
-        kernel_distance: kernel_distance(
-            &rms_scaled(&real_judged.features, feature_rms),
-            &rms_scaled(&fake.features, feature_rms),
-        ),
-        precision,
-        recall,
+        generated: scores.images,
+        real: reference.len(),
+        real_split: if data.labels.is_some() {
+            "stratified by label"
+        } else {
+            "alternate images"
+        }
+        .to_string(),
+        inception_score_generated: scores.inception_score,
+        frechet_distance: scores.frechet_distance,
+        kernel_distance: scores.kernel_distance,
+        precision: scores.precision,
+        recall: scores.recall,
+        real_reference,
+        fid_real_halves: real_reference.frechet_distance,
         per_class_accuracy,
         tstr_accuracy,
         trtr_accuracy,

@@ -180,6 +180,22 @@ fn one_hot(labels: &[usize], classes: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(values, [labels.len(), classes]), device)
 }
 
+/// The judge's class for each of `indices`.
+fn predictions(judge: &Judge, data: &ImageSet, indices: &[usize], device: &Device) -> Vec<usize> {
+    indices
+        .chunks(256)
+        .flat_map(|chunk| {
+            judge
+                .forward(data.batch(chunk, device))
+                .argmax(1)
+                .into_data()
+                .try_into_vec_as::<i64>()
+                .expect("argmax gives integers")
+        })
+        .map(|p| p as usize)
+        .collect()
+}
+
 /// Share of `indices` the judge classifies as their label.
 pub fn accuracy(
     judge: &Judge,
@@ -188,21 +204,35 @@ pub fn accuracy(
     indices: &[usize],
     device: &Device,
 ) -> f64 {
-    let mut right = 0;
-    for chunk in indices.chunks(256) {
-        let predicted = judge
-            .forward(data.batch(chunk, device))
-            .argmax(1)
-            .into_data()
-            .try_into_vec_as::<i64>()
-            .expect("argmax gives integers");
-        right += chunk
-            .iter()
-            .zip(predicted)
-            .filter(|(i, p)| labels[**i] as i64 == *p)
-            .count();
-    }
+    let predicted = predictions(judge, data, indices, device);
+    let right = indices
+        .iter()
+        .zip(predicted)
+        .filter(|(i, p)| labels[**i] == *p)
+        .count();
     right as f64 / indices.len().max(1) as f64
+}
+
+/// For each of `classes` labels, how many of its images among `indices` the judge classifies
+/// right, and how many there are: per-class and balanced accuracy on imbalanced data.
+pub fn class_accuracies(
+    judge: &Judge,
+    data: &ImageSet,
+    labels: &[usize],
+    indices: &[usize],
+    classes: usize,
+    device: &Device,
+) -> Vec<(usize, usize)> {
+    let mut counts = vec![(0, 0); classes];
+    for (&i, p) in indices
+        .iter()
+        .zip(predictions(judge, data, indices, device))
+    {
+        let count = &mut counts[labels[i]];
+        count.0 += usize::from(labels[i] == p);
+        count.1 += 1;
+    }
+    counts
 }
 
 /// A classifier fitted to images `train` of `data` with `labels`, on the inference device.
@@ -259,7 +289,7 @@ pub fn train_judge(
     let labels = data.labels.as_ref().ok_or_else(|| {
         GanError::config(
             "data",
-            "has no class labels: a judge learns from `digits` or a folder of class subfolders",
+            "has no class labels: a judge learns from `digits`, `emoji` or a folder of class subfolders",
         )
     })?;
     let classes = data.class_names.len();
@@ -348,6 +378,8 @@ pub struct JudgeRequest {
     pub channels: Option<usize>,
     pub epochs: usize,
     pub seed: u64,
+    /// What transparent pixels are composited onto, as a run's `background` key.
+    pub background: crate::data::Background,
     /// Where to save; by default where `eval` looks, `judges/<data>_s<spatial>_c<channels>`.
     pub out: Option<PathBuf>,
 }
@@ -359,6 +391,22 @@ pub struct SavedJudge {
     pub dir: PathBuf,
     /// The data it learnt from, as the start line describes it.
     pub data_summary: String,
+    /// Held-out images of each class it classifies right, and how many there are.
+    pub held_out_per_class: Vec<(usize, usize)>,
+}
+
+impl SavedJudge {
+    /// The mean of the per-class held-out accuracies (classes with held-out images): what the
+    /// accuracy reads as when the classes are imbalanced.
+    pub fn balanced_accuracy(&self) -> f64 {
+        let shares: Vec<f64> = self
+            .held_out_per_class
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|&(right, n)| right as f64 / n as f64)
+            .collect();
+        shares.iter().sum::<f64>() / shares.len().max(1) as f64
+    }
 }
 
 /// Trains a judge as asked and saves it. An existing judge is reused, never overwritten: a
@@ -382,9 +430,8 @@ pub fn train_and_save(request: &JudgeRequest, device: &Device) -> Result<SavedJu
     let data = ImageSet::load(
         &spec,
         LoadOptions {
-            spatial,
-            channels,
-            limit: None,
+            background: request.background,
+            ..LoadOptions::new(spatial, channels)
         },
     )?;
     let training = JudgeTraining::new()
@@ -392,9 +439,14 @@ pub fn train_and_save(request: &JudgeRequest, device: &Device) -> Result<SavedJu
         .with_seed(request.seed);
     let (judge, info) = train_judge(&data, &request.data, &training, 32, device)?;
     save_judge(&judge, &info, &dir)?;
+    // The held-out split train_judge measured on, again: it is seeded.
+    let labels = data.labels.as_deref().unwrap_or_default();
+    let (_, test) = stratified_split(labels, training.held_out, training.seed);
+    let held_out_per_class = class_accuracies(&judge, &data, labels, &test, info.classes, device);
     Ok(SavedJudge {
         info,
         dir,
         data_summary: data.summary(),
+        held_out_per_class,
     })
 }

@@ -156,6 +156,63 @@ fn sample_figures(run: &RunDir) -> Vec<(usize, PathBuf)> {
     found
 }
 
+/// The scores `ganforge eval` writes for generated images and for the held-out real half
+/// (`real_reference`): the row's name, the generated score's key, the real one's key.
+const SCORE_ROWS: [(&str, &str, &str); 5] = [
+    (
+        "Inception-style score",
+        "inception_score_generated",
+        "inception_score",
+    ),
+    ("Fréchet distance", "frechet_distance", "frechet_distance"),
+    (
+        "kernel distance (KID)",
+        "kernel_distance",
+        "kernel_distance",
+    ),
+    ("precision", "precision", "precision"),
+    ("recall", "recall", "recall"),
+];
+
+/// `eval.json` as HTML: the scores beside their real reference when it has one (a generator's
+/// eval), then every other key as it is (a CycleGAN's eval has only those).
+fn eval_tables(map: &serde_json::Map<String, serde_json::Value>) -> String {
+    let mut html = String::new();
+    let mut shown: Vec<&str> = Vec::new();
+    if let Some(real) = map.get("real_reference").and_then(|v| v.as_object()) {
+        let cell =
+            |v: Option<&serde_json::Value>| escape(&v.map_or("–".to_string(), |v| v.to_string()));
+        html.push_str(&format!(
+            "<table><tr><th>score</th><th>generated ({})</th><th>real held-out half ({})</th></tr>",
+            cell(map.get("generated")),
+            cell(real.get("images"))
+        ));
+        for (name, generated, reference) in SCORE_ROWS {
+            html.push_str(&format!(
+                "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+                escape(name),
+                cell(map.get(generated)),
+                cell(real.get(reference))
+            ));
+            shown.push(generated);
+        }
+        html.push_str("</table>\n");
+        shown.push("real_reference");
+    }
+    html.push_str(&format!(
+        "<table>{}</table>",
+        map.iter()
+            .filter(|(k, _)| !shown.contains(&k.as_str()))
+            .map(|(k, v)| format!(
+                "<tr><th>{}</th><td>{}</td></tr>",
+                escape(k),
+                escape(&v.to_string())
+            ))
+            .collect::<String>()
+    ));
+    html
+}
+
 /// Writes `report.html` into the run directory `run`; returns its path.
 pub fn write_report(run: &Path) -> Result<PathBuf> {
     let run_dir = RunDir::open(run)?;
@@ -248,16 +305,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
     let eval_html = match &eval {
         Some(json) => {
             match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) {
-                Ok(map) => format!(
-                    "<table>{}</table>",
-                    map.iter()
-                        .map(|(k, v)| format!(
-                            "<tr><th>{}</th><td>{}</td></tr>",
-                            escape(k),
-                            escape(&v.to_string())
-                        ))
-                        .collect::<String>()
-                ),
+                Ok(map) => eval_tables(&map),
                 Err(_) => format!("<pre>{}</pre>", escape(json)),
             }
         }

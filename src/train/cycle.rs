@@ -366,6 +366,7 @@ pub fn load_domains(config: &TrainConfig) -> Result<(ImageSet, ImageSet)> {
                 spatial: config.input.spatial,
                 channels: config.input.channels,
                 limit: config.input.num_load,
+                background: config.input.background,
             },
         )
         .map_err(|e| GanError::config(key, format!("cannot be used: {e}")))

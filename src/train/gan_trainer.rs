@@ -54,6 +54,7 @@ fn load_data(config: &TrainConfig) -> Result<ImageSet> {
             spatial: config.input.spatial,
             channels: config.input.channels,
             limit: config.input.num_load,
+            background: config.input.background,
         },
     )
 }

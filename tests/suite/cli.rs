@@ -83,6 +83,11 @@ fn bad_training_input_is_refused_before_anything_is_written() {
     refused(&["train", "--filter", "4"], cwd, &["`filter`", "odd"]);
     refused(&["train", "--channels", "2"], cwd, &["`channels`"]);
     refused(&["train", "--device", "gpu"], cwd, &["invalid value"]);
+    refused(
+        &["train", "--background", "pink"],
+        cwd,
+        &["`background`", "white, black or a colour as #rrggbb"],
+    );
 
     std::fs::write(cwd.join("unknown.toml"), "batch = 8\nbatchsize = 3\n").unwrap();
     refused(
@@ -399,4 +404,55 @@ fn sigkill_at_random_moments_loses_at_most_a_checkpoint_interval() {
         cwd,
     );
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn eval_prints_the_generated_scores_beside_the_held_out_real_ones() {
+    use burn::prelude::*;
+    let (guard, run) = super::tiny_run(3);
+    let judge = guard.path().join("judge");
+    let (trained, info) = ganforge::eval::judge::train_judge(
+        &super::small_digits(200),
+        "digits",
+        &ganforge::eval::judge::JudgeTraining::new().with_epochs(1),
+        4,
+        &Device::flex(),
+    )
+    .unwrap();
+    ganforge::eval::judge::save_judge(&trained, &info, &judge).unwrap();
+    let out = ganforge(
+        &[
+            "eval",
+            "--run",
+            run.to_str().unwrap(),
+            "--classifier",
+            judge.to_str().unwrap(),
+            "--n",
+            "30",
+        ],
+        guard.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{stdout}", stderr(&out));
+    assert!(
+        stdout.contains("30 generated") && stdout.contains("30 real held out"),
+        "{stdout}"
+    );
+    for score in [
+        "Inception-style score",
+        "Fréchet distance",
+        "kernel distance (KID)",
+        "precision",
+        "recall",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(score))
+            .unwrap_or_else(|| panic!("no {score} line: {stdout}"));
+        let numbers = line[score.len()..]
+            .split_whitespace()
+            .filter(|w| w.parse::<f64>().is_ok())
+            .count();
+        assert_eq!(numbers, 2, "generated and real: {line}");
+    }
 }

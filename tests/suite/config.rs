@@ -149,6 +149,7 @@ fn a_config_toml_of_the_previous_release_loads_and_resolves_to_the_same_run() {
         added,
         [
             "augment",
+            "background",
             "g_ema_warmup",
             "r1_interval",
             "recipe",
@@ -156,6 +157,7 @@ fn a_config_toml_of_the_previous_release_loads_and_resolves_to_the_same_run() {
         ]
     );
     assert_eq!(new["recipe"].as_str(), Some("tutorial"));
+    assert_eq!(new["background"].as_str(), Some("white"));
     // As a run's own record (resume), too.
     let record: ganforge::config::TrainConfig = toml::from_str(PREVIOUS_RELEASE).unwrap();
     assert_eq!(record, today);
@@ -164,6 +166,52 @@ fn a_config_toml_of_the_previous_release_loads_and_resolves_to_the_same_run() {
     let mine = TrainOverrides::from_file(&path).unwrap().resolve().unwrap();
     assert_eq!(mine.networks.recipe, ganforge::config::Recipe::Modern);
     assert!(mine.networks.spectral_norm);
+}
+
+#[test]
+fn the_background_is_a_colour_by_name_or_hex_and_a_bad_one_is_refused_with_the_forms() {
+    use ganforge::data::Background;
+    for (text, rgb, written) in [
+        ("white", [255, 255, 255], "white"),
+        ("black", [0, 0, 0], "black"),
+        ("#FF8000", [255, 128, 0], "#ff8000"),
+        ("#ffffff", [255, 255, 255], "white"),
+    ] {
+        let parsed: Background = text.parse().unwrap();
+        assert_eq!(parsed, Background(rgb), "{text}");
+        assert_eq!(parsed.to_string(), written);
+    }
+    assert_eq!(TrainConfig::new().input.background, Background::WHITE);
+    for bad in ["pink", "#12345", "#gg0000", "ff8000", ""] {
+        let err = bad.parse::<Background>().unwrap_err().to_string();
+        assert!(
+            err.contains("`background`") && err.contains("white, black or a colour as #rrggbb"),
+            "{bad}: {err}"
+        );
+    }
+    // In a config file and as a flag, and written back to config.toml.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "background = \"black\"\n").unwrap();
+    let config = TrainOverrides::from_file(&path).unwrap().resolve().unwrap();
+    assert_eq!(config.input.background, Background::BLACK);
+    assert!(config.to_toml().contains("background = \"black\""));
+    std::fs::write(&path, "background = \"pink\"\n").unwrap();
+    let err = TrainOverrides::from_file(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("`background`") && err.contains("#rrggbb"),
+        "{err}"
+    );
+    let cli = TrainOverrides::augment_args(Command::new("train"))
+        .try_get_matches_from(["train", "--background", "#102030"])
+        .unwrap();
+    let keys = <TrainOverrides as clap::FromArgMatches>::from_arg_matches(&cli).unwrap();
+    assert_eq!(keys.background, Some(Background([0x10, 0x20, 0x30])));
+    assert!(
+        TrainOverrides::augment_args(Command::new("train"))
+            .try_get_matches_from(["train", "--background", "grey"])
+            .is_err()
+    );
 }
 
 #[test]
@@ -239,6 +287,7 @@ fn the_data_spec_is_parsed_once_and_written_back_as_it_was_given() {
         "stacked-digits",
         "digits-a",
         "digits-b",
+        "emoji",
         "folder:some/images",
         "mixture:ring8",
         "mixture:grid25",

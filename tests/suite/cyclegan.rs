@@ -165,11 +165,7 @@ fn the_learning_rate_is_constant_then_falls_linearly_to_zero() {
 
 #[test]
 fn the_shipped_task_has_two_unpaired_labelled_domains() {
-    let options = LoadOptions {
-        spatial: 16,
-        channels: 3,
-        limit: None,
-    };
+    let options = LoadOptions::new(16, 3);
     let a = ImageSet::load(&DataSpec::DigitsA, options).unwrap();
     let b = ImageSet::load(&DataSpec::DigitsB, options).unwrap();
     assert_eq!((a.len(), b.len()), (898, 899));
@@ -299,9 +295,8 @@ fn a_short_run_on_the_shipped_task_writes_everything_and_lowers_the_cycle_loss()
         let data = ImageSet::load(
             &spec,
             LoadOptions {
-                spatial: 16,
-                channels: 3,
                 limit: Some(100),
+                ..LoadOptions::new(16, 3)
             },
         )
         .unwrap();

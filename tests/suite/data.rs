@@ -1,16 +1,12 @@
 use std::path::Path;
 
 use burn::prelude::*;
-use ganforge::data::{DataSpec, ImageSet, LoadOptions};
+use ganforge::data::{Background, DataSpec, ImageSet, LoadOptions};
 use ganforge::error::GanError;
 use image::{DynamicImage, GrayImage, ImageFormat, RgbImage, RgbaImage};
 
 fn options(spatial: usize, channels: usize) -> LoadOptions {
-    LoadOptions {
-        spatial,
-        channels,
-        limit: None,
-    }
+    LoadOptions::new(spatial, channels)
 }
 
 fn gradient_rgb(w: u32, h: u32) -> RgbImage {
@@ -101,9 +97,8 @@ fn num_load_caps_the_images_read() {
     let set = ImageSet::load(
         &DataSpec::Folder(dir.path().into()),
         LoadOptions {
-            spatial: 16,
-            channels: 3,
             limit: Some(3),
+            ..LoadOptions::new(16, 3)
         },
     )
     .unwrap();
@@ -190,6 +185,13 @@ fn data_specs_parse_or_name_the_valid_forms() {
         "{err}"
     );
     assert!(DataSpec::parse("folder:").is_err());
+    assert_eq!(DataSpec::parse("emoji").unwrap(), DataSpec::Emoji);
+    assert!(
+        DataSpec::parse("mnist")
+            .unwrap_err()
+            .to_string()
+            .contains("`emoji`")
+    );
 }
 
 /// A valid PNG of `w`×`h` grey pixels.
@@ -297,7 +299,7 @@ fn random_damage_to_an_image_never_crashes_or_hangs_the_loader() {
         }
         let path = dir.path().join(format!("f{i}.png"));
         std::fs::write(&path, &bytes).unwrap();
-        if let Ok(pixels) = ganforge::data::decode_file(&path, 8, 1) {
+        if let Ok(pixels) = ganforge::data::decode_file(&path, &options(8, 1)) {
             assert_eq!(pixels.len(), 64);
             assert!(
                 pixels
@@ -307,4 +309,123 @@ fn random_damage_to_an_image_never_crashes_or_hangs_the_loader() {
         }
     }
     assert!(started.elapsed().as_secs() < 60, "no hang");
+}
+
+/// `options` with transparency on `background`.
+fn on(background: Background, spatial: usize, channels: usize) -> LoadOptions {
+    LoadOptions {
+        background,
+        ..options(spatial, channels)
+    }
+}
+
+#[test]
+fn rgba_pixels_are_composited_onto_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    // (x, y): opaque red, transparent blue, green at alpha 51/255 = 0.2, (200, 100, 0) at
+    // alpha 153/255 = 0.6.
+    let pixels = [
+        [255, 0, 0, 255],
+        [0, 0, 255, 0],
+        [0, 255, 0, 51],
+        [200, 100, 0, 153],
+    ];
+    RgbaImage::from_fn(2, 2, |x, y| image::Rgba(pixels[(2 * y + x) as usize]))
+        .save(dir.path().join("rgba.png"))
+        .unwrap();
+    // out = a·c + (1 − a)·bg per channel in [0, 1], by hand; the loader gives 2·out − 1,
+    // channel-major: R of the 4 pixels, then G, then B.
+    let (r, g) = (200.0 / 255.0, 100.0 / 255.0);
+    let on_white: [[f32; 4]; 3] = [
+        [1.0, 1.0, 0.8, 0.6 * r + 0.4],
+        [0.0, 1.0, 1.0, 0.6 * g + 0.4],
+        [0.0, 1.0, 0.8, 0.4],
+    ];
+    let on_black: [[f32; 4]; 3] = [
+        [1.0, 0.0, 0.0, 0.6 * r],
+        [0.0, 0.0, 0.2, 0.6 * g],
+        [0.0, 0.0, 0.0, 0.0],
+    ];
+    for (background, expected) in [(Background::WHITE, on_white), (Background::BLACK, on_black)] {
+        let set =
+            ImageSet::load(&DataSpec::Folder(dir.path().into()), on(background, 2, 3)).unwrap();
+        let got = set.image(0);
+        let want: Vec<f32> = expected.iter().flatten().map(|v| 2.0 * v - 1.0).collect();
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() < 1e-5, "{background} value {i}: {g} ≠ {w}");
+        }
+    }
+    // Any colour; grey images are taken from the composited colours.
+    let grey = Background([128, 128, 128]);
+    let set = ImageSet::load(&DataSpec::Folder(dir.path().into()), on(grey, 2, 1)).unwrap();
+    assert!((set.image(0)[1] - (2.0 * 128.0 / 255.0 - 1.0)).abs() < 1e-5);
+}
+
+/// The category counts of the emoji's labels.csv, in the sorted order of their labels.
+const EMOJI_CLASSES: [(&str, usize); 10] = [
+    ("Activities", 85),
+    ("Animals & Nature", 159),
+    ("Component", 5),
+    ("Flags", 270),
+    ("Food & Drink", 131),
+    ("Objects", 264),
+    ("People & Body", 2261),
+    ("Smileys & Emotion", 169),
+    ("Symbols", 224),
+    ("Travel & Places", 218),
+];
+
+#[test]
+fn the_emoji_are_embedded_labelled_by_category_on_their_background() {
+    let started = std::time::Instant::now();
+    let set = ImageSet::load(&DataSpec::Emoji, options(64, 3)).unwrap();
+    eprintln!(
+        "emoji at 64×64×3 loaded in {:.2} s: {}",
+        started.elapsed().as_secs_f64(),
+        set.summary()
+    );
+    assert_eq!(set.len(), 3786);
+    let names: Vec<&str> = EMOJI_CLASSES.iter().map(|(n, _)| *n).collect();
+    assert_eq!(set.class_names, names);
+    let labels = set.labels.as_ref().unwrap();
+    for (c, (name, count)) in EMOJI_CLASSES.iter().enumerate() {
+        assert_eq!(labels.iter().filter(|&&l| l == c).count(), *count, "{name}");
+    }
+    let batch =
+        ganforge::tensor_values(set.batch(&(0..set.len()).collect::<Vec<_>>(), &Device::flex()));
+    assert!(batch.iter().all(|v| (-1.0..=1.0).contains(v)));
+    let (lo, hi) = batch
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    assert!(lo < -0.99 && hi > 0.99, "the range is used: {lo}..{hi}");
+    // The first emoji (the keycap #) is a rounded square: its corner is transparent, so it is the
+    // background in every channel, white here and black below.
+    let corner =
+        |set: &ImageSet| -> Vec<f32> { (0..3).map(|c| set.image(0)[c * 64 * 64]).collect() };
+    assert_eq!(corner(&set), vec![1.0; 3]);
+    let black = ImageSet::load(
+        &DataSpec::Emoji,
+        LoadOptions {
+            limit: Some(4),
+            ..on(Background::BLACK, 64, 3)
+        },
+    )
+    .unwrap();
+    assert_eq!(black.len(), 4);
+    assert_eq!(
+        black.class_names, names,
+        "labels keep their numbers under num_load"
+    );
+    assert_eq!(corner(&black), vec![-1.0; 3]);
+    // Smaller sizes load through the resize; grey too.
+    let small = ImageSet::load(
+        &DataSpec::Emoji,
+        LoadOptions {
+            limit: Some(8),
+            ..options(16, 1)
+        },
+    )
+    .unwrap();
+    assert_eq!((small.len(), small.image(0).len()), (8, 16 * 16));
+    assert!(small.image(0).iter().all(|v| (-1.0..=1.0).contains(v)));
 }

@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use ganforge::data::{DataSpec, ImageSet, LoadOptions};
 use ganforge::device::DeviceChoice;
-use ganforge::eval::evaluate::{EvalOptions, EvalReport, evaluate};
+use ganforge::eval::evaluate::{EvalOptions, EvalReport, evaluate, real_halves};
 use ganforge::eval::judge::{JudgeTraining, save_judge, train_judge};
 
 /// Options with the given judge and classifiers trained for one epoch.
@@ -21,9 +21,8 @@ fn quick_judge(dir: &std::path::Path, spatial: usize) {
     let data = ImageSet::load(
         &DataSpec::Digits,
         LoadOptions {
-            spatial,
-            channels: 1,
             limit: Some(200),
+            ..LoadOptions::new(spatial, 1)
         },
     )
     .unwrap();
@@ -50,11 +49,21 @@ fn eval_scores_a_run_and_writes_eval_json() {
 
     let report = evaluate(&run, &quick_options(40, &judge)).unwrap();
     assert_eq!((report.generated, report.real, report.step), (40, 40, 3));
+    assert_eq!(
+        report.real_reference.images, 40,
+        "as many real as generated"
+    );
+    assert_eq!(report.real_split, "stratified by label");
+    assert_eq!(
+        report.fid_real_halves,
+        report.real_reference.frechet_distance
+    );
     for v in [
         report.inception_score_generated,
-        report.inception_score_real,
+        report.real_reference.inception_score,
         report.frechet_distance,
         report.kernel_distance,
+        report.real_reference.kernel_distance,
     ] {
         assert!(v.is_finite(), "{report:?}");
     }
@@ -130,15 +139,7 @@ fn export_writes_a_labelled_set_that_reads_back() {
     let written = export(&run, 20, 0, &out, None, DeviceChoice::Cpu).unwrap();
     assert!(!written.judge_labelled);
     assert!(written.per_class.iter().all(|(_, n)| *n == 2));
-    let set = ImageSet::load(
-        &DataSpec::Folder(out.clone()),
-        LoadOptions {
-            spatial: 16,
-            channels: 1,
-            limit: None,
-        },
-    )
-    .unwrap();
+    let set = ImageSet::load(&DataSpec::Folder(out.clone()), LoadOptions::new(16, 1)).unwrap();
     assert_eq!(set.len(), 20);
     assert_eq!(
         set.class_names,
@@ -160,4 +161,95 @@ fn export_writes_a_labelled_set_that_reads_back() {
     let written = export(&plain, 12, 0, &out, Some(&judge), DeviceChoice::Cpu).unwrap();
     assert!(written.judge_labelled);
     assert_eq!(written.per_class.iter().map(|(_, n)| n).sum::<usize>(), 12);
+}
+
+#[test]
+fn the_real_data_is_halved_by_class_or_alternately() {
+    // Labels 0 0 1 0 1 1 1: class 0 is images 0, 1, 3 and class 1 is 2, 4, 5, 6; each class's
+    // images go alternately to the reference half and the held-out half, the first to the
+    // reference.
+    let labels = vec![0, 0, 1, 0, 1, 1, 1];
+    let labelled = ImageSet::from_parts(
+        vec![0.0; 7],
+        1,
+        1,
+        Some(labels),
+        vec!["a".into(), "b".into()],
+        Vec::new(),
+    );
+    assert_eq!(real_halves(&labelled), (vec![0, 3, 2, 5], vec![1, 4, 6]));
+    let plain = ImageSet::from_parts(vec![0.0; 5], 1, 1, None, Vec::new(), Vec::new());
+    assert_eq!(real_halves(&plain), (vec![0, 2, 4], vec![1, 3]));
+}
+
+#[test]
+fn held_out_real_images_score_near_perfectly_and_far_better_than_a_bad_generator() {
+    let dir = tempfile::tempdir().unwrap();
+    // A judge accurate enough for its features to mean something: every digit, 10 epochs.
+    let judge = dir.path().join("judge");
+    let digits = ImageSet::load(&DataSpec::Digits, LoadOptions::new(16, 1)).unwrap();
+    let (trained, info) = train_judge(
+        &digits,
+        "digits",
+        &JudgeTraining::new().with_epochs(10),
+        16,
+        &Device::flex(),
+    )
+    .unwrap();
+    save_judge(&trained, &info, &judge).unwrap();
+    // Three steps: a generator that draws noise-like blobs.
+    let run = dir.path().join("bad");
+    train_quiet(tiny_config(3), &run);
+    // More than the held-out half asked: both sides are cut to it, Σ⌊n_c / 2⌋ over the digits'
+    // class counts (178, 182, 177, 183, 181, 182, 181, 179, 174, 180) = 896.
+    let report = evaluate(&run, &quick_options(2000, &judge)).unwrap();
+    let real = report.real_reference;
+    assert_eq!(
+        (report.generated, real.images, report.real),
+        (896, 896, 896)
+    );
+    assert_eq!(report.real_split, "stratified by label");
+    assert!(
+        real.frechet_distance * 20.0 < report.frechet_distance,
+        "real halves FID {} vs generated {}",
+        real.frechet_distance,
+        report.frechet_distance
+    );
+    assert!(real.kernel_distance * 20.0 < report.kernel_distance.max(1e-9));
+    assert!(
+        real.precision > 0.9 && real.recall > 0.9,
+        "held-out real precision {} recall {}",
+        real.precision,
+        real.recall
+    );
+    // This judge (83% held out) is not confident, so the real IS is well below 10; the bad
+    // generator's is 1 (one class for everything).
+    assert!(real.inception_score > 3.0 && report.inception_score_generated < 1.5);
+    assert!(report.precision < real.precision && report.recall < real.recall);
+    // eval.json has the reference beside the generated figures.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    for key in [
+        "inception_score",
+        "frechet_distance",
+        "kernel_distance",
+        "precision",
+        "recall",
+        "images",
+    ] {
+        assert!(
+            json["real_reference"][key].is_number(),
+            "real_reference.{key}"
+        );
+    }
+    assert_eq!(
+        json["fid_real_halves"].as_f64(),
+        Some(real.frechet_distance)
+    );
+    // And the run's report shows them side by side.
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains("real held-out half (896)"),
+        "the report shows the reference"
+    );
 }

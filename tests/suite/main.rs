@@ -96,9 +96,8 @@ pub fn small_digits(limit: usize) -> ganforge::data::ImageSet {
     ganforge::data::ImageSet::load(
         &ganforge::data::DataSpec::Digits,
         ganforge::data::LoadOptions {
-            spatial: 16,
-            channels: 1,
             limit: Some(limit),
+            ..ganforge::data::LoadOptions::new(16, 1)
         },
     )
     .expect("the digits load")

@@ -96,9 +96,8 @@ fn a_mixture_is_a_fixed_labelled_set_of_points_with_its_own_preset() {
         ImageSet::load(
             &DataSpec::parse("mixture:grid25").unwrap(),
             LoadOptions {
-                spatial: 1,
-                channels: 2,
                 limit: Some(500),
+                ..LoadOptions::new(1, 2)
             },
         )
         .unwrap()
@@ -202,9 +201,8 @@ fn a_mixture_run_trains_draws_scatter_figures_and_refuses_image_commands() {
 #[test]
 fn stacked_digits_hold_three_independent_labelled_digits() {
     let options = LoadOptions {
-        spatial: 16,
-        channels: 3,
         limit: Some(200),
+        ..LoadOptions::new(16, 3)
     };
     let stacked = ImageSet::load(&DataSpec::StackedDigits, options).unwrap();
     let single = super::small_digits(1797);

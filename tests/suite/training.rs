@@ -25,9 +25,8 @@ fn digits(config: &ganforge::config::TrainConfig) -> ImageSet {
     ImageSet::load(
         &DataSpec::Digits,
         LoadOptions {
-            spatial: config.input.spatial,
-            channels: config.input.channels,
             limit: config.input.num_load,
+            ..LoadOptions::new(config.input.spatial, config.input.channels)
         },
     )
     .unwrap()
