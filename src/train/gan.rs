@@ -215,7 +215,7 @@ impl Gan {
     fn r1_term(&self, real: &Tensor<4>, labels: &Option<Tensor<1, Int>>) -> Option<Tensor<1>> {
         let gamma = self.config.objective.r1_gamma?;
         let interval = self.config.objective.r1_interval.max(1);
-        (self.step % interval == 0).then(|| {
+        self.step.is_multiple_of(interval).then(|| {
             r1_penalty(
                 &self.discriminator,
                 real.clone(),

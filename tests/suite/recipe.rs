@@ -459,6 +459,22 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
     assert!(mine.remedies.augment.is_none() && mine.networks.spectral_norm);
     assert_eq!(mine.objective.loss, LossKind::WganGp);
     assert_eq!(mine.schedule.disc_updates, 5);
+    // A conditional run gets the residual networks (class-conditional BatchNorm), unless the
+    // user names a model.
+    let conditional = TrainOverrides {
+        conditional: Some(true),
+        ..Default::default()
+    };
+    let resolved = conditional.clone().resolve().unwrap();
+    assert_eq!(resolved.networks.model, ganforge::models::ModelKind::Resnet);
+    assert!(resolved.networks.spectral_norm);
+    let named = TrainOverrides {
+        model: Some(ganforge::models::ModelKind::Dcgan),
+        ..conditional
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(named.networks.model, ganforge::models::ModelKind::Dcgan);
     // The 2-D benchmarks keep their protocol.
     let points = TrainOverrides {
         data: Some("mixture:ring8".parse().unwrap()),
