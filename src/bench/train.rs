@@ -74,6 +74,9 @@ struct Plan {
     gradient_penalty: bool,
     mixed_batches: bool,
     feature_matching: bool,
+    /// R1's interval when the run has the penalty: its input gradient on the real batch,
+    /// backpropagated, every so many iterations.
+    r1_interval: Option<usize>,
 }
 
 impl Plan {
@@ -84,6 +87,10 @@ impl Plan {
             gradient_penalty: config.objective.loss.objective().gradient_penalty(),
             mixed_batches: config.remedies.mixed_batches,
             feature_matching: config.remedies.feature_matching,
+            r1_interval: config
+                .objective
+                .r1_gamma
+                .map(|_| config.objective.r1_interval.max(1)),
         }
     }
 
@@ -95,6 +102,7 @@ impl Plan {
             gradient_penalty: false,
             mixed_batches: false,
             feature_matching: false,
+            r1_interval: None,
         }
     }
 }
@@ -126,6 +134,11 @@ fn iteration_flops(
         } else {
             0.0
         };
+        // R1 on the real batch, in the iterations it runs, spread over all of them.
+        let penalty = penalty
+            + plan.r1_interval.map_or(0.0, |k| {
+                3.0 * discriminator.input_gradient_flops(samples(config, b)) as f64 / k as f64
+            });
         g + 6.0 * d + penalty
     };
     let g_update = 3.0 * g + 3.0 * d + if plan.feature_matching { d } else { 0.0 };

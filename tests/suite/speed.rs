@@ -173,7 +173,9 @@ fn the_networks_count_the_old_formulas_flops_for_every_dcgan_shape() {
 
 #[test]
 fn the_step_count_follows_the_updates_the_loop_makes() {
+    // The tutorial's DCGAN (the modern recipe gives a conditional run the residual networks).
     let base = || TrainOverrides {
+        recipe: Some(ganforge::config::Recipe::Tutorial),
         d_norm: Some(ganforge::models::NormKind::Layer),
         disc_updates: Some(5),
         gen_updates: Some(2),
@@ -206,6 +208,14 @@ fn the_step_count_follows_the_updates_the_loop_makes() {
     });
     assert_eq!(penalty.schedule.disc_updates, 5);
     assert_eq!(step_flops(&penalty), step + 5.0 * 3.0 * 2.0 * b * convs);
+    // R1 every 4 iterations: the same input gradient on the real batch of each D update, a
+    // quarter of the time.
+    let r1 = digits(TrainOverrides {
+        r1_gamma: Some(1.0),
+        r1_interval: Some(4),
+        ..base()
+    });
+    assert_eq!(step_flops(&r1), step + 5.0 * 3.0 * 2.0 * b * convs / 4.0);
     // A conditional D adds one inner product per image with its class embedding (8·capacity).
     let conditional = digits(TrainOverrides {
         conditional: Some(true),
