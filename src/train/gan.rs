@@ -253,7 +253,7 @@ impl Gan {
     }
 
     /// D on a batch of real images (target 1, or the smoothed target), with their labels in a
-    /// conditional run.
+    /// conditional run; augmented and with the R1 term when the run has them.
     pub fn discriminator_step_real(
         &mut self,
         real: Tensor<4>,
@@ -280,7 +280,8 @@ impl Gan {
             .detach()
     }
 
-    /// D on a separate batch of fakes G makes from `latent` (target 0).
+    /// D on a separate batch of fakes G makes from `latent` (target 0), augmented when the run
+    /// augments.
     pub fn discriminator_step_fake(&mut self, latent: Latent) -> UpdateStats {
         let fakes = self.fakes_for_discriminator(&latent);
         let fakes = self.augmented(fakes);
@@ -379,7 +380,8 @@ impl Gan {
     /// G through a frozen D, target 1; returns (loss, gradient norm). D's weights take no
     /// gradient and its BatchNorm layers normalise with the batch's statistics (as when D is
     /// trained on a fake batch) on a detached copy, so that the G step changes nothing of D, not
-    /// even its running averages.
+    /// even its running averages (nor its spectral-norm estimates). G's images are augmented as
+    /// D's inputs are when the run augments, so G's gradient flows through the augmentation.
     pub fn generator_step(&mut self, latent: Latent) -> (f64, f64) {
         let frozen_d = self.discriminator.valid().train().no_grad();
         let fakes = self
