@@ -388,14 +388,9 @@ impl ResnetDiscriminatorConfig {
 }
 
 impl ResnetDiscriminator {
-    fn pack(&self, images: Tensor<4>) -> Tensor<4> {
-        let [b, c, h, w] = images.dims();
-        images.reshape([b / self.pack, self.pack * c, h, w])
-    }
-
     /// The last blocks' maps and each block's trace.
     fn traced(&self, images: Tensor<4>) -> (Tensor<4>, Vec<DownTrace>) {
-        let mut x = self.pack(images);
+        let mut x = shared::pack_images(images, self.pack);
         let mut traces = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
             let (out, trace) = block.forward_traced(x);
@@ -415,23 +410,12 @@ impl ResnetDiscriminator {
     }
 
     fn score(&self, features: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
-        let mut out = features.clone().matmul(self.head_weight());
-        if let Some(bias) = &self.head.bias {
-            out = out + bias.val().unsqueeze();
-        }
+        let out = shared::dense_with_weight(&self.head, self.head_weight(), features.clone());
         shared::add_class_projection(out, features, self.class_projection.as_ref(), labels)
     }
 
     fn blocks_flops(&self, samples: [usize; 4]) -> (u64, [usize; 4]) {
-        let [b, c, h, w] = samples;
-        let mut shape = [b / self.pack, self.pack * c, h, w];
-        let mut total = 0;
-        for block in &self.blocks {
-            let (flops, out) = block.forward_flops(shape);
-            total += flops;
-            shape = out;
-        }
-        (total, shape)
+        shared::chain_flops(&self.blocks, samples, self.pack, DownBlock::forward_flops)
     }
 }
 
@@ -455,7 +439,7 @@ impl DiscriminatorNet for ResnetDiscriminator {
     fn input_gradient(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
         let [b, c, h, w] = images.dims();
         let (maps, traces) = self.traced(images);
-        let [groups, features, fh, fw] = maps.dims();
+        let [groups, _, fh, fw] = maps.dims();
         let grad = shared::head_input_gradient(
             self.head_weight(),
             self.class_projection.as_ref(),
@@ -464,11 +448,7 @@ impl DiscriminatorNet for ResnetDiscriminator {
         );
         // Sum pool: every position gets the feature's gradient; then the ReLU before it.
         let mask = relu_mask(&maps, grad.dtype());
-        let mut grad = grad
-            .reshape([groups, features, 1, 1])
-            .repeat_dim(2, fh)
-            .repeat_dim(3, fw)
-            * mask;
+        let mut grad = shared::spread_over_positions(grad, [fh, fw], 1.0) * mask;
         for (block, trace) in self.blocks.iter().zip(traces).rev() {
             grad = block.input_gradient(trace, grad);
         }
@@ -477,9 +457,7 @@ impl DiscriminatorNet for ResnetDiscriminator {
 
     fn forward_flops(&self, samples: [usize; 4]) -> u64 {
         let (convs, [groups, ..]) = self.blocks_flops(samples);
-        convs
-            + shared::linear_flops(&self.head, groups).0
-            + shared::class_projection_flops(self.class_projection.as_ref(), groups)
+        convs + shared::head_flops(&self.head, self.class_projection.as_ref(), groups)
     }
 
     fn input_gradient_flops(&self, samples: [usize; 4]) -> u64 {

@@ -113,6 +113,41 @@ pub(crate) fn conv_input_gradient(
     crate::kernels::conv_transpose2d(g, weight, None, options)
 }
 
+/// Images `[batch, c, h, w]` as a packed D's input (PacGAN): `pack` consecutive images joined
+/// along the channels, `[batch / pack, pack·c, h, w]`.
+///
+/// # Panics
+/// When the batch is not a multiple of `pack` (the configuration rules that out).
+pub(crate) fn pack_images(images: Tensor<4>, pack: usize) -> Tensor<4> {
+    if pack == 1 {
+        return images;
+    }
+    let [b, c, h, w] = images.dims();
+    assert!(b % pack == 0, "a batch of {b} cannot be packed by {pack}");
+    images.reshape([b / pack, pack * c, h, w])
+}
+
+/// `x · weight + bias` for a dense layer whose weight `[inputs, outputs]` is given (the layer's
+/// own, or its spectrally normalised form).
+pub(crate) fn dense_with_weight(layer: &Linear, weight: Tensor<2>, x: Tensor<2>) -> Tensor<2> {
+    let out = x.matmul(weight);
+    match &layer.bias {
+        Some(bias) => out + bias.val().unsqueeze(),
+        None => out,
+    }
+}
+
+/// The gradient with respect to maps `[groups, features, h, w]` of a global pool for a gradient
+/// `grad` `[groups, features]` with respect to the pooled features: every position gets the
+/// feature's gradient times `scale` (1 for a sum pool, 1/(h·w) for a mean).
+pub(crate) fn spread_over_positions(grad: Tensor<2>, [h, w]: [usize; 2], scale: f64) -> Tensor<4> {
+    let [groups, features] = grad.dims();
+    grad.reshape([groups, features, 1, 1])
+        .repeat_dim(2, h)
+        .repeat_dim(3, w)
+        .mul_scalar(scale)
+}
+
 /// Padding that keeps a stride-1 convolution's size and halves it at stride 2, with the kernel
 /// centred ("same" in Keras). Explicit symmetric padding of `k / 2` gives exactly that for odd
 /// kernels, and matches the PyTorch reference layer for layer.
@@ -341,6 +376,28 @@ pub(crate) fn conv_transpose2d_flops(
 pub(crate) fn linear_flops(linear: &Linear, rows: usize) -> (u64, usize) {
     let [inputs, outputs] = linear.weight.lazy_shape().dims::<2>();
     (flops_of(rows * inputs * outputs), outputs)
+}
+
+/// FLOPs of a chain of D's blocks on `samples` (`[batch, c, h, w]`, before packing by `pack`),
+/// each block's count and output shape from `block_flops`, and the last shape.
+pub(crate) fn chain_flops<B>(
+    blocks: &[B],
+    samples: [usize; 4],
+    pack: usize,
+    block_flops: impl Fn(&B, [usize; 4]) -> (u64, [usize; 4]),
+) -> (u64, [usize; 4]) {
+    let [b, c, h, w] = samples;
+    blocks
+        .iter()
+        .fold((0, [b / pack, pack * c, h, w]), |(total, shape), block| {
+            let (flops, out) = block_flops(block, shape);
+            (total + flops, out)
+        })
+}
+
+/// FLOPs of a D's dense head and class projection on `groups` feature rows.
+pub(crate) fn head_flops(head: &Linear, projection: Option<&Embedding>, groups: usize) -> u64 {
+    linear_flops(head, groups).0 + class_projection_flops(projection, groups)
 }
 
 /// FLOPs of a class projection on `rows` feature rows (one inner product each), 0 without one.

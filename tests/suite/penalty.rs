@@ -229,6 +229,41 @@ fn labels(case: &Case, batch: usize) -> Option<Tensor<1, Int>> {
     })
 }
 
+/// The gradient of `penalty` with respect to two random elements of each trainable weight of
+/// `d`, from backpropagation and from central differences of step `h`: (analytic, finite).
+pub(crate) fn weight_gradient_and_finite_differences(
+    d: &Discriminator,
+    penalty: impl Fn(&Discriminator) -> Tensor<1>,
+    rng: &mut ChaCha8Rng,
+    h: f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let grads = GradientsParams::from_grads(penalty(d).backward(), d);
+    let mut analytic = Vec::new();
+    let mut finite = Vec::new();
+    for p in parameter_values(d).iter().filter(|p| p.trainable) {
+        let id = burn::module::ParamId::from(p.id);
+        let values = |data: Option<TensorData>| {
+            data.map(|d| d.try_into_vec_as::<f64>().unwrap())
+                .unwrap_or_else(|| vec![0.0; p.values.len()])
+        };
+        // Every weight tensor of D has rank 1, 2 or 4.
+        let gradient = match p.shape.len() {
+            1 => values(grads.get::<1>(id).map(Tensor::into_data)),
+            2 => values(grads.get::<2>(id).map(Tensor::into_data)),
+            4 => values(grads.get::<4>(id).map(Tensor::into_data)),
+            rank => panic!("unexpected rank {rank}"),
+        };
+        for _ in 0..2 {
+            let k = rng.random_range(0..p.values.len());
+            let up = scalar(penalty(&perturbed(d, p.id, k, h)));
+            let down = scalar(penalty(&perturbed(d, p.id, k, -h)));
+            finite.push((up - down) / (2.0 * h));
+            analytic.push(gradient[k]);
+        }
+    }
+    (analytic, finite)
+}
+
 #[test]
 fn the_input_gradient_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
@@ -286,30 +321,8 @@ fn the_penalty_weight_gradient_matches_finite_differences() {
                 10.0,
             )
         };
-        let grads = GradientsParams::from_grads(penalty(&d).backward(), &d);
-        let mut analytic = Vec::new();
-        let mut finite = Vec::new();
-        for p in parameter_values(&d).iter().filter(|p| p.trainable) {
-            let id = burn::module::ParamId::from(p.id);
-            let values = |data: Option<TensorData>| {
-                data.map(|d| d.try_into_vec_as::<f64>().unwrap())
-                    .unwrap_or_else(|| vec![0.0; p.values.len()])
-            };
-            // Every weight tensor of D has rank 1, 2 or 4.
-            let gradient = match p.shape.len() {
-                1 => values(grads.get::<1>(id).map(Tensor::into_data)),
-                2 => values(grads.get::<2>(id).map(Tensor::into_data)),
-                4 => values(grads.get::<4>(id).map(Tensor::into_data)),
-                rank => panic!("unexpected rank {rank}"),
-            };
-            for _ in 0..2 {
-                let k = rng.random_range(0..p.values.len());
-                let up = scalar(penalty(&perturbed(&d, p.id, k, h)));
-                let down = scalar(penalty(&perturbed(&d, p.id, k, -h)));
-                finite.push((up - down) / (2.0 * h));
-                analytic.push(gradient[k]);
-            }
-        }
+        let (analytic, finite) =
+            weight_gradient_and_finite_differences(&d, |d| penalty(d), &mut rng, h);
         assert!(
             finite.iter().any(|v| v.abs() > 1e-3),
             "the check is not vacuous"

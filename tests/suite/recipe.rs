@@ -179,7 +179,7 @@ fn labels(classes: usize, batch: usize) -> Option<Tensor<1, Int>> {
 
 #[test]
 fn the_r1_penalty_and_its_weight_gradient_match_finite_differences() {
-    use super::penalty::{perturbed, relative_error};
+    use super::penalty::relative_error;
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let (batch, h) = (3, 1e-6);
     for (norm, classes, sn, resnet) in [
@@ -248,28 +248,8 @@ fn the_r1_penalty_and_its_weight_gradient_match_finite_differences() {
                 gradient[i]
             );
         }
-        let grads = GradientsParams::from_grads(penalty(&d).backward(), &d);
-        let (mut analytic, mut finite) = (Vec::new(), Vec::new());
-        for p in parameter_values(&d).iter().filter(|p| p.trainable) {
-            let id = burn::module::ParamId::from(p.id);
-            let got = |data: Option<TensorData>| {
-                data.map(|d| d.try_into_vec_as::<f64>().unwrap())
-                    .unwrap_or_else(|| vec![0.0; p.values.len()])
-            };
-            let g = match p.shape.len() {
-                1 => got(grads.get::<1>(id).map(Tensor::into_data)),
-                2 => got(grads.get::<2>(id).map(Tensor::into_data)),
-                4 => got(grads.get::<4>(id).map(Tensor::into_data)),
-                rank => panic!("unexpected rank {rank}"),
-            };
-            for _ in 0..2 {
-                let k = rng.random_range(0..p.values.len());
-                let up = values(penalty(&perturbed(&d, p.id, k, h)))[0];
-                let down = values(penalty(&perturbed(&d, p.id, k, -h)))[0];
-                finite.push((up - down) / (2.0 * h));
-                analytic.push(g[k]);
-            }
-        }
+        let (analytic, finite) =
+            super::penalty::weight_gradient_and_finite_differences(&d, penalty, &mut rng, h);
         let largest = finite.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(
             largest > 1e-3,

@@ -332,16 +332,7 @@ impl DcganDiscriminator {
     /// # Panics
     /// When the batch is not a multiple of `pack` (the configuration rules that out).
     pub fn pack(&self, images: Tensor<4>) -> Tensor<4> {
-        if self.pack == 1 {
-            return images;
-        }
-        let [b, c, h, w] = images.dims();
-        assert!(
-            b % self.pack == 0,
-            "a batch of {b} cannot be packed by {}",
-            self.pack
-        );
-        images.reshape([b / self.pack, self.pack * c, h, w])
+        shared::pack_images(images, self.pack)
     }
 
     fn feature_maps(&self, images: Tensor<4>) -> Tensor<4> {
@@ -359,11 +350,7 @@ impl DcganDiscriminator {
         if self.head_sn.is_none() {
             return self.head.forward(features);
         }
-        let out = features.matmul(self.head_weight());
-        match &self.head.bias {
-            Some(bias) => out + bias.val().unsqueeze(),
-            None => out,
-        }
+        shared::dense_with_weight(&self.head, self.head_weight(), features)
     }
 
     fn pool(maps: Tensor<4>) -> Tensor<2> {
@@ -386,15 +373,12 @@ impl DcganDiscriminator {
     /// The convolutions' FLOPs on `samples` (`[batch, c, h, w]`, before packing) and the shape
     /// of the last feature maps (`[batch / pack, …]`).
     fn blocks_flops(&self, samples: [usize; 4]) -> (u64, [usize; 4]) {
-        let [b, c, h, w] = samples;
-        let mut shape = [b / self.pack, self.pack * c, h, w];
-        let mut total = 0;
-        for block in &self.blocks {
-            let (flops, out) = block.forward_flops(shape);
-            total += flops;
-            shape = out;
-        }
-        (total, shape)
+        shared::chain_flops(
+            &self.blocks,
+            samples,
+            self.pack,
+            EncoderBlock::forward_flops,
+        )
     }
 
     /// D(x) as the tutorial's sigmoid output, in (0, 1).
@@ -456,7 +440,7 @@ impl super::super::DiscriminatorNet for DcganDiscriminator {
             traces.push(trace);
             x = out;
         }
-        let [groups, features, fh, fw] = x.dims();
+        let [groups, _, fh, fw] = x.dims();
         // Head (and class projection): ∂D/∂φ = w (+ e_y) for every image.
         let grad = shared::head_input_gradient(
             self.head_weight(),
@@ -465,11 +449,7 @@ impl super::super::DiscriminatorNet for DcganDiscriminator {
             groups,
         );
         // Global average pool: each position gets 1/(h·w) of the feature's gradient.
-        let mut grad = grad
-            .reshape([groups, features, 1, 1])
-            .repeat_dim(2, fh)
-            .repeat_dim(3, fw)
-            .div_scalar((fh * fw) as f64);
+        let mut grad = shared::spread_over_positions(grad, [fh, fw], 1.0 / (fh * fw) as f64);
         for (block, trace) in self.blocks.iter().zip(traces).rev() {
             grad = block.input_gradient(trace, grad);
         }
@@ -483,9 +463,7 @@ impl super::super::DiscriminatorNet for DcganDiscriminator {
     /// D sees `batch / pack` inputs of `pack · c` channels.
     fn forward_flops(&self, samples: [usize; 4]) -> u64 {
         let (convs, [groups, ..]) = self.blocks_flops(samples);
-        convs
-            + shared::linear_flops(&self.head, groups).0
-            + shared::class_projection_flops(self.class_projection.as_ref(), groups)
+        convs + shared::head_flops(&self.head, self.class_projection.as_ref(), groups)
     }
 
     /// Floating-point operations of [`DcganDiscriminator::input_gradient`] on `samples`: the
