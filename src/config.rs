@@ -316,7 +316,7 @@ fn presets() -> Vec<(&'static str, TrainOverrides)> {
         ("digits-a/b", data_preset(&DataSpec::DigitsA)),
         ("emoji", data_preset(&DataSpec::Emoji)),
         ("folder", data_preset(&DataSpec::Folder(".".into()))),
-        ("mixtures", data_preset(&DataSpec::Mixture(Mixture::Ring8))),
+        ("mixtures", data_preset(&DataSpec::Mixture(Mixture::RING8))),
         ("modern", recipe_preset(Recipe::Modern, ModelKind::Dcgan)),
         ("wgan", loss_preset(LossKind::Wgan)),
         ("wgan-gp", loss_preset(LossKind::WganGp)),

@@ -419,11 +419,82 @@ impl ModesReport {
                 row.seconds
             ));
         }
+        let published = published_rows(&self.options.data);
+        if !published.is_empty() {
+            out.push_str(&format!(
+                "\npublished (Lin et al. 2018, PacGAN, {}):\n\n",
+                published[0].source
+            ));
+            out.push_str(if mixture {
+                "| D | modes | high quality | reverse KL |\n|---|---|---|---|\n"
+            } else {
+                "| D | modes | reverse KL |\n|---|---|---|\n"
+            });
+            for row in published {
+                let hq = row
+                    .high_quality
+                    .map(|h| format!(" {:.1}% |", 100.0 * h))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "| {} | {} |{hq} {} |\n",
+                    row.name, row.modes, row.reverse_kl
+                ));
+            }
+        }
         out.push_str(&format!(
             "\nwall time {:.0} s with {} run(s) at a time\n",
             self.wall_seconds, self.options.jobs
         ));
         out
+    }
+}
+
+/// A row of PacGAN's published tables, printed (and drawn) beside the measured ones.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PublishedRow {
+    pub name: &'static str,
+    pub modes: f64,
+    pub high_quality: Option<f64>,
+    pub reverse_kl: f64,
+    /// Where in the paper, and its protocol.
+    pub source: &'static str,
+}
+
+/// PacGAN's (Lin et al. 2018) rows for the benchmark `data`, when the paper has it: the plain
+/// GAN and the best packed one for the 2-D mixtures (Table 1), PacDCGAN2 for stacked digits
+/// (Table 2). Empty for any other data, such as a mixture of the user's own.
+pub fn published_rows(data: &str) -> &'static [PublishedRow] {
+    const TABLE1: &str = "Table 1, 10 trials, about 400 000 iterations";
+    const TABLE2: &str = "Table 2, stacked MNIST, about 100 000 iterations";
+    const fn row(name: &'static str, modes: f64, hq: f64, kl: f64) -> PublishedRow {
+        PublishedRow {
+            name,
+            modes,
+            high_quality: Some(hq),
+            reverse_kl: kl,
+            source: TABLE1,
+        }
+    }
+    const RING: [PublishedRow; 2] = [
+        row("GAN", 6.3, 0.982, 0.45),
+        row("PacGAN2", 7.9, 0.956, 0.07),
+    ];
+    const GRID: [PublishedRow; 2] = [
+        row("GAN", 17.3, 0.948, 0.70),
+        row("PacGAN4", 24.8, 0.936, 0.04),
+    ];
+    const STACKED: [PublishedRow; 1] = [PublishedRow {
+        name: "PacDCGAN2",
+        modes: 1000.0,
+        high_quality: None,
+        reverse_kl: 0.06,
+        source: TABLE2,
+    }];
+    match data {
+        "mixture:ring8" => &RING,
+        "mixture:grid25" => &GRID,
+        "stacked-digits" => &STACKED,
+        _ => &[],
     }
 }
 
@@ -500,10 +571,24 @@ pub fn write_report(report: &ModesReport, out: &std::path::Path) -> Result<Vec<P
                     extent: mixture.extent(),
                 })
                 .collect();
-            let title = format!(
+            let mut title = format!(
                 "{} after {} steps (seed 0, {} samples)",
                 report.options.data, report.options.steps, report.options.samples
             );
+            let published: Vec<String> = published_rows(&report.options.data)
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} modes, {:.0}% hq",
+                        r.name,
+                        r.modes,
+                        100.0 * r.high_quality.unwrap_or(0.0)
+                    )
+                })
+                .collect();
+            if !published.is_empty() {
+                title.push_str(&format!("; PacGAN paper: {}", published.join(", ")));
+            }
             let path = out.join("scatter.png");
             write_atomic(&path, &scatter_png(&title, &panels, panels.len())?)?;
             written.push(path);
@@ -530,8 +615,13 @@ pub fn write_report(report: &ModesReport, out: &std::path::Path) -> Result<Vec<P
                 .collect();
             let figure = SampleFigure {
                 title: Some(format!(
-                    "{} after {} steps (seed 0)",
-                    report.options.data, report.options.steps
+                    "{} after {} steps (seed 0){}",
+                    report.options.data,
+                    report.options.steps,
+                    published_rows(&report.options.data)
+                        .iter()
+                        .map(|r| format!("; PacGAN paper: {} {} modes", r.name, r.modes))
+                        .collect::<String>()
                 )),
                 channels: config.input.channels,
                 spatial: config.input.spatial,

@@ -1,7 +1,7 @@
-//! Mixtures of 2-D Gaussians, the mode-collapse benchmarks' data (ring of 8, grid of 25), and how
-//! many of their modes a sample set captures (Srivastava et al. 2017; Lin et al. 2018, PacGAN).
-//! Below the models and the evaluation: the data set, the training loop's reports and the
-//! benchmarks all read them.
+//! Mixtures of 2-D Gaussians, the mode-collapse benchmarks' data (ring of 8, grid of 25, or any
+//! ring or grid), and how many of their modes a sample set captures (Srivastava et al. 2017; Lin
+//! et al. 2018, PacGAN). Below the models and the evaluation: the data set, the training loop's
+//! reports and the benchmarks all read them.
 
 use burn::prelude::Tensor;
 use rand::Rng;
@@ -9,62 +9,177 @@ use rand_distr::StandardNormal;
 
 use crate::error::{GanError, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A mixture of equally weighted isotropic Gaussians with the same standard deviation.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mixture {
-    /// 8 Gaussians evenly on the unit circle, standard deviation 0.01.
-    Ring8,
-    /// 25 Gaussians at {−4, −2, 0, 2, 4}², standard deviation 0.05.
-    Grid25,
+    /// `modes` Gaussians evenly on a circle of `radius` about the origin, the first on the x axis.
+    Ring { modes: usize, radius: f64, std: f64 },
+    /// `side` × `side` Gaussians on a square grid `spacing` apart, centred on the origin.
+    Grid { side: usize, spacing: f64, std: f64 },
 }
 
+// Parsing refuses non-finite numbers, so `==` is an equivalence.
+impl Eq for Mixture {}
+
+/// The fields of the two general forms, for the error messages.
+const FORMS: &str = "`mixture:ring8`, `mixture:grid25`, `mixture:ring:K:RADIUS:STD` (K modes on a \
+                     circle) or `mixture:grid:N:SPACING:STD` (N × N modes)";
+
 impl Mixture {
-    /// `mixture:ring8` or `mixture:grid25`.
+    /// PacGAN's ring: 8 Gaussians on the unit circle, standard deviation 0.01.
+    pub const RING8: Mixture = Mixture::Ring {
+        modes: 8,
+        radius: 1.0,
+        std: 0.01,
+    };
+    /// PacGAN's grid: 25 Gaussians at {−4, −2, 0, 2, 4}², standard deviation 0.05.
+    pub const GRID25: Mixture = Mixture::Grid {
+        side: 5,
+        spacing: 2.0,
+        std: 0.05,
+    };
+
+    /// `mixture:ring8`, `mixture:grid25`, `mixture:ring:K:RADIUS:STD` or
+    /// `mixture:grid:N:SPACING:STD`. Refused, each by name: zero modes, a radius, spacing or
+    /// standard deviation that is not a positive number, missing or extra fields, and modes so
+    /// close that their 3-std high-quality discs touch (the mode count would then be ambiguous).
     pub fn parse(spec: &str) -> Result<Self> {
-        match spec {
-            "mixture:ring8" => Ok(Mixture::Ring8),
-            "mixture:grid25" => Ok(Mixture::Grid25),
-            other => Err(GanError::config(
-                "data",
-                format!("is `{other}`: the mixtures are `mixture:ring8` and `mixture:grid25`"),
-            )),
+        let refuse = |why: String| GanError::config("data", format!("is `{spec}`: {why}"));
+        let body = spec
+            .strip_prefix("mixture:")
+            .ok_or_else(|| refuse(format!("a mixture is {FORMS}")))?;
+        let fields: Vec<&str> = body.split(':').collect();
+        let mixture = match fields.as_slice() {
+            ["ring8"] => Mixture::RING8,
+            ["grid25"] => Mixture::GRID25,
+            [kind @ ("ring" | "grid"), count, length, std] => {
+                let count: usize = count.parse().map_err(|_| {
+                    refuse(format!("the mode count `{count}` is not a whole number"))
+                })?;
+                let length_name = if *kind == "ring" { "radius" } else { "spacing" };
+                let positive = |name: &str, text: &str| -> Result<f64> {
+                    match text.parse::<f64>() {
+                        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+                        _ => Err(refuse(format!(
+                            "the {name} `{text}` is not a positive number"
+                        ))),
+                    }
+                };
+                let length = positive(length_name, length)?;
+                let std = positive("standard deviation", std)?;
+                if count == 0 {
+                    return Err(refuse("a mixture needs at least one mode".to_string()));
+                }
+                if *kind == "ring" {
+                    Mixture::Ring {
+                        modes: count,
+                        radius: length,
+                        std,
+                    }
+                } else {
+                    Mixture::Grid {
+                        side: count,
+                        spacing: length,
+                        std,
+                    }
+                }
+            }
+            _ => return Err(refuse(format!("a mixture is {FORMS}"))),
+        };
+        let reach = 3.0 * mixture.std();
+        if let Some(gap) = mixture.nearest_gap()
+            && 2.0 * reach >= gap
+        {
+            return Err(refuse(format!(
+                "neighbouring modes are {gap:.4} apart, so their high-quality discs (3 std = \
+                 {reach:.4} each) overlap; use a smaller standard deviation or wider modes"
+            )));
+        }
+        if mixture.modes() > 100_000 {
+            return Err(refuse(format!(
+                "{} modes; at most 100 000 are measured",
+                mixture.modes()
+            )));
+        }
+        Ok(mixture)
+    }
+
+    /// How many Gaussians it has.
+    pub fn modes(&self) -> usize {
+        match *self {
+            Mixture::Ring { modes, .. } => modes,
+            Mixture::Grid { side, .. } => side * side,
+        }
+    }
+
+    /// The distance between neighbouring centres; `None` with one mode.
+    fn nearest_gap(&self) -> Option<f64> {
+        match *self {
+            Mixture::Ring { modes, radius, .. } if modes > 1 => {
+                Some(2.0 * radius * (std::f64::consts::PI / modes as f64).sin())
+            }
+            Mixture::Grid { side, spacing, .. } if side > 1 => Some(spacing),
+            _ => None,
         }
     }
 
     pub fn centres(&self) -> Vec<[f64; 2]> {
-        match self {
-            Mixture::Ring8 => (0..8)
+        match *self {
+            Mixture::Ring { modes, radius, .. } => (0..modes)
                 .map(|i| {
-                    let a = i as f64 * std::f64::consts::TAU / 8.0;
-                    [a.cos(), a.sin()]
+                    let a = i as f64 * std::f64::consts::TAU / modes as f64;
+                    [radius * a.cos(), radius * a.sin()]
                 })
                 .collect(),
-            Mixture::Grid25 => (0..25)
-                .map(|i| [-4.0 + 2.0 * (i / 5) as f64, -4.0 + 2.0 * (i % 5) as f64])
-                .collect(),
+            Mixture::Grid { side, spacing, .. } => {
+                let first = -spacing * (side - 1) as f64 / 2.0;
+                (0..side * side)
+                    .map(|i| {
+                        [
+                            first + spacing * (i / side) as f64,
+                            first + spacing * (i % side) as f64,
+                        ]
+                    })
+                    .collect()
+            }
         }
     }
 
     pub fn std(&self) -> f64 {
-        match self {
-            Mixture::Ring8 => 0.01,
-            Mixture::Grid25 => 0.05,
+        match *self {
+            Mixture::Ring { std, .. } | Mixture::Grid { std, .. } => std,
         }
     }
 
     /// Half the side of a square that shows every mode with a margin.
     pub fn extent(&self) -> f64 {
-        match self {
-            Mixture::Ring8 => 1.5,
-            Mixture::Grid25 => 6.0,
+        let outermost = match *self {
+            Mixture::Ring { radius, .. } => radius,
+            Mixture::Grid { side, spacing, .. } => spacing * (side - 1) as f64 / 2.0,
+        };
+        let margin = match *self {
+            Mixture::Ring { radius, .. } => 0.5 * radius,
+            Mixture::Grid { spacing, .. } => spacing,
+        };
+        outermost + margin.max(4.0 * self.std())
+    }
+
+    /// The spec naming it, after `mixture:`: `ring8`, `grid25`, `ring:K:RADIUS:STD` or
+    /// `grid:N:SPACING:STD`; [`Mixture::parse`] reads it back.
+    pub fn name(&self) -> String {
+        match *self {
+            m if m == Mixture::RING8 => "ring8".to_string(),
+            m if m == Mixture::GRID25 => "grid25".to_string(),
+            Mixture::Ring {
+                modes, radius, std, ..
+            } => format!("ring:{modes}:{radius}:{std}"),
+            Mixture::Grid { side, spacing, std } => format!("grid:{side}:{spacing}:{std}"),
         }
     }
 
-    /// The data spec naming it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Mixture::Ring8 => "ring8",
-            Mixture::Grid25 => "grid25",
-        }
+    /// A name fit for a directory: [`Mixture::name`] with `-` for `:`.
+    pub fn file_name(&self) -> String {
+        self.name().replace(':', "-")
     }
 
     /// `n` points, each from a uniformly chosen mode.

@@ -59,6 +59,14 @@ pub const KINDS: &[(&str, &str)] = &[
     ("mixture:ring8", "2-D points from 8 Gaussians on a circle"),
     ("mixture:grid25", "2-D points from 25 Gaussians on a grid"),
     (
+        "mixture:ring:K:RADIUS:STD",
+        "K Gaussians of standard deviation STD on a circle of RADIUS",
+    ),
+    (
+        "mixture:grid:N:SPACING:STD",
+        "N × N Gaussians of standard deviation STD, SPACING apart",
+    ),
+    (
         "cyclegan:DIR",
         "with model cyclegan: the domains DIR/trainA and DIR/trainB",
     ),
@@ -103,7 +111,7 @@ impl DataSpec {
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_else(|| "folder".to_string()),
-            DataSpec::Mixture(m) => m.name().to_string(),
+            DataSpec::Mixture(m) => m.file_name(),
             // As run names have called CycleGAN runs since before the domains had a type.
             DataSpec::Domains(_) => "data".to_string(),
         }

@@ -301,7 +301,7 @@ fn the_data_spec_is_parsed_once_and_written_back_as_it_was_given() {
     let keys: TrainOverrides = toml::from_str("data = \"mixture:ring8\"").unwrap();
     assert_eq!(
         keys.data,
-        Some(DataSpec::Mixture(ganforge::data::mixture::Mixture::Ring8))
+        Some(DataSpec::Mixture(ganforge::data::mixture::Mixture::RING8))
     );
     let err = toml::from_str::<TrainOverrides>("data = \"photos\"")
         .unwrap_err()

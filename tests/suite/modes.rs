@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 #[test]
 fn a_perfect_sampler_captures_every_mode() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    for (mixture, modes) in [(Mixture::Ring8, 8), (Mixture::Grid25, 25)] {
+    for (mixture, modes) in [(Mixture::RING8, 8), (Mixture::GRID25, 25)] {
         let c = mode_coverage(mixture, &mixture.sample(&mut rng, 2500));
         assert_eq!((c.modes_captured, c.modes), (modes, modes));
         // Within 3σ of the centre in 2-D: 1 − e^(−9/2) ≈ 0.989.
@@ -18,29 +18,130 @@ fn a_perfect_sampler_captures_every_mode() {
 
 #[test]
 fn a_two_mode_sampler_is_caught() {
-    let centres = Mixture::Ring8.centres();
+    let centres = Mixture::RING8.centres();
     let samples: Vec<[f64; 2]> = (0..100).map(|i| centres[i % 2]).collect();
-    let c = mode_coverage(Mixture::Ring8, &samples);
+    let c = mode_coverage(Mixture::RING8, &samples);
     assert_eq!(c.modes_captured, 2);
     assert_eq!(c.high_quality, 1.0);
     assert!((c.reverse_kl - 4f64.ln()).abs() < 1e-12, "log(8 / 2)");
 
     let lost = vec![[10.0, 10.0]; 50];
-    let c = mode_coverage(Mixture::Ring8, &lost);
+    let c = mode_coverage(Mixture::RING8, &lost);
     assert_eq!((c.modes_captured, c.high_quality), (0, 0.0));
     assert!(c.reverse_kl.is_infinite());
 }
 
 #[test]
 fn mixture_specs_parse_or_name_the_valid_ones() {
-    assert_eq!(Mixture::parse("mixture:grid25").unwrap(), Mixture::Grid25);
+    assert_eq!(Mixture::parse("mixture:grid25").unwrap(), Mixture::GRID25);
     let err = Mixture::parse("mixture:ring9").unwrap_err().to_string();
     assert!(
         err.contains("mixture:ring8") && err.contains("mixture:grid25"),
         "{err}"
     );
-    let grid = Mixture::Grid25.centres();
+    let grid = Mixture::GRID25.centres();
     assert!(grid.contains(&[-4.0, 4.0]) && grid.contains(&[0.0, 0.0]));
+}
+
+#[test]
+fn any_ring_or_grid_parses_with_its_centres_and_threshold() {
+    // The named ones are the general forms with PacGAN's numbers.
+    assert_eq!(
+        Mixture::parse("mixture:ring:8:1:0.01").unwrap(),
+        Mixture::RING8
+    );
+    assert_eq!(
+        Mixture::parse("mixture:grid:5:2:0.05").unwrap(),
+        Mixture::GRID25
+    );
+    assert_eq!(Mixture::RING8.name(), "ring8");
+
+    let ring = Mixture::parse("mixture:ring:4:2.5:0.1").unwrap();
+    assert_eq!(ring.modes(), 4);
+    assert_eq!(ring.name(), "ring:4:2.5:0.1");
+    assert_eq!(
+        Mixture::parse(&format!("mixture:{}", ring.name())).unwrap(),
+        ring
+    );
+    let centres = ring.centres();
+    let expected = [[2.5, 0.0], [0.0, 2.5], [-2.5, 0.0], [0.0, -2.5]];
+    for (c, e) in centres.iter().zip(expected) {
+        assert!(
+            (c[0] - e[0]).abs() < 1e-12 && (c[1] - e[1]).abs() < 1e-12,
+            "{c:?}"
+        );
+    }
+    // High quality is within 3 of the given std: 0.29 from a centre counts, 0.31 does not.
+    let c = mode_coverage(ring, &[[2.5 + 0.29, 0.0], [0.0, 2.5 + 0.31]]);
+    assert_eq!((c.modes_captured, c.high_quality), (1, 0.5));
+
+    let grid = Mixture::parse("mixture:grid:3:1.5:0.02").unwrap();
+    assert_eq!(grid.modes(), 9);
+    let centres = grid.centres();
+    assert!(centres.contains(&[-1.5, -1.5]) && centres.contains(&[0.0, 0.0]));
+    assert!(centres.contains(&[1.5, 1.5]) && !centres.contains(&[2.0, 0.0]));
+    // (0.7, 0.05) is nearest (0, 0) (0.70 against 0.80 from (1.5, 0)) but beyond its 3 std
+    // (0.06), so it is not high quality; (1.49, 0.01) is within 3 std of (1.5, 0).
+    let c = mode_coverage(grid, &[[0.7, 0.05], [1.49, 0.01]]);
+    assert_eq!((c.modes_captured, c.high_quality), (1, 0.5));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let c = mode_coverage(grid, &grid.sample(&mut rng, 900));
+    assert_eq!(c.modes_captured, 9);
+    assert!((c.high_quality - 0.989).abs() < 0.02, "{c:?}");
+
+    // The data spec round-trips through its text and names a directory without colons.
+    let spec = DataSpec::parse("mixture:grid:3:1.5:0.02").unwrap();
+    assert_eq!(spec.to_string(), "mixture:grid:3:1.5:0.02");
+    assert_eq!(spec.short_name(), "grid-3-1.5-0.02");
+}
+
+#[test]
+fn only_the_papers_benchmarks_have_published_rows() {
+    use ganforge::bench::modes::published_rows;
+    assert_eq!(published_rows("mixture:grid25")[1].name, "PacGAN4");
+    assert_eq!(published_rows("mixture:grid25")[1].reverse_kl, 0.04);
+    assert_eq!(published_rows("stacked-digits")[0].modes, 1000.0);
+    assert!(published_rows("mixture:ring:8:1:0.02").is_empty());
+}
+
+#[test]
+fn bad_mixture_specs_are_refused_by_name() {
+    for (spec, says) in [
+        ("mixture:ring:0:1:0.01", "at least one mode"),
+        ("mixture:grid:0:1:0.01", "at least one mode"),
+        (
+            "mixture:ring:8:1:-0.01",
+            "standard deviation `-0.01` is not a positive number",
+        ),
+        (
+            "mixture:ring:8:1:0",
+            "standard deviation `0` is not a positive number",
+        ),
+        ("mixture:grid:5:2:nan", "standard deviation `nan`"),
+        (
+            "mixture:ring:8:-1:0.01",
+            "radius `-1` is not a positive number",
+        ),
+        (
+            "mixture:grid:5:inf:0.05",
+            "spacing `inf` is not a positive number",
+        ),
+        (
+            "mixture:ring:eight:1:0.01",
+            "mode count `eight` is not a whole number",
+        ),
+        ("mixture:ring:-8:1:0.01", "mode count `-8`"),
+        ("mixture:ring:8:1", "mixture:ring:K:RADIUS:STD"),
+        ("mixture:grid:5:2:0.05:1", "mixture:grid:N:SPACING:STD"),
+        ("mixture:spiral:5:2:0.05", "mixture:ring:K:RADIUS:STD"),
+        ("mixture:", "mixture:ring8"),
+        // 8 modes on the unit circle are 0.765 apart: 3 std of 0.2 each overlap.
+        ("mixture:ring:8:1:0.2", "overlap"),
+        ("mixture:grid:5:0.5:0.1", "overlap"),
+    ] {
+        let err = DataSpec::parse(spec).unwrap_err().to_string();
+        assert!(err.contains(spec) && err.contains(says), "{spec}: {err}");
+    }
 }
 
 use burn::prelude::*;
@@ -105,7 +206,7 @@ fn a_mixture_is_a_fixed_labelled_set_of_points_with_its_own_preset() {
     let (a, b) = (load(), load());
     assert_eq!((a.len(), a.channels, a.spatial), (500, 2, 1));
     assert_eq!(a.image(17), b.image(17), "the same set every time");
-    let centres = Mixture::Grid25.centres();
+    let centres = Mixture::GRID25.centres();
     let labels = a.labels.as_ref().unwrap();
     for i in 0..a.len() {
         let p = a.image(i);
@@ -330,6 +431,13 @@ fn the_mixture_benchmark_runs_every_cell_reproducibly_and_writes_its_report() {
     let table = std::fs::read_to_string(out.join("modes.md")).unwrap();
     assert!(
         table.contains("| plain | 2 |") && table.contains("| pack 2 | 2 |"),
+        "{table}"
+    );
+    // The paper's rows stand beside the measured ones.
+    assert!(
+        table.contains("PacGAN, Table 1")
+            && table.contains("| GAN | 6.3 | 98.2% | 0.45 |")
+            && table.contains("| PacGAN2 | 7.9 | 95.6% | 0.07 |"),
         "{table}"
     );
     let cells = csv::Reader::from_path(out.join("cells.csv"))
