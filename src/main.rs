@@ -195,10 +195,12 @@ struct BenchModesArgs {
     /// Packing degrees to compare, 1 being the plain GAN [default: 1,2,3,4; 1,2 for stacked digits]
     #[arg(long, value_delimiter = ',')]
     pack: Option<Vec<usize>>,
-    /// Seeds per packing degree [default: 3 for mixtures, 2 for stacked digits]
+    /// Seeds per packing degree [default: 3 for mixtures, 2 for stacked digits; 10 with
+    /// `--protocol pacgan`]
     #[arg(long)]
     seeds: Option<usize>,
-    /// Training iterations of each run [default: 3000 for mixtures, 2000 for stacked digits]
+    /// Training iterations of each run [default: 3000 for mixtures, 2000 for stacked digits;
+    /// 400 000 and 100 000 with `--protocol pacgan`]
     #[arg(long)]
     steps: Option<usize>,
     /// Samples measured per run [default: 2500 for mixtures, 10000 for stacked digits]
@@ -207,6 +209,10 @@ struct BenchModesArgs {
     /// Runs trained at once [default: the number of cores]
     #[arg(long)]
     jobs: Option<usize>,
+    /// The settings of each run: ganforge's presets in minutes (`fast`), or the paper's own
+    /// (`pacgan`: its learning rates, batches and 400 000 or 100 000 iterations, 10 seeds; hours)
+    #[arg(long, value_enum, default_value = "fast")]
+    protocol: ganforge::bench::modes::Protocol,
     /// Stacked digits: the digits judge that reads each channel [default: judges/digits_s16_c1]
     #[arg(long, value_name = "DIR|FILE.safetensors")]
     classifier: Option<PathBuf>,
@@ -666,7 +672,7 @@ fn run_translate(args: TranslateArgs) -> anyhow::Result<()> {
 fn run_bench_modes(args: BenchModesArgs) -> anyhow::Result<()> {
     use ganforge::bench::modes::{ModesBenchOptions, default_out, run_modes_bench, write_report};
     let device = args.device.unwrap_or_else(DeviceChoice::default_available);
-    let mut options = ModesBenchOptions::for_data(&args.data, device)?;
+    let mut options = ModesBenchOptions::for_protocol(&args.data, device, args.protocol)?;
     if let Some(pack) = args.pack {
         options.packs = pack;
     }

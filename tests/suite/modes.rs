@@ -105,6 +105,39 @@ fn only_the_papers_benchmarks_have_published_rows() {
 }
 
 #[test]
+fn the_papers_protocol_sets_its_rates_batches_and_lengths() {
+    use ganforge::bench::modes::{Protocol, cell_config};
+    let fast = ModesBenchOptions::for_data("mixture:grid25", DeviceChoice::Cpu).unwrap();
+    assert_eq!(
+        (fast.protocol, fast.steps, fast.seeds),
+        (Protocol::Fast, 3000, 3)
+    );
+    let paper =
+        ModesBenchOptions::for_protocol("mixture:grid25", DeviceChoice::Cpu, Protocol::Pacgan)
+            .unwrap();
+    assert_eq!((paper.steps, paper.seeds), (400_000, 10));
+    let c = cell_config(&paper, 4, 7).unwrap();
+    assert_eq!((c.optimiser.lr_d, c.optimiser.lr_g), (1e-4, 1e-4));
+    assert_eq!((c.optimiser.beta1, c.optimiser.beta2), (0.8, 0.999));
+    assert_eq!((c.schedule.batch, c.remedies.pack), (400, 4));
+    assert_eq!(c.remedies.g_ema, None, "the paper samples G itself");
+    assert_eq!(c.networks.model, ModelKind::Mlp);
+    // The fast protocol keeps the preset's average of G.
+    assert_eq!(cell_config(&fast, 1, 0).unwrap().remedies.g_ema, Some(0.99));
+
+    let stacked =
+        ModesBenchOptions::for_protocol("stacked-digits", DeviceChoice::Cpu, Protocol::Pacgan)
+            .unwrap();
+    assert_eq!(stacked.steps, 100_000);
+    let c = cell_config(&stacked, 2, 0).unwrap();
+    assert_eq!((c.networks.capacity, c.schedule.gen_updates), (64, 2));
+    assert_eq!(
+        (c.schedule.batch, c.optimiser.lr_g, c.optimiser.beta1),
+        (128, 2e-4, 0.5)
+    );
+}
+
+#[test]
 fn bad_mixture_specs_are_refused_by_name() {
     for (spec, says) in [
         ("mixture:ring:0:1:0.01", "at least one mode"),
