@@ -263,6 +263,8 @@ train_keys! {
         progress_interval: usize => usize = 80,
         /// Iterations between checkpoints (one is always written at the end)
         checkpoint_interval: usize => usize = 200,
+        /// Complete checkpoints kept on disk, the newest ones (at least 1; the default keeps the one before the newest, in case the newest is damaged)
+        keep_checkpoints: usize => usize = 2,
         /// Seed of the weights, the noise and the batch order
         seed: u64 => u64 = 42,
         /// Noise distribution
@@ -848,6 +850,7 @@ impl TrainConfig {
             ("iterations_per_epoch", self.schedule.iterations_per_epoch),
             ("epochs", self.schedule.epochs),
             ("checkpoint_interval", self.schedule.checkpoint_interval),
+            ("keep_checkpoints", self.schedule.keep_checkpoints),
         ] {
             check(value > 0, key, "is 0: it must be at least 1")?;
         }

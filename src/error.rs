@@ -51,6 +51,21 @@ pub enum GanError {
     RunExists(PathBuf),
 
     #[error(
+        "{run} is being written by {holder}: one run directory has one writer at a time, so nothing was changed; wait for it to finish (or stop it), then `ganforge train --resume --out {run}`", run = run.display()
+    )]
+    RunLocked { run: PathBuf, holder: String },
+
+    #[error(
+        "no space left on the disk for {path}: {free} free there, and a checkpoint needs {needed}; the partial files were removed and the last complete checkpoint is kept. Free space (or lower `keep_checkpoints`), then resume with `ganforge train --resume --out {run}`", path = path.display(), run = run.display()
+    )]
+    DiskFull {
+        path: PathBuf,
+        run: PathBuf,
+        free: String,
+        needed: String,
+    },
+
+    #[error(
         "{path} is not a ganforge run ({reason}): point `--run`/`--out` at a directory made by `ganforge train`"
     )]
     NotARun { path: PathBuf, reason: String },
@@ -63,11 +78,12 @@ pub enum GanError {
     )]
     ResumeChange(String),
 
-    #[error("{context}: {source}")]
+    // The cause is in the message and not also a `source`, so that a chain printer (anyhow's
+    // `{:#}`) says it once.
+    #[error("{context}: {cause}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error("{0}")]
@@ -85,7 +101,7 @@ impl GanError {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         GanError::Io {
             context: context.into(),
-            source,
+            cause: source,
         }
     }
 }

@@ -216,20 +216,24 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
             .map_err(|e| GanError::io(format!("cannot create {}", parent.display()), e))?;
     }
     write_atomic(&grid_path, &grid)?;
-    let mut each_paths = Vec::new();
-    if let Some(each) = &options.each {
-        std::fs::create_dir_all(each)
-            .map_err(|e| GanError::io(format!("cannot create {}", each.display()), e))?;
-        for (i, (png, label)) in singles.iter().enumerate() {
-            let name = match label {
-                Some(label) => format!("sample_{i:05}_class{label}.png"),
-                None => format!("sample_{i:05}.png"),
-            };
-            let path = each.join(name);
-            write_atomic(&path, png)?;
-            each_paths.push(path);
+    let each_paths = match &options.each {
+        // The folder appears complete or not at all.
+        Some(each) => {
+            let files: Vec<(PathBuf, Vec<u8>)> = singles
+                .into_iter()
+                .enumerate()
+                .map(|(i, (png, label))| {
+                    let name = match label {
+                        Some(label) => format!("sample_{i:05}_class{label}.png"),
+                        None => format!("sample_{i:05}.png"),
+                    };
+                    (PathBuf::from(name), png)
+                })
+                .collect();
+            crate::output::write_folder_atomic(each, &files)?
         }
-    }
+        None => Vec::new(),
+    };
     Ok(SampleResult {
         grid: grid_path,
         each: each_paths,

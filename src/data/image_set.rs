@@ -26,6 +26,9 @@ pub struct LoadOptions {
     pub background: Background,
 }
 
+/// Below this many images a run warns that it can only memorise them ([`ImageSet::size_warning`]).
+pub const FEW_IMAGES: usize = 100;
+
 impl LoadOptions {
     /// Every image at `spatial`×`spatial`×`channels`, transparency on the default background.
     pub fn new(spatial: usize, channels: usize) -> Self {
@@ -116,6 +119,30 @@ impl ImageSet {
     }
 
     /// A one-line account of what was loaded, for the start of a run.
+    /// The warning a run on this data needs when it is too small to learn a distribution from:
+    /// fewer images than the batch (each batch repeats them), or a handful (under
+    /// [`FEW_IMAGES`]). Either way G can at best copy them: memorisation, not new images. `None`
+    /// for data of a healthy size.
+    pub fn size_warning(&self, batch: usize) -> Option<String> {
+        let n = self.len;
+        let what = if n == 1 {
+            "one image".to_string()
+        } else {
+            format!("{n} images")
+        };
+        if n < batch {
+            Some(format!(
+                "warning: the data is {what}, fewer than the batch of {batch}: every batch holds the same images again, so G can only learn to copy them (memorisation), and D sees no variety. Add images (hundreds at least), or lower --batch to {n} or less to at least stop the repeats"
+            ))
+        } else if n < FEW_IMAGES {
+            Some(format!(
+                "warning: the data is only {what}: a GAN trained on so few learns to copy them (memorisation) rather than to draw new ones. Add images (hundreds at least); `--augment translation` delays D's memorising them"
+            ))
+        } else {
+            None
+        }
+    }
+
     pub fn summary(&self) -> String {
         let classes = if self.class_names.is_empty() {
             "no classes".to_string()

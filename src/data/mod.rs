@@ -17,7 +17,7 @@ use mixture::Mixture;
 pub use background::Background;
 pub(crate) use folder::square_to_pixels;
 pub use folder::{MAX_DECODE_BYTES, MAX_SIDE, decode_file};
-pub use image_set::{ImageSet, LoadOptions, SkippedFile};
+pub use image_set::{FEW_IMAGES, ImageSet, LoadOptions, SkippedFile};
 
 /// Where images come from, parsed from `--data`.
 #[derive(Debug, Clone, PartialEq, Eq)]

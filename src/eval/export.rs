@@ -10,7 +10,6 @@ use super::judge::default_judge_dir;
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
 use crate::output::run_dir::RunDir;
-use crate::output::write_atomic;
 use crate::sample::{Draw, generate, image_png};
 
 /// What an export wrote.
@@ -89,13 +88,16 @@ pub fn export(
         .map(|(p, _)| image_png(p, config.input.channels, config.input.spatial))
         .collect::<Result<Vec<_>>>()?;
     let mut per_class: Vec<(String, usize)> = names.iter().map(|n| (n.clone(), 0)).collect();
-    for (i, (png, &label)) in pngs.iter().zip(&labels).enumerate() {
-        let folder = out.join(&names[label]);
-        std::fs::create_dir_all(&folder)
-            .map_err(|e| GanError::io(format!("cannot create {}", folder.display()), e))?;
-        write_atomic(&folder.join(format!("synthetic_{i:06}.png")), png)?;
+    let mut files = Vec::with_capacity(pngs.len());
+    for (i, (png, &label)) in pngs.into_iter().zip(&labels).enumerate() {
+        files.push((
+            PathBuf::from(&names[label]).join(format!("synthetic_{i:06}.png")),
+            png,
+        ));
         per_class[label].1 += 1;
     }
+    // The folder appears complete or not at all, whatever stops the export.
+    crate::output::write_folder_atomic(out, &files)?;
     Ok(Export {
         per_class,
         judge_labelled: !conditional,

@@ -80,11 +80,14 @@ pub(crate) fn optimizer_bytes(optim: &ModuleOptimizer, path_hint: &Path) -> Resu
 
 /// Writes a checkpoint of `files` (name, bytes) and `state` under `checkpoints`, atomically: into
 /// a hidden temporary directory, synced, renamed into place, and only then named in `latest`;
-/// the checkpoint before stays until then. Older ones are removed. Returns its directory.
+/// the checkpoint before stays until then. Of the complete ones, the newest `keep` (at least 1)
+/// stay and older ones go. A failed write removes its partial directory at once; on a full disk
+/// the error says how much is free and how much a checkpoint needs. Returns its directory.
 pub(crate) fn save_files(
     checkpoints: &Path,
     state: &CheckpointState,
     files: &[(&str, Vec<u8>)],
+    keep: usize,
 ) -> Result<PathBuf> {
     let mut state = state.clone();
     state.checksums = files
@@ -93,39 +96,98 @@ pub(crate) fn save_files(
         .collect();
     let name = format!("step_{:07}", state.step);
     let tmp = checkpoints.join(format!(".tmp_{name}"));
-    let fin = checkpoints.join(&name);
-    let io = |what: &str, e: std::io::Error| GanError::io(format!("cannot {what}"), e);
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| io("clear an old temporary checkpoint", e))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(|e| io("create a checkpoint directory", e))?;
-    for (file, bytes) in files {
-        write_atomic(&tmp.join(file), bytes)?;
-    }
     let state_toml = toml::to_string(&state).expect("checkpoint state serialises");
-    write_atomic(&tmp.join(STATE), state_toml.as_bytes())?;
-    sync_dir(&tmp);
-
-    if fin.exists() {
-        std::fs::remove_dir_all(&fin).map_err(|e| io("replace a checkpoint", e))?;
+    let needed: u64 =
+        files.iter().map(|(_, b)| b.len() as u64).sum::<u64>() + state_toml.len() as u64;
+    let fin = checkpoints.join(&name);
+    if let Err((file, error)) = write_checkpoint_dir(&tmp, files, &state_toml)
+        .and_then(|()| move_into_place(checkpoints, &tmp, &fin, &name))
+    {
+        // Nothing partial stays: the temporary directory goes at once, whatever failed.
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(disk_full_or(error, &file, checkpoints, needed));
     }
-    std::fs::rename(&tmp, &fin).map_err(|e| io("move a checkpoint into place", e))?;
-    sync_dir(checkpoints);
-    let previous = latest_name(checkpoints).ok().flatten();
-    write_atomic(&checkpoints.join(LATEST), name.as_bytes())?;
-    sync_dir(checkpoints);
 
-    // Keep the new checkpoint and the one before it; older ones go.
-    if let Ok(entries) = std::fs::read_dir(checkpoints) {
-        for entry in entries.flatten() {
-            let n = entry.file_name().to_string_lossy().to_string();
-            let keep = n == name || Some(&n) == previous.as_ref();
-            if n.starts_with("step_") && !keep {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
+    // Keep the newest `keep` complete checkpoints (the one just written among them).
+    let mut complete: Vec<String> = std::fs::read_dir(checkpoints)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with("step_"))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Zero-padded steps: the names sort as the steps do.
+    complete.sort();
+    let excess = complete.len().saturating_sub(keep.max(1));
+    for old in complete.iter().take(excess).filter(|n| **n != name) {
+        let _ = std::fs::remove_dir_all(checkpoints.join(old));
     }
     Ok(fin)
+}
+
+/// A failure while writing a checkpoint, with the file being written.
+type WriteFailure = (PathBuf, GanError);
+
+/// Every file of a checkpoint, and its state, into the (fresh) directory `tmp`.
+fn write_checkpoint_dir(
+    tmp: &Path,
+    files: &[(&str, Vec<u8>)],
+    state_toml: &str,
+) -> std::result::Result<(), WriteFailure> {
+    let io = |what: &str, e: std::io::Error| {
+        (tmp.to_path_buf(), GanError::io(format!("cannot {what}"), e))
+    };
+    if tmp.exists() {
+        std::fs::remove_dir_all(tmp).map_err(|e| io("clear an old temporary checkpoint", e))?;
+    }
+    std::fs::create_dir_all(tmp).map_err(|e| io("create a checkpoint directory", e))?;
+    let state = [(STATE, state_toml.as_bytes())];
+    let all = files.iter().map(|(f, b)| (*f, b.as_slice())).chain(state);
+    for (file, bytes) in all {
+        let path = tmp.join(file);
+        write_atomic(&path, bytes).map_err(|e| (path, e))?;
+    }
+    sync_dir(tmp);
+    Ok(())
+}
+
+/// Renames the complete `tmp` to `fin` and names it in `latest`.
+fn move_into_place(
+    checkpoints: &Path,
+    tmp: &Path,
+    fin: &Path,
+    name: &str,
+) -> std::result::Result<(), WriteFailure> {
+    let io = |what: &str, e: std::io::Error| {
+        (fin.to_path_buf(), GanError::io(format!("cannot {what}"), e))
+    };
+    if fin.exists() {
+        std::fs::remove_dir_all(fin).map_err(|e| io("replace a checkpoint", e))?;
+    }
+    std::fs::rename(tmp, fin).map_err(|e| io("move a checkpoint into place", e))?;
+    sync_dir(checkpoints);
+    let latest = checkpoints.join(LATEST);
+    write_atomic(&latest, name.as_bytes()).map_err(|e| (latest, e))?;
+    sync_dir(checkpoints);
+    Ok(())
+}
+
+/// `error` as [`GanError::DiskFull`] when it is a full disk, naming `file`, the free space and
+/// what a checkpoint of `needed` bytes takes; otherwise unchanged.
+fn disk_full_or(error: GanError, file: &Path, checkpoints: &Path, needed: u64) -> GanError {
+    match &error {
+        GanError::Io { cause, .. } if cause.kind() == std::io::ErrorKind::StorageFull => {
+            GanError::DiskFull {
+                path: file.to_path_buf(),
+                run: checkpoints.parent().unwrap_or(checkpoints).to_path_buf(),
+                free: super::free_space_text(checkpoints),
+                needed: super::byte_size(needed),
+            }
+        }
+        _ => error,
+    }
 }
 
 fn latest_name(checkpoints: &Path) -> Result<Option<String>> {

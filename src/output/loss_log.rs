@@ -180,11 +180,20 @@ impl<R: LogRecord> LossLog<R> {
             .map_err(|e| GanError::Output(format!("{} is malformed: {e}", path.display())))
     }
 
+    /// The rows of a log up to the first that does not parse: a process killed (or stopped by a
+    /// full disk) while appending can leave its last row torn, and a resumed run runs that step
+    /// again anyway.
+    fn read_complete_rows(path: &Path) -> Result<Vec<R>> {
+        let mut reader = csv::Reader::from_path(path)
+            .map_err(|e| GanError::Output(format!("cannot read {}: {e}", path.display())))?;
+        Ok(reader.deserialize().map_while(|r| r.ok()).collect())
+    }
+
     /// Reopens the log of a resumed run, dropping rows after the checkpoint's step (those
     /// iterations are run again).
     pub fn resume(path: &Path, up_to_step: usize) -> Result<Self> {
         let mut rows = if path.exists() {
-            Self::read(path)?
+            Self::read_complete_rows(path)?
         } else {
             Vec::new()
         };

@@ -6,6 +6,7 @@ pub mod loss_log;
 pub mod plot;
 pub mod report;
 pub mod run_dir;
+pub mod run_lock;
 pub mod scatter;
 
 use std::io::Write;
@@ -20,15 +21,142 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .ok_or_else(|| GanError::Output(format!("{} is not a file path", path.display())))?;
     let tmp = path.with_file_name(format!(".{}.tmp", file_name.to_string_lossy()));
-    let context = || format!("cannot write {}", path.display());
-    let mut file = std::fs::File::create(&tmp).map_err(|e| GanError::io(context(), e))?;
+    let fail = |e: std::io::Error| {
+        // Nothing partial stays behind, whatever failed.
+        let _ = std::fs::remove_file(&tmp);
+        let context = if e.kind() == std::io::ErrorKind::StorageFull {
+            format!(
+                "cannot write {} ({} bytes): the disk is full, {} free there",
+                path.display(),
+                bytes.len(),
+                free_space_text(path)
+            )
+        } else {
+            format!("cannot write {}", path.display())
+        };
+        GanError::io(context, e)
+    };
+    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
     file.write_all(bytes)
         .and_then(|_| file.sync_all())
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            GanError::io(context(), e)
-        })?;
-    std::fs::rename(&tmp, path).map_err(|e| GanError::io(context(), e))
+        .map_err(fail)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// Writes a new folder of files, so that `out` appears complete or not at all: the files go into
+/// a hidden sibling (`.NAME.partial`), each synced, and the folder is renamed to `out` at the end.
+/// `out` must be missing or empty ([`require_empty_dir`] first). On a failure the partial folder is
+/// removed; one that a killed process left is removed by the next writer of the same `out`.
+/// `files` are (path relative to `out`, bytes). Returns the files' final paths.
+pub fn write_folder_atomic(
+    out: &Path,
+    files: &[(std::path::PathBuf, Vec<u8>)],
+) -> Result<Vec<std::path::PathBuf>> {
+    let name = out
+        .file_name()
+        .ok_or_else(|| GanError::Output(format!("{} is not a folder path", out.display())))?;
+    let tmp = out.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    let create = |dir: &Path| {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| GanError::io(format!("cannot create {}", dir.display()), e))
+    };
+    let written = (|| {
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| {
+                GanError::io(
+                    format!("cannot remove the partial folder {}", tmp.display()),
+                    e,
+                )
+            })?;
+        }
+        create(&tmp)?;
+        for (relative, bytes) in files {
+            let path = tmp.join(relative);
+            if let Some(parent) = path.parent() {
+                create(parent)?;
+            }
+            write_atomic(&path, bytes)?;
+        }
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            create(parent)?;
+        }
+        // An empty `out` is replaced by the rename; a non-empty one was refused before.
+        if out.is_dir() {
+            std::fs::remove_dir(out)
+                .map_err(|e| GanError::io(format!("cannot replace {}", out.display()), e))?;
+        }
+        std::fs::rename(&tmp, out)
+            .map_err(|e| GanError::io(format!("cannot move {} into place", out.display()), e))
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    Ok(files
+        .iter()
+        .map(|(relative, _)| out.join(relative))
+        .collect())
+}
+
+/// Bytes free for this user on the filesystem holding `path` (or its nearest existing
+/// ancestor); `None` where the platform cannot say.
+pub fn free_space(path: &Path) -> Option<u64> {
+    let existing = path.ancestors().find(|p| p.exists())?;
+    #[cfg(unix)]
+    {
+        let stat = rustix::fs::statvfs(existing).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = existing;
+        None
+    }
+}
+
+/// [`free_space`] for a message: "1.2 MiB", or "an unknown amount".
+pub fn free_space_text(path: &Path) -> String {
+    free_space(path).map_or_else(|| "an unknown amount".to_string(), byte_size)
+}
+
+/// A byte count for people: "812 B", "3.4 KiB", "10.0 MiB", "1.50 GiB".
+pub fn byte_size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KIB {
+        format!("{bytes} B")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else if b < KIB * KIB * KIB {
+        format!("{:.1} MiB", b / (KIB * KIB))
+    } else {
+        format!("{:.2} GiB", b / (KIB * KIB * KIB))
+    }
+}
+
+/// Removes what an interrupted writer left in `dir`: the hidden temporary files of
+/// [`write_atomic`] (`.NAME.tmp`) and, in a checkpoints directory, partial checkpoints
+/// (`.tmp_step_…/`). Only a run's own writer (holding its lock) calls this. Returns how many
+/// entries went.
+pub fn remove_partial_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let path = entry.path();
+        let gone = if name.starts_with(".tmp_") && path.is_dir() {
+            std::fs::remove_dir_all(&path).is_ok()
+        } else if name.starts_with('.') && name.ends_with(".tmp") && path.is_file() {
+            std::fs::remove_file(&path).is_ok()
+        } else {
+            false
+        };
+        removed += usize::from(gone);
+    }
+    removed
 }
 
 /// True when `path` is something other than a missing or empty directory: a file, or a

@@ -84,10 +84,12 @@ impl Trainer for CycleTrainer {
     }
 
     fn data_lines(&self) -> Vec<String> {
-        vec![
-            format!("domain A: {}", self.a.summary()),
-            format!("domain B: {}", self.b.summary()),
-        ]
+        let batch = self.config().schedule.batch;
+        let mut lines = vec![format!("domain A: {}", self.a.summary())];
+        lines.extend(self.a.size_warning(batch).map(|w| format!("domain A {w}")));
+        lines.push(format!("domain B: {}", self.b.summary()));
+        lines.extend(self.b.size_warning(batch).map(|w| format!("domain B {w}")));
+        lines
     }
 
     fn images_per_iteration(&self) -> usize {

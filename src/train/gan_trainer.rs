@@ -257,7 +257,12 @@ impl Trainer for GanTrainer {
     }
 
     fn data_lines(&self) -> Vec<String> {
-        vec![format!("data: {}", self.data.summary())]
+        let mut lines = vec![format!("data: {}", self.data.summary())];
+        // Points of a mixture are a data set of 100 000; only images can be too few.
+        if !matches!(self.gan.config.input.data, DataSpec::Mixture(_)) {
+            lines.extend(self.data.size_warning(self.gan.config.schedule.batch));
+        }
+        lines
     }
 
     fn images_per_iteration(&self) -> usize {

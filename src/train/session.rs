@@ -16,6 +16,7 @@ use crate::error::{GanError, Result};
 use crate::output::checkpoint::{self, CheckpointState, FORMAT_VERSION};
 use crate::output::loss_log::{LogRecord, LossLog};
 use crate::output::run_dir::RunDir;
+use crate::output::run_lock::RunLock;
 use crate::output::write_atomic;
 
 pub struct TrainOptions {
@@ -32,13 +33,15 @@ pub struct ResumeOptions {
     /// New total of iterations, if the run should go further than configured.
     pub steps: Option<usize>,
     pub epochs: Option<usize>,
+    /// A new number of checkpoints to keep (on a full disk, fewer).
+    pub keep_checkpoints: Option<usize>,
     pub progress: Progress,
 }
 
 impl ResumeOptions {
-    /// The keys a resumed run may change: only its length (`steps`, `epochs`). A run's other
-    /// keys are what its checkpoints were made with, so any other key set in `keys` (or a
-    /// config file, `from_file`) is refused with its name.
+    /// The keys a resumed run may change: its length (`steps`, `epochs`) and how many
+    /// checkpoints it keeps. A run's other keys are what its checkpoints were made with, so any
+    /// other key set in `keys` (or a config file, `from_file`) is refused with its name.
     pub fn from_keys(
         keys: &TrainOverrides,
         from_file: bool,
@@ -52,7 +55,7 @@ impl ResumeOptions {
         if let Some(key) = keys
             .set_keys()
             .into_iter()
-            .find(|k| !matches!(*k, "steps" | "epochs"))
+            .find(|k| !matches!(*k, "steps" | "epochs" | "keep_checkpoints"))
         {
             return Err(GanError::ResumeChange(key.to_string()));
         }
@@ -61,6 +64,7 @@ impl ResumeOptions {
             out,
             steps: keys.steps,
             epochs: keys.epochs,
+            keep_checkpoints: keys.keep_checkpoints,
             progress,
         })
     }
@@ -171,6 +175,9 @@ pub(crate) fn resumed_config(options: &ResumeOptions) -> Result<(RunDir, TrainCo
     if let Some(epochs) = options.epochs {
         config.schedule.epochs = epochs;
     }
+    if let Some(keep) = options.keep_checkpoints {
+        config.schedule.keep_checkpoints = keep;
+    }
     config.validate()?;
     let changed = config != before;
     Ok((run, config, changed))
@@ -189,10 +196,16 @@ pub(crate) fn start<T: Trainer>(
         Some(path) => RunDir::create(path)?,
         None => RunDir::create_numbered(&options.runs_root, &config.run_name())?,
     };
+    // The lock before any file: of two processes that made the same new directory, one writes.
+    let lock = RunLock::acquire(run.root())?;
+    if run.config_path().exists() {
+        // Another process started (and finished) a run here since the directory was checked.
+        return Err(GanError::RunExists(run.root().to_path_buf()));
+    }
     write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
     trainer.write_start_files(&run)?;
     let log = LossLog::create(&run.losses_csv())?;
-    Session::open(run, trainer, log, options.device, options.progress)?.run()
+    Session::open(run, lock, trainer, log, options.device, options.progress)?.run()
 }
 
 /// Continues run `run` of family `T` from its latest checkpoint and trains it.
@@ -202,6 +215,16 @@ pub(crate) fn restart<T: Trainer>(
     changed: bool,
     options: &ResumeOptions,
 ) -> Result<TrainSummary> {
+    // The lock before anything is read for writing: a second writer is refused here, at once.
+    let lock = RunLock::acquire(run.root())?;
+    // What a writer killed (or stopped by a full disk) left half-written goes now.
+    for dir in [
+        run.root().to_path_buf(),
+        run.samples_dir(),
+        run.checkpoints_dir(),
+    ] {
+        crate::output::remove_partial_files(&dir);
+    }
     let device = options.device.device()?;
     let dir = checkpoint::latest(&run.checkpoints_dir())?;
     let state = checkpoint::read_state_of_run(&dir, &config)?;
@@ -210,7 +233,7 @@ pub(crate) fn restart<T: Trainer>(
         write_atomic(&run.config_path(), trainer.config().to_toml().as_bytes())?;
     }
     let log = LossLog::resume(&run.losses_csv(), trainer.step())?;
-    Session::open(run, trainer, log, options.device, options.progress)?.run()
+    Session::open(run, lock, trainer, log, options.device, options.progress)?.run()
 }
 
 /// "started", or "resumed at step N".
@@ -241,6 +264,8 @@ fn diverged_message(step: usize, what: &str, run: &RunDir) -> String {
 /// One training session over a run directory.
 struct Session<T: Trainer> {
     run: RunDir,
+    /// Held for as long as the session writes the run.
+    _lock: RunLock,
     trainer: T,
     log: LossLog<T::Record>,
     console: Console,
@@ -249,6 +274,7 @@ struct Session<T: Trainer> {
 impl<T: Trainer> Session<T> {
     fn open(
         run: RunDir,
+        lock: RunLock,
         trainer: T,
         log: LossLog<T::Record>,
         device: DeviceChoice,
@@ -258,6 +284,7 @@ impl<T: Trainer> Session<T> {
         let console = Console::open(&run, progress, total, trainer.step())?;
         let mut session = Session {
             run,
+            _lock: lock,
             trainer,
             log,
             console,
@@ -376,7 +403,8 @@ impl<T: Trainer> Session<T> {
             seed: config.schedule.seed,
             checksums: Default::default(),
         };
-        checkpoint::save_files(&checkpoints, &state, &files).map(|_| ())
+        let keep = config.schedule.keep_checkpoints;
+        checkpoint::save_files(&checkpoints, &state, &files, keep).map(|_| ())
     }
 
     fn end_epoch(&mut self) -> Result<()> {

@@ -231,6 +231,7 @@ fn a_short_run_on_the_shipped_task_writes_everything_and_lowers_the_cycle_loss()
 
     // Resumed further, it continues from its checkpoint.
     let summary = ganforge::train::resume(ganforge::train::ResumeOptions {
+        keep_checkpoints: None,
         device: DeviceChoice::Cpu,
         out: run.clone(),
         steps: Some(45),

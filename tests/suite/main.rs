@@ -16,6 +16,7 @@ mod modes;
 mod objectives;
 mod penalty;
 mod recipe;
+mod reliability;
 mod remedies;
 mod report;
 mod sample;

@@ -518,6 +518,7 @@ fn a_resumed_modern_run_has_the_same_vectors_augmentation_and_average_as_an_unin
     let split = dir.path().join("split");
     super::train_quiet(config(5), &split);
     ganforge::train::resume(ganforge::train::ResumeOptions {
+        keep_checkpoints: None,
         device: ganforge::device::DeviceChoice::Cpu,
         out: split.clone(),
         steps: Some(8),

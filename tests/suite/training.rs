@@ -260,6 +260,7 @@ fn a_resumed_run_continues_exactly_where_it_stopped() {
     let split = dir.path().join("split");
     train(tiny_config(5), options(&split)).unwrap();
     let resumed = resume(ResumeOptions {
+        keep_checkpoints: None,
         device: DeviceChoice::Cpu,
         out: split.clone(),
         steps: Some(10),
@@ -331,6 +332,7 @@ fn divergence_stops_at_once_and_keeps_the_last_good_checkpoint() {
         .replace("lr_g = 0.0002", "lr_g = 1e20");
     std::fs::write(&config_path, text).unwrap();
     let err = resume(ResumeOptions {
+        keep_checkpoints: None,
         device: DeviceChoice::Cpu,
         out: out.clone(),
         steps: Some(10),
@@ -477,6 +479,7 @@ fn a_damaged_or_foreign_checkpoint_is_refused_before_anything_loads() {
     let err = read_state(&dir).unwrap_err().to_string();
     assert!(err.contains("generator.bpk is damaged"), "{err}");
     let resumed = ganforge::train::resume(ganforge::train::ResumeOptions {
+        keep_checkpoints: None,
         device: ganforge::device::DeviceChoice::Cpu,
         out: run.clone(),
         steps: Some(5),
@@ -530,6 +533,7 @@ fn a_failing_checkpoint_write_is_a_clear_error_and_keeps_the_last_good_one() {
     let checkpoints = run.join("checkpoints");
     std::fs::write(checkpoints.join(".tmp_step_0000006"), b"in the way").unwrap();
     let err = ganforge::train::resume(ganforge::train::ResumeOptions {
+        keep_checkpoints: None,
         device: ganforge::device::DeviceChoice::Cpu,
         out: run.clone(),
         steps: Some(6),
