@@ -245,6 +245,8 @@ train_keys! {
         beta1: f64 => f64 = 0.5,
         /// Adam beta2
         beta2: f64 => f64 = 0.999,
+        /// Step from which both learning rates fall linearly to 0 at the last step; when unset, half the steps for CycleGAN (Zhu et al.) and no decay for the other models
+        lr_decay_start: Option<usize> => usize = "None",
     }
     "Schedule" schedule ScheduleKeys { "How long a run trains, in what batches and steps, and when it writes what."
         /// Batch size
@@ -303,8 +305,6 @@ train_keys! {
         cycle_weight: f64 => f64 = 10.0,
         /// Weight of the identity loss as a share of λ; 0 for none
         identity_weight: f64 => f64 = 0.5,
-        /// Step from which the learning rates fall linearly to 0; half the steps when unset
-        lr_decay_start: Option<usize> => usize = "None",
     }
 }
 
@@ -729,17 +729,6 @@ impl TrainConfig {
                 format!("is {value}: it must be zero or positive"),
             )?;
         }
-        check(
-            self.cycle
-                .lr_decay_start
-                .is_none_or(|s| s <= self.total_steps()),
-            "lr_decay_start",
-            format!(
-                "is {}: it must not be past the last step ({})",
-                self.cycle.lr_decay_start.unwrap_or(0),
-                self.total_steps()
-            ),
-        )?;
         Ok(())
     }
 
@@ -860,6 +849,17 @@ impl TrainConfig {
         ] {
             check(value != Some(0), key, "is 0: it must be at least 1")?;
         }
+        check(
+            self.optimiser
+                .lr_decay_start
+                .is_none_or(|s| s <= self.total_steps()),
+            "lr_decay_start",
+            format!(
+                "is {}: it must not be past the last step ({})",
+                self.optimiser.lr_decay_start.unwrap_or(0),
+                self.total_steps()
+            ),
+        )?;
         for (key, value) in [("lr_d", self.optimiser.lr_d), ("lr_g", self.optimiser.lr_g)] {
             check(
                 value.is_finite() && value > 0.0,

@@ -154,9 +154,23 @@ impl TrainConfig {
             .with_layers(PatchDiscriminatorConfig::layers_for(self.input.spatial))
     }
 
-    /// The step from which CycleGAN's learning rates fall linearly to zero.
-    pub fn decay_start(&self) -> usize {
-        self.cycle.lr_decay_start.unwrap_or(self.total_steps() / 2)
+    /// The step from which the learning rates fall linearly to zero: `lr_decay_start`, or for
+    /// CycleGAN half the run (Zhu et al.); `None` for a GAN that keeps its rates.
+    pub fn decay_start(&self) -> Option<usize> {
+        match (self.optimiser.lr_decay_start, self.networks.model) {
+            (Some(start), _) => Some(start),
+            (None, ModelKind::Cyclegan) => Some(self.total_steps() / 2),
+            (None, _) => None,
+        }
+    }
+
+    /// A learning rate of `lr` as scheduled at `step` (0-based): [`scheduled_lr`] from
+    /// [`TrainConfig::decay_start`], or `lr` throughout.
+    pub fn lr_at(&self, lr: f64, step: usize) -> f64 {
+        match self.decay_start() {
+            Some(start) => scheduled_lr(lr, step, self.total_steps(), start),
+            None => lr,
+        }
     }
 
     /// A fresh optimizer of one of CycleGAN's networks: Adam with the run's betas.
@@ -166,5 +180,15 @@ impl TrainConfig {
             .with_beta_2(self.optimiser.beta2 as f32)
             .with_epsilon(1e-8)
             .init()
+    }
+}
+
+/// The learning rate at `step` (0-based) of `total`: `lr` until `decay_start`, then falling
+/// linearly to 0 at `total` (CycleGAN's schedule, and any GAN's with `lr_decay_start`).
+pub fn scheduled_lr(lr: f64, step: usize, total: usize, decay_start: usize) -> f64 {
+    if step < decay_start || total <= decay_start {
+        lr
+    } else {
+        lr * (total - step) as f64 / (total - decay_start) as f64
     }
 }

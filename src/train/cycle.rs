@@ -73,15 +73,7 @@ impl ImagePool {
     }
 }
 
-/// The learning rate at `step` (0-based) of `total`: `lr` until `decay_start`, then falling
-/// linearly to 0 at `total`, CycleGAN's schedule.
-pub fn scheduled_lr(lr: f64, step: usize, total: usize, decay_start: usize) -> f64 {
-    if step < decay_start || total <= decay_start {
-        lr
-    } else {
-        lr * (total - step) as f64 / (total - decay_start) as f64
-    }
-}
+pub use crate::networks::scheduled_lr;
 
 /// Which way an image is translated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,13 +151,7 @@ impl CycleGan {
 
     /// The learning rate of the current step.
     pub fn lr(&self) -> f64 {
-        let c = &self.config;
-        scheduled_lr(
-            c.optimiser.lr_g,
-            self.step,
-            c.total_steps(),
-            c.decay_start(),
-        )
+        self.config.lr_at(self.config.optimiser.lr_g, self.step)
     }
 
     /// One iteration on a batch of each domain: G and F together, then D_A and D_B. Returns its
@@ -187,12 +173,7 @@ impl CycleGan {
             self.config.cycle.identity_weight,
         );
         let lr = self.lr();
-        let d_lr = scheduled_lr(
-            self.config.optimiser.lr_d,
-            self.step,
-            self.config.total_steps(),
-            self.config.decay_start(),
-        );
+        let d_lr = self.config.lr_at(self.config.optimiser.lr_d, self.step);
 
         // G and F through frozen copies of the discriminators.
         let (frozen_a, frozen_b) = (

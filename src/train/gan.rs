@@ -231,7 +231,7 @@ impl Gan {
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
         let grad_norm = gradient_norm(&self.discriminator, &grads);
         self.discriminator = self.optim_d.step(
-            self.config.optimiser.lr_d,
+            self.config.lr_at(self.config.optimiser.lr_d, self.step),
             self.discriminator.clone(),
             grads,
         );
@@ -415,9 +415,11 @@ impl Gan {
     fn apply_generator_loss(&mut self, loss: Tensor<1>) -> (f64, f64) {
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         let grad_norm = gradient_norm(&self.generator, &grads);
-        self.generator =
-            self.optim_g
-                .step(self.config.optimiser.lr_g, self.generator.clone(), grads);
+        self.generator = self.optim_g.step(
+            self.config.lr_at(self.config.optimiser.lr_g, self.step),
+            self.generator.clone(),
+            grads,
+        );
         if let (Some(decay), Some(average)) =
             (self.config.remedies.g_ema, self.generator_ema.take())
         {

@@ -4,6 +4,7 @@
 use clap::{Args, Command, ValueEnum};
 use ganforge::config::{KEYS, TrainConfig, TrainOverrides, key_help};
 use ganforge::losses::LossKind;
+use ganforge::models::ModelKind;
 
 /// `ganforge train`'s key flags, rendered as `--help` renders them.
 fn long_help() -> String {
@@ -45,7 +46,7 @@ fn every_key_has_one_name_and_its_help_shows_the_default_the_config_uses() {
     config.objective.r1_gamma = Some(1.0);
     config.cycle.data_a = Some(ganforge::data::DataSpec::DigitsA);
     config.cycle.data_b = Some(ganforge::data::DataSpec::DigitsB);
-    config.cycle.lr_decay_start = Some(1);
+    config.optimiser.lr_decay_start = Some(1);
     let table: toml::Table = toml::from_str(&config.to_toml()).unwrap();
     let mut written: Vec<&str> = table.keys().map(String::as_str).collect();
     written.sort();
@@ -151,6 +152,7 @@ fn a_config_toml_of_the_previous_release_loads_and_resolves_to_the_same_run() {
             "augment",
             "background",
             "g_ema_warmup",
+            "keep_checkpoints",
             "r1_interval",
             "recipe",
             "spectral_norm"
@@ -319,4 +321,33 @@ fn the_data_spec_is_parsed_once_and_written_back_as_it_was_given() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("model = cyclegan"), "{err}");
+}
+
+#[test]
+fn learning_rates_decay_linearly_from_the_given_step_for_any_model() {
+    let keys = |model: Option<ModelKind>, start: Option<usize>| TrainOverrides {
+        model,
+        lr_decay_start: start,
+        steps: Some(100),
+        ..Default::default()
+    };
+    // A GAN keeps its rates unless asked.
+    let gan = keys(None, None).resolve().unwrap();
+    assert_eq!(gan.decay_start(), None);
+    assert_eq!(gan.lr_at(2e-4, 99), 2e-4);
+    // Asked, it falls linearly from the step to 0 at the end: half way at step 75 of 100, and
+    // 2e-4 · (100 − 99) / 50 at the last.
+    let decaying = keys(None, Some(50)).resolve().unwrap();
+    assert_eq!(decaying.lr_at(2e-4, 49), 2e-4);
+    assert!((decaying.lr_at(2e-4, 75) - 1e-4).abs() < 1e-12);
+    assert!((decaying.lr_at(2e-4, 99) - 4e-6).abs() < 1e-12);
+    // CycleGAN decays from half the run by default (Zhu et al.).
+    let cycle = keys(Some(ModelKind::Cyclegan), None).resolve().unwrap();
+    assert_eq!(cycle.decay_start(), Some(50));
+    // Past the last step is refused by name.
+    let err = keys(None, Some(101)).resolve().unwrap_err().to_string();
+    assert!(
+        err.contains("lr_decay_start") && err.contains("past the last step"),
+        "{err}"
+    );
 }

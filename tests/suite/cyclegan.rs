@@ -194,7 +194,7 @@ fn a_short_run_on_the_shipped_task_writes_everything_and_lowers_the_cycle_loss()
     let mut config = tiny_cycle(40);
     config.optimiser.lr_g = 1e-3;
     config.optimiser.lr_d = 1e-3;
-    config.cycle.lr_decay_start = Some(40);
+    config.optimiser.lr_decay_start = Some(40);
     let run = dir.path().join("cycle");
     super::train_quiet(config, &run);
     for file in [
