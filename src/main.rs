@@ -213,6 +213,10 @@ struct BenchModesArgs {
     /// (`pacgan`: its learning rates, batches and 400 000 or 100 000 iterations, 10 seeds; hours)
     #[arg(long, value_enum, default_value = "fast")]
     protocol: ganforge::bench::modes::Protocol,
+    /// Keys set over the protocol's for every run (any `train` key but `data`, `pack`, `seed`,
+    /// `steps` and `batch`, which are the benchmark's), e.g. `lr_decay_start = 1500`
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
     /// Stacked digits: the digits judge that reads each channel [default: judges/digits_s16_c1]
     #[arg(long, value_name = "DIR|FILE.safetensors")]
     classifier: Option<PathBuf>,
@@ -673,6 +677,17 @@ fn run_bench_modes(args: BenchModesArgs) -> anyhow::Result<()> {
     use ganforge::bench::modes::{ModesBenchOptions, default_out, run_modes_bench, write_report};
     let device = args.device.unwrap_or_else(DeviceChoice::default_available);
     let mut options = ModesBenchOptions::for_protocol(&args.data, device, args.protocol)?;
+    if let Some(file) = &args.config {
+        let keys = ganforge::config::TrainOverrides::from_file(file)?;
+        let owned = ["data", "pack", "seed", "steps", "batch"];
+        if let Some(key) = keys.set_keys().into_iter().find(|k| owned.contains(k)) {
+            anyhow::bail!(
+                "{} sets `{key}`, which the benchmark sets itself for each run: use --data, --pack, --seeds or --steps instead",
+                file.display()
+            );
+        }
+        options.keys = keys;
+    }
     if let Some(pack) = args.pack {
         options.packs = pack;
     }

@@ -94,6 +94,9 @@ pub struct ModesBenchOptions {
     pub device: DeviceChoice,
     /// The settings each run trains with.
     pub protocol: Protocol,
+    /// Keys set over the protocol's for every run (`bench modes --config FILE.toml`); `pack`,
+    /// `seed`, `steps` and the batch stay the benchmark's.
+    pub keys: TrainOverrides,
 }
 
 impl ModesBenchOptions {
@@ -126,6 +129,7 @@ impl ModesBenchOptions {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             device,
             protocol,
+            keys: TrainOverrides::default(),
         })
     }
 }
@@ -247,7 +251,10 @@ pub struct ModesReport {
 /// per batch whatever the packing, each on `pack` samples.
 pub fn cell_config(options: &ModesBenchOptions, pack: usize, seed: u64) -> Result<TrainConfig> {
     let spec = DataSpec::parse(&options.data)?;
-    let protocol = options.protocol.overrides(&spec);
+    let protocol = options
+        .protocol
+        .overrides(&spec)
+        .overridden_by(options.keys.clone());
     let base = TrainOverrides {
         data: Some(spec.clone()),
         ..protocol.clone()

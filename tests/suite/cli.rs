@@ -248,6 +248,19 @@ fn bench_modes_and_classifier_export_refuse_bad_input() {
         cwd,
         &["nowhere", "not a ganforge judge"],
     );
+    // A config file sets keys for every run, but not those the benchmark sets itself.
+    std::fs::write(cwd.join("bench.toml"), "pack = 2\n").unwrap();
+    refused(
+        &["bench", "modes", "--config", "bench.toml", "--steps", "1"],
+        cwd,
+        &["bench.toml", "`pack`", "--pack"],
+    );
+    std::fs::write(cwd.join("typo.toml"), "lr_decay_begin = 5\n").unwrap();
+    refused(
+        &["bench", "modes", "--config", "typo.toml", "--steps", "1"],
+        cwd,
+        &["lr_decay_begin"],
+    );
 }
 
 #[test]

@@ -125,6 +125,23 @@ fn the_papers_protocol_sets_its_rates_batches_and_lengths() {
     // The fast protocol keeps the preset's average of G.
     assert_eq!(cell_config(&fast, 1, 0).unwrap().remedies.g_ema, Some(0.99));
 
+    // A user's keys go over the protocol's in every run.
+    let mut tuned = fast.clone();
+    tuned.keys = TrainOverrides {
+        lr_decay_start: Some(1500),
+        lr_g: Some(5e-4),
+        ..Default::default()
+    };
+    let c = cell_config(&tuned, 2, 3).unwrap();
+    assert_eq!(
+        (c.optimiser.lr_decay_start, c.optimiser.lr_g),
+        (Some(1500), 5e-4)
+    );
+    assert_eq!(
+        (c.optimiser.lr_d, c.schedule.batch, c.schedule.seed),
+        (1e-3, 200, 3)
+    );
+
     let stacked =
         ModesBenchOptions::for_protocol("stacked-digits", DeviceChoice::Cpu, Protocol::Pacgan)
             .unwrap();
