@@ -13,7 +13,6 @@ use crate::error::{GanError, Result};
 use crate::models::ModelKind;
 use crate::output::figure::split_images;
 use crate::output::run_dir::RunDir;
-use crate::output::write_atomic;
 use crate::sample::pixels_to_image;
 use crate::train::cycle::Direction;
 use crate::train::load_translator;
@@ -129,50 +128,52 @@ pub fn translate(options: &TranslateOptions) -> Result<TranslateResult> {
     let (spatial, channels) = (config.input.spatial, config.input.channels);
     let side = spatial as u32;
     let mut written = Vec::with_capacity(images.len());
-    std::fs::create_dir_all(&output)
-        .map_err(|e| GanError::io(format!("cannot create {}", output.display()), e))?;
-    for chunk in images.chunks(CHUNK) {
-        let pixels: Vec<f32> = chunk
-            .iter()
-            .flat_map(|(_, image)| {
-                // The whole image, squeezed to the trained size (not cropped: nothing is lost),
-                // its transparency on the background the run's domains were loaded on.
-                square_to_pixels(
-                    config
-                        .input
-                        .background
-                        .composite(image.clone())
-                        .resize_exact(side, side, FilterType::Triangle),
-                    channels,
-                )
-            })
-            .collect();
-        let batch = Tensor::<4>::from_data(
-            TensorData::new(pixels, [chunk.len(), channels, spatial, spatial]),
-            &device,
-        );
-        let translated = split_images(generator.forward(batch));
-        for ((path, original), pixels) in chunk.iter().zip(translated) {
-            let mut result = pixels_to_image(&pixels, channels, spatial);
-            if options.original_size {
-                result =
-                    result.resize_exact(original.width(), original.height(), FilterType::Triangle);
+    // The output folder appears complete or not at all, whatever stops the translation.
+    crate::output::write_folder_atomic_with(&output, |tmp| {
+        for chunk in images.chunks(CHUNK) {
+            let pixels: Vec<f32> = chunk
+                .iter()
+                .flat_map(|(_, image)| {
+                    // The whole image, squeezed to the trained size (not cropped: nothing is
+                    // lost), its transparency on the background the run's domains were loaded on.
+                    square_to_pixels(
+                        config
+                            .input
+                            .background
+                            .composite(image.clone())
+                            .resize_exact(side, side, FilterType::Triangle),
+                        channels,
+                    )
+                })
+                .collect();
+            let batch = Tensor::<4>::from_data(
+                TensorData::new(pixels, [chunk.len(), channels, spatial, spatial]),
+                &device,
+            );
+            let translated = split_images(generator.forward(batch));
+            for ((path, original), pixels) in chunk.iter().zip(translated) {
+                let mut result = pixels_to_image(&pixels, channels, spatial);
+                if options.original_size {
+                    result = result.resize_exact(
+                        original.width(),
+                        original.height(),
+                        FilterType::Triangle,
+                    );
+                }
+                let relative = path.strip_prefix(&input).expect("found below the input");
+                let target = output.join(relative);
+                let format =
+                    image::ImageFormat::from_path(&target).unwrap_or(image::ImageFormat::Png);
+                let mut bytes = std::io::Cursor::new(Vec::new());
+                result.write_to(&mut bytes, format).map_err(|e| {
+                    GanError::Output(format!("cannot encode {}: {e}", target.display()))
+                })?;
+                crate::output::write_file_in(tmp, relative, &bytes.into_inner())?;
+                written.push(target);
             }
-            let relative = path.strip_prefix(&input).expect("found below the input");
-            let target = output.join(relative);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| GanError::io(format!("cannot create {}", parent.display()), e))?;
-            }
-            let format = image::ImageFormat::from_path(&target).unwrap_or(image::ImageFormat::Png);
-            let mut bytes = std::io::Cursor::new(Vec::new());
-            result.write_to(&mut bytes, format).map_err(|e| {
-                GanError::Output(format!("cannot encode {}: {e}", target.display()))
-            })?;
-            write_atomic(&target, &bytes.into_inner())?;
-            written.push(target);
         }
-    }
+        Ok(())
+    })?;
     Ok(TranslateResult { written, skipped })
 }
 

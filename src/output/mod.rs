@@ -10,7 +10,7 @@ pub mod run_lock;
 pub mod scatter;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{GanError, Result};
 
@@ -49,18 +49,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// `out` must be missing or empty ([`require_empty_dir`] first). On a failure the partial folder is
 /// removed; one that a killed process left is removed by the next writer of the same `out`.
 /// `files` are (path relative to `out`, bytes). Returns the files' final paths.
-pub fn write_folder_atomic(
-    out: &Path,
-    files: &[(std::path::PathBuf, Vec<u8>)],
-) -> Result<Vec<std::path::PathBuf>> {
+pub fn write_folder_atomic(out: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<Vec<PathBuf>> {
+    write_folder_atomic_with(out, |tmp| {
+        for (relative, bytes) in files {
+            write_file_in(tmp, relative, bytes)?;
+        }
+        Ok(())
+    })?;
+    Ok(files
+        .iter()
+        .map(|(relative, _)| out.join(relative))
+        .collect())
+}
+
+/// `bytes` written atomically to `dir/relative`, its folders made as needed.
+pub fn write_file_in(dir: &Path, relative: &Path, bytes: &[u8]) -> Result<()> {
+    let path = dir.join(relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| GanError::io(format!("cannot create {}", parent.display()), e))?;
+    }
+    write_atomic(&path, bytes)
+}
+
+/// [`write_folder_atomic`] for a writer that streams its files: `fill` writes them into the
+/// temporary folder it is given (with [`write_file_in`]), and the folder becomes `out` when
+/// `fill` returns `Ok`.
+pub fn write_folder_atomic_with(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let name = out
         .file_name()
         .ok_or_else(|| GanError::Output(format!("{} is not a folder path", out.display())))?;
     let tmp = out.with_file_name(format!(".{}.partial", name.to_string_lossy()));
-    let create = |dir: &Path| {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| GanError::io(format!("cannot create {}", dir.display()), e))
-    };
     let written = (|| {
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| {
@@ -70,17 +89,9 @@ pub fn write_folder_atomic(
                 )
             })?;
         }
-        create(&tmp)?;
-        for (relative, bytes) in files {
-            let path = tmp.join(relative);
-            if let Some(parent) = path.parent() {
-                create(parent)?;
-            }
-            write_atomic(&path, bytes)?;
-        }
-        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-            create(parent)?;
-        }
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| GanError::io(format!("cannot create {}", tmp.display()), e))?;
+        fill(&tmp)?;
         // An empty `out` is replaced by the rename; a non-empty one was refused before.
         if out.is_dir() {
             std::fs::remove_dir(out)
@@ -89,14 +100,10 @@ pub fn write_folder_atomic(
         std::fs::rename(&tmp, out)
             .map_err(|e| GanError::io(format!("cannot move {} into place", out.display()), e))
     })();
-    if let Err(e) = written {
+    if written.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
     }
-    Ok(files
-        .iter()
-        .map(|(relative, _)| out.join(relative))
-        .collect())
+    written
 }
 
 /// Bytes free for this user on the filesystem holding `path` (or its nearest existing
