@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use super::snapshot;
 
-fn ganforge(args: &[&str], cwd: &Path) -> Output {
+pub(crate) fn ganforge(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ganforge"))
         .args(args)
         .current_dir(cwd)
@@ -267,25 +267,14 @@ fn bench_modes_and_classifier_export_refuse_bad_input() {
 fn ctrl_c_stops_after_the_step_with_a_checkpoint_and_says_how_to_resume() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
+    let args = [
+        &["train", "--out", "run", "--steps", "100000"][..],
+        &super::reliability::TINY[..],
+        &["--checkpoint-interval", "100000"][..],
+    ]
+    .concat();
     let child = Command::new(env!("CARGO_BIN_EXE_ganforge"))
-        .args([
-            "train",
-            "--out",
-            "run",
-            "--plain",
-            "--capacity",
-            "2",
-            "--batch",
-            "4",
-            "--latent",
-            "8",
-            "--num-load",
-            "40",
-            "--steps",
-            "100000",
-            "--checkpoint-interval",
-            "100000",
-        ])
+        .args(args)
         .current_dir(cwd)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -3,18 +3,11 @@
 //! the binary.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::cli::ganforge;
 use super::snapshot;
-
-fn ganforge(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ganforge"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("the binary runs")
-}
 
 fn spawn(args: &[&str], cwd: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ganforge"))
@@ -31,7 +24,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Tiny networks on 40 digits: a step takes milliseconds.
-const TINY: [&str; 9] = [
+pub(crate) const TINY: [&str; 9] = [
     "--plain",
     "--capacity",
     "2",
