@@ -348,7 +348,8 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
             })
             .collect()
     });
-    let (tstr_accuracy, trtr_accuracy) = if classes > 0 {
+    // No epochs: the user asked to skip the two classifiers' training (minutes at 64×64).
+    let (tstr_accuracy, trtr_accuracy) = if classes > 0 && options.classifier_training.epochs > 0 {
         let (tstr, trtr) = train_on_synthetic(run, &data, options, info.width, &inference)?;
         (Some(tstr), Some(trtr))
     } else {

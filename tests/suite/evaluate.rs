@@ -80,6 +80,19 @@ fn eval_scores_a_run_and_writes_eval_json() {
         serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
     assert_eq!(written, report);
 
+    // No classifier epochs: TSTR is skipped, everything else is scored the same.
+    let mut no_tstr = quick_options(40, &judge);
+    no_tstr.classifier_training = no_tstr.classifier_training.with_epochs(0);
+    let skipped = evaluate(&run, &no_tstr).unwrap();
+    assert_eq!((skipped.tstr_accuracy, skipped.trtr_accuracy), (None, None));
+    assert_eq!(skipped.per_class_accuracy, report.per_class_accuracy);
+    assert_eq!(skipped.frechet_distance, report.frechet_distance);
+    std::fs::write(
+        run.join("eval.json"),
+        serde_json::to_string(&report).unwrap(),
+    )
+    .unwrap();
+
     // The same judge as a safetensors feature network gives the same scores.
     let file = dir.path().join("judge.safetensors");
     let (loaded, info) = ganforge::eval::judge::load_judge(&judge, &Device::flex()).unwrap();
