@@ -181,6 +181,9 @@ fn sigkill_at_20_random_moments_loses_at_most_an_interval_and_never_a_row() {
     ]
     .concat();
     let resume = ["train", "--out", "run", "--resume", "--plain"];
+    // A quick judge where eval looks for one, so that eval is among the readers killed.
+    let judge = ganforge(&["classifier", "train", "--epochs", "1"], cwd);
+    assert!(judge.status.success(), "{}", text(&judge.stderr));
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
     let mut previous = 0;
     let mut readers_killed = 0;
@@ -191,19 +194,22 @@ fn sigkill_at_20_random_moments_loses_at_most_an_interval_and_never_a_row() {
                 run.join("checkpoints/latest").exists()
             });
         }
-        // Every third round a reader works beside training and is killed too, mid-write.
+        // Every third round a reader works beside training and is killed too, mid-write:
+        // export, sample --each and eval in turn.
         let reader = (round % 3 == 1).then(|| {
             let out = format!("out_{round}");
-            let args: Vec<String> = if round % 2 == 0 {
-                ["export", "--run", "run", "--n", "400", "--out", &out]
+            let args: Vec<String> = match (round / 3) % 3 {
+                0 => ["export", "--run", "run", "--n", "400", "--out", &out]
                     .map(String::from)
-                    .to_vec()
-            } else {
-                ["sample", "--run", "run", "--n", "400", "--out"]
+                    .to_vec(),
+                1 => ["sample", "--run", "run", "--n", "400", "--out"]
                     .map(String::from)
                     .into_iter()
                     .chain([format!("{out}.png"), "--each".into(), out.clone()])
-                    .collect()
+                    .collect(),
+                _ => ["eval", "--run", "run", "--n", "20", "--tstr-epochs", "0"]
+                    .map(String::from)
+                    .to_vec(),
             };
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             (spawn(&args, cwd), out)
@@ -229,6 +235,10 @@ fn sigkill_at_20_random_moments_loses_at_most_an_interval_and_never_a_row() {
             let grid = cwd.join(format!("{}.png", folder.display()));
             if grid.exists() {
                 image::open(&grid).expect("a grid that exists is a whole PNG");
+            }
+            if let Ok(json) = std::fs::read_to_string(run.join("eval.json")) {
+                serde_json::from_str::<serde_json::Value>(&json)
+                    .expect("an eval.json that exists is whole");
             }
         }
         let latest = ganforge::output::checkpoint::latest(&run.join("checkpoints"))
@@ -384,6 +394,22 @@ fn a_really_full_disk_stops_training_cleanly_and_resume_goes_on_once_space_is_fr
         .unwrap()
         .step;
     assert!(step >= 2);
+
+    // Readers on the full disk fail the same way and leave nothing behind.
+    let before = snapshot(cwd);
+    for args in [&[
+        "sample", "--run", "run", "--n", "6000", "--out", "grid.png", "--each", "each",
+    ][..]]
+    {
+        let out = ganforge(args, cwd);
+        let message = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} must fill the disk");
+        assert!(
+            message.contains("the disk is full") && message.contains("free there"),
+            "{message}"
+        );
+        assert_eq!(snapshot(cwd), before, "{args:?} left nothing");
+    }
 
     // A stale partial checkpoint (as a kill would leave) is removed at the next start.
     std::fs::create_dir(run.join("checkpoints/.tmp_step_9999999")).unwrap();
