@@ -667,7 +667,11 @@ pub fn write_report(report: &ModesReport, out: &std::path::Path) -> Result<Vec<P
                 })
                 .collect();
             if !published.is_empty() {
-                title.push_str(&format!("; PacGAN paper: {}", published.join(", ")));
+                title.push_str(&format!(
+                    "\nPacGAN paper ({}): {}",
+                    published_rows(&report.options.data)[0].source,
+                    published.join("; ")
+                ));
             }
             let path = out.join("scatter.png");
             write_atomic(&path, &scatter_png(&title, &panels, panels.len())?)?;

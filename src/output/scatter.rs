@@ -24,14 +24,20 @@ pub fn scatter_png(title: &str, panels: &[ScatterPanel], columns: usize) -> Resu
     let err = |e: &dyn std::fmt::Display| GanError::Output(format!("cannot draw scatter: {e}"));
     let columns = columns.clamp(1, panels.len().max(1));
     let rows = panels.len().div_ceil(columns).max(1);
-    let header = 36;
+    // One header line per line of the title; later lines (such as the paper's figures) smaller.
+    let lines: Vec<&str> = title.lines().collect();
+    let header = 36 + 22 * lines.len().saturating_sub(1) as u32;
     let (width, height) = (PANEL * columns as u32, PANEL * rows as u32 + header);
     let mut rgb = vec![255u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
         let (top, body) = root.split_vertically(header);
-        top.draw_text(title, &(FONT, 20).into_font().color(&BLACK), (12, 8))
-            .map_err(|e| err(&e))?;
+        for (i, line) in lines.iter().enumerate() {
+            let size = if i == 0 { 20 } else { 15 };
+            let y = if i == 0 { 8 } else { 14 + 22 * i as i32 };
+            top.draw_text(line, &(FONT, size).into_font().color(&BLACK), (12, y))
+                .map_err(|e| err(&e))?;
+        }
         let areas = body.split_evenly((rows, columns));
         for (panel, area) in panels.iter().zip(areas) {
             let e = panel.extent;
