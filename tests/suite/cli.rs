@@ -32,19 +32,6 @@ fn refused(args: &[&str], cwd: &Path, expect: &[&str]) -> String {
     message
 }
 
-const TINY: [&str; 10] = [
-    "--capacity",
-    "2",
-    "--batch",
-    "4",
-    "--latent",
-    "8",
-    "--num-load",
-    "40",
-    "--steps",
-    "2",
-];
-
 #[test]
 fn bad_training_input_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,8 +123,8 @@ fn a_compiled_out_device_names_the_compiled_in_ones() {
 fn an_existing_run_is_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
-    let mut args = vec!["train", "--out", "run", "--plain"];
-    args.extend(TINY);
+    let mut args = vec!["train", "--out", "run", "--steps", "2"];
+    args.extend(super::reliability::TINY);
     let out = ganforge(&args, cwd);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(cwd.join("run/config.toml").is_file());
@@ -172,8 +159,8 @@ fn an_existing_run_is_never_overwritten() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("resumed at step 2"));
 
     // Runs without --out get their own numbered directory.
-    let mut args = vec!["train", "--plain"];
-    args.extend(TINY);
+    let mut args = vec!["train", "--steps", "2"];
+    args.extend(super::reliability::TINY);
     for _ in 0..2 {
         assert!(ganforge(&args, cwd).status.success());
     }
@@ -273,13 +260,7 @@ fn ctrl_c_stops_after_the_step_with_a_checkpoint_and_says_how_to_resume() {
         &["--checkpoint-interval", "100000"][..],
     ]
     .concat();
-    let child = Command::new(env!("CARGO_BIN_EXE_ganforge"))
-        .args(args)
-        .current_dir(cwd)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = super::reliability::spawn(&args, cwd);
     let csv = cwd.join("run/losses.csv");
     let started = std::time::Instant::now();
     while std::fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 4 {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::cli::ganforge;
 use super::snapshot;
 
-fn spawn(args: &[&str], cwd: &Path) -> Child {
+pub(crate) fn spawn(args: &[&str], cwd: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ganforge"))
         .args(args)
         .current_dir(cwd)
