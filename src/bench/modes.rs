@@ -570,7 +570,9 @@ pub fn published_rows(data: &str) -> &'static [PublishedRow] {
         reverse_kl: 0.06,
         source: TABLE2,
     }];
-    match data {
+    // As the spec prints, so that `mixture:ring:8:1:0.01` is the paper's ring too.
+    let canonical = DataSpec::parse(data).map(|spec| spec.to_string());
+    match canonical.as_deref().unwrap_or(data) {
         "mixture:ring8" => &RING,
         "mixture:grid25" => &GRID,
         "stacked-digits" => &STACKED,

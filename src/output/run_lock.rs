@@ -9,7 +9,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{GanError, Result};
 
@@ -21,7 +21,6 @@ pub const LOCK_FILE: &str = ".lock";
 #[derive(Debug)]
 pub struct RunLock {
     _file: File,
-    run: PathBuf,
 }
 
 impl RunLock {
@@ -63,15 +62,7 @@ impl RunLock {
         let _ = file
             .set_len(0)
             .and_then(|_| writeln!(file, "process {} ({})", std::process::id(), holder_name()));
-        Ok(RunLock {
-            _file: file,
-            run: run.to_path_buf(),
-        })
-    }
-
-    /// The run directory this lock holds.
-    pub fn run(&self) -> &Path {
-        &self.run
+        Ok(RunLock { _file: file })
     }
 }
 
