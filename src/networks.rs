@@ -36,6 +36,8 @@ impl TrainConfig {
                 .with_capacity(self.networks.capacity)
                 .with_filter(self.networks.filter)
                 .with_leaky_slope(self.networks.leaky_slope)
+                .with_draw_side(self.networks.g_draw_side)
+                .with_class_norm(self.networks.g_class_norm)
                 .init(device)
                 .into(),
             ModelKind::Resnet => {

@@ -11,6 +11,28 @@ use walkdir::WalkDir;
 use super::image_set::{ImageSet, LoadOptions, SkippedFile, summarize_skipped};
 use crate::error::{GanError, Result};
 
+/// The filter every loaded image is resized with (bilinear, the `image` crate's triangle).
+const RESIZE_FILTER: FilterType = FilterType::Triangle;
+
+/// The loader's resize of one row of `from` values to `to` values, as a `[to, from]` matrix of
+/// weights (row-major): `resize(v) = W·v`. The resize is separable, so an image is resized by W
+/// along each axis. Read off the loader's own resize of unit impulses, so that a network that
+/// draws at `from` and applies W sees exactly the operation that made the data.
+pub fn resize_weights(from: usize, to: usize) -> Vec<f32> {
+    let mut weights = vec![0.0f32; to * from];
+    for j in 0..from {
+        let mut impulse = image::Rgb32FImage::new(from as u32, 1);
+        impulse.put_pixel(j as u32, 0, image::Rgb([1.0; 3]));
+        let resized = DynamicImage::ImageRgb32F(impulse)
+            .resize_exact(to as u32, 1, RESIZE_FILTER)
+            .to_rgb32f();
+        for (i, p) in resized.pixels().enumerate() {
+            weights[i * from + j] = p.0[0];
+        }
+    }
+    weights
+}
+
 const EXTENSIONS: [&str; 5] = ["jpg", "jpeg", "png", "bmp", "webp"];
 
 fn is_image_file(path: &Path) -> bool {
@@ -84,7 +106,7 @@ pub(crate) fn image_to_pixels(image: DynamicImage, options: &LoadOptions) -> Vec
     let resized = if side == s {
         square
     } else {
-        square.resize_exact(s, s, FilterType::Triangle)
+        square.resize_exact(s, s, RESIZE_FILTER)
     };
     square_to_pixels(resized, channels)
 }

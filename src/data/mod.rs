@@ -16,7 +16,7 @@ use mixture::Mixture;
 
 pub use background::Background;
 pub(crate) use folder::square_to_pixels;
-pub use folder::{MAX_DECODE_BYTES, MAX_SIDE, decode_file};
+pub use folder::{MAX_DECODE_BYTES, MAX_SIDE, decode_file, resize_weights};
 pub use image_set::{FEW_IMAGES, ImageSet, LoadOptions, SkippedFile};
 
 /// Where images come from, parsed from `--data`.

@@ -176,6 +176,32 @@ pub fn r1_penalty(
         .mul_scalar(gamma / 2.0)
 }
 
+/// The mode-seeking term of MSGAN (Mao et al. 2019), `weight / (ratio + 1e-5)` with `ratio` =
+/// mean |G(z₁) − G(z₂)| / mean |z₁ − z₂| over the pairs (first half of the batch, second half):
+/// G lowers it by drawing images as far apart as their noise is, which is what a generator that
+/// collapses within a class (the same image for every z of a label) does not do. The pairs
+/// share their labels in a conditional run. The noise distance is a constant.
+///
+/// # Panics
+/// When the batch is odd (the configuration asks for an even one).
+pub fn mode_seeking(images: Tensor<4>, noise: Tensor<2>, weight: f64) -> Tensor<1> {
+    let b = images.dims()[0];
+    assert!(
+        b.is_multiple_of(2),
+        "the mode-seeking pairs need an even batch"
+    );
+    let half = b / 2;
+    let images_apart = (images.clone().narrow(0, 0, half) - images.narrow(0, half, half))
+        .abs()
+        .mean();
+    let noise = noise.detach();
+    let noise_apart = (noise.clone().narrow(0, 0, half) - noise.narrow(0, half, half))
+        .abs()
+        .mean();
+    let ratio = images_apart / noise_apart;
+    ratio.add_scalar(1e-5).recip().mul_scalar(weight)
+}
+
 /// mean((output − target)²) over every element: the least-squares adversarial loss on a
 /// discriminator's scores (CycleGAN's, on every patch of a PatchGAN), without LSGAN's ½.
 pub fn least_squares<const D: usize>(output: Tensor<D>, target: f64) -> Tensor<1> {

@@ -33,8 +33,8 @@ pub use resnet::{
     ResnetGenerator, ResnetGeneratorConfig, UpBlock,
 };
 pub use shared::{
-    ParamValues, all_finite, clip_weights, materialize_parameters, moving_average, normal_init,
-    parameter_values,
+    ParamValues, all_finite, clip_weights, loader_resize, materialize_parameters, moving_average,
+    normal_init, parameter_values,
 };
 pub use spectral_norm::SpectralNorm;
 

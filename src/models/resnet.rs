@@ -87,13 +87,8 @@ impl ConditionalBatchNorm {
     fn forward_relu(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Tensor<4> {
         match (&self.gain, &self.bias, labels) {
             (Some(gain), Some(bias), Some(labels)) => {
-                let [b, c, _, _] = x.dims();
-                let per_class = |e: &Embedding| {
-                    e.forward(labels.clone().reshape([b, 1]))
-                        .reshape([b, c, 1, 1])
-                };
                 let x = kernels::batch_norm(&self.norm, x, None);
-                relu(x * per_class(gain).add_scalar(1.0) + per_class(bias))
+                relu(shared::class_gain_and_bias(x, gain, bias, labels))
             }
             (None, None, None) => kernels::batch_norm(&self.norm, x, Some(0.0)),
             _ => panic!("labels must be given exactly to a conditional generator"),

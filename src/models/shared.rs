@@ -6,8 +6,62 @@
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{Embedding, Linear, PaddingConfig2d};
-use burn::prelude::{Int, Tensor};
+use burn::prelude::{Int, Tensor, TensorData};
 use burn::tensor::ops::ConvTransposeOptions;
+
+/// Images `[batch, channels, from, from]` resized to `to × to` by the data loader's own resize
+/// ([`crate::data::resize_weights`]), applied along each axis as a fixed matrix product: no
+/// parameters, and differentiable, so G's gradient flows through it.
+pub fn loader_resize(images: Tensor<4>, to: usize) -> Tensor<4> {
+    let from = images.dims()[2];
+    per_axis(images, crate::data::resize_weights(from, to), [to, from])
+}
+
+/// Square images `[batch, channels, from, from]` mapped to `[…, to, to]` by the row-major
+/// `[to, from]` matrix `weights` along each axis: W·X·Wᵀ per channel.
+fn per_axis(images: Tensor<4>, weights: Vec<f32>, [to, from]: [usize; 2]) -> Tensor<4> {
+    let [batch, channels, height, width] = images.dims();
+    assert_eq!(
+        (height, width),
+        (from, from),
+        "square images of side {from}"
+    );
+    let weights = Tensor::<2>::from_data(TensorData::new(weights, [to, from]), &images.device())
+        .cast(images.dtype())
+        .transpose();
+    // Along the width, then (after swapping the axes) along the height.
+    let along_width = images
+        .reshape([batch * channels * from, from])
+        .matmul(weights.clone())
+        .reshape([batch, channels, from, to])
+        .swap_dims(2, 3);
+    along_width
+        .reshape([batch * channels * to, from])
+        .matmul(weights)
+        .reshape([batch, channels, to, to])
+        .swap_dims(2, 3)
+}
+
+/// FLOPs of [`loader_resize`] on `[batch, channels, from, from]` images.
+pub(crate) fn loader_resize_flops([batch, channels, from, _]: [usize; 4], to: usize) -> u64 {
+    flops_of(batch * channels * (from * to * from + to * to * from))
+}
+
+/// Class-conditional BatchNorm's per-class part (de Vries et al. 2017; BigGAN): normalised
+/// `x` scaled by 1 + its label's gain and shifted by its label's bias, one value per channel.
+pub(crate) fn class_gain_and_bias(
+    x: Tensor<4>,
+    gain: &Embedding,
+    bias: &Embedding,
+    labels: &Tensor<1, Int>,
+) -> Tensor<4> {
+    let [b, c, _, _] = x.dims();
+    let per_class = |e: &Embedding| {
+        e.forward(labels.clone().reshape([b, 1]))
+            .reshape([b, c, 1, 1])
+    };
+    x * per_class(gain).add_scalar(1.0) + per_class(bias)
+}
 
 /// Noise `[batch, latent]` joined with the learned embedding of each label when the generator is
 /// conditional.

@@ -8,6 +8,7 @@ pub mod report;
 pub mod run_dir;
 pub mod run_lock;
 pub mod scatter;
+pub mod tensorboard;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,33 +1,144 @@
-//! `losses.png`: the tutorial's plot of per-epoch mean D and G losses, with the critic's
-//! Wasserstein estimate for WGAN runs.
+//! `losses.png` and the report's curves: every iteration's value, faint, under its smoothed
+//! curve (TensorBoard's smoothing: a debiased exponential moving average), so that a reader sees
+//! both the trend and the spread around it. D and G losses, with the critic's Wasserstein
+//! estimate for WGAN runs.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::loss_log::EpochMeans;
+use super::loss_log::StepRecord;
 use super::{FONT, ensure_font, png_bytes};
 use crate::error::{GanError, Result};
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 450;
 
-/// PNG bytes of the loss plot; epochs are numbered from 1 on the x axis.
-pub fn loss_plot(epochs: &[EpochMeans]) -> Result<Vec<u8>> {
-    let per_epoch = |f: &dyn Fn(&EpochMeans) -> Option<f64>| -> Vec<(f64, f64)> {
-        epochs
-            .iter()
-            .filter_map(|m| f(m).map(|v| (m.epoch as f64 + 1.0, v)))
+/// (iteration, value) points.
+pub type Points = Vec<(f64, f64)>;
+
+/// A named series of points.
+pub type Series = (String, Points);
+
+/// PNG bytes of the loss plot of a GAN run's rows, per iteration.
+pub fn loss_plot(rows: &[StepRecord]) -> Result<Vec<u8>> {
+    let per_step = |f: &dyn Fn(&StepRecord) -> Option<f64>| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter_map(|r| f(r).map(|v| (r.step as f64, v)))
             .collect()
     };
     let mut series = vec![
-        ("discriminator".to_string(), per_epoch(&|m| Some(m.d_loss))),
-        ("generator".to_string(), per_epoch(&|m| Some(m.g_loss))),
+        ("discriminator".to_string(), per_step(&|r| Some(r.d_loss))),
+        ("generator".to_string(), per_step(&|r| Some(r.g_loss))),
     ];
     // The critic's Wasserstein estimate, for the objectives that have one.
-    let w = per_epoch(&|m| m.wasserstein);
+    let w = per_step(&|r| r.wasserstein);
     if !w.is_empty() {
         series.push(("Wasserstein estimate".to_string(), w));
     }
-    line_plot("Mean per epoch", "loss / estimate", &series)
+    curve_plot("Losses per iteration", "loss / estimate", &series)
+}
+
+/// The weight of the moving average for a curve of `points` points: about 40 points' worth of
+/// memory (TensorBoard's default 0.6 at 100 points), none below 40, at most 0.99.
+pub fn smoothing_for(points: usize) -> f64 {
+    (1.0 - 40.0 / points.max(1) as f64).clamp(0.0, 0.99)
+}
+
+/// TensorBoard's smoothing of `points`: an exponential moving average of weight `weight`,
+/// divided by 1 − weightⁿ after n points so that its start is not pulled towards zero.
+/// Non-finite values are passed over (they keep their place, smoothed as the last value).
+pub fn smoothed(points: &[(f64, f64)], weight: f64) -> Vec<(f64, f64)> {
+    let (mut average, mut seen) = (0.0, 0i32);
+    let mut last = f64::NAN;
+    points
+        .iter()
+        .map(|&(x, y)| {
+            if y.is_finite() {
+                average = average * weight + (1.0 - weight) * y;
+                seen += 1;
+                last = average / (1.0 - weight.powi(seen));
+            }
+            (x, last)
+        })
+        .collect()
+}
+
+/// The `q` quantile (0..=1) of the finite values of `values`.
+fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    (n > 0).then(|| values[((n - 1) as f64 * q).round() as usize])
+}
+
+/// PNG bytes of named per-iteration series: each as its raw values (a thin, faint line) under
+/// its smoothed curve. The y range holds the smoothed curves and the 2nd to 98th percentile of
+/// the raw values, so that one spike does not flatten the rest.
+pub fn curve_plot(caption: &str, y_desc: &str, series: &[Series]) -> Result<Vec<u8>> {
+    // Each series with its smoothed curve.
+    let curves: Vec<(String, Points, Points)> = series
+        .iter()
+        .map(|(name, points)| {
+            let smooth = smoothed(points, smoothing_for(points.len()));
+            (name.clone(), points.clone(), smooth)
+        })
+        .collect();
+    let mut raw: Vec<f64> = curves
+        .iter()
+        .flat_map(|(_, points, _)| points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .collect();
+    let raw_range = (quantile(&mut raw, 0.02), quantile(&mut raw, 0.98));
+    let smooth = curves
+        .iter()
+        .flat_map(|(_, _, points)| points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite());
+    let (lo, hi) = smooth.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let (lo, hi) = match raw_range {
+        (Some(a), Some(b)) => (lo.min(a), hi.max(b)),
+        _ => (lo, hi),
+    };
+    let y_range = padded(lo, hi);
+    let last = curves
+        .iter()
+        .flat_map(|(_, points, _)| points.iter().map(|p| p.0))
+        .fold(2.0f64, f64::max);
+    draw(
+        caption,
+        ("iteration", y_desc),
+        (1.0..last, y_range),
+        |chart| {
+            for ((name, points, smooth), color) in curves.iter().zip(PALETTE.iter().cycle()) {
+                let color = *color;
+                chart
+                    .draw_series(LineSeries::new(
+                        points.iter().copied(),
+                        color.mix(0.25).stroke_width(1),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                chart
+                    .draw_series(LineSeries::new(
+                        smooth.iter().copied(),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| e.to_string())?
+                    .label(format!("{name} (smoothed)"))
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
+            }
+            Ok(())
+        },
+    )
+}
+
+/// `lo..hi` with a margin of a tenth of the span (at least 0.05), or 0..1 with no finite value.
+fn padded(lo: f64, hi: f64) -> std::ops::Range<f64> {
+    if lo.is_finite() && hi.is_finite() {
+        let pad = ((hi - lo) * 0.1).max(0.05);
+        (lo - pad)..(hi + pad)
+    } else {
+        0.0..1.0
+    }
 }
 
 /// Colours of the series of a plot, in order.
@@ -42,33 +153,18 @@ const PALETTE: [RGBColor; 8] = [
     BLACK,
 ];
 
-/// PNG bytes of named series of (epoch, value) points drawn as lines with markers, against
-/// epochs numbered from 1.
-pub fn line_plot(
+/// The chart both plots draw on: `caption`, axis descriptions, ranges, a mesh, whatever `series`
+/// draws, and the legend of what it labelled.
+fn draw(
     caption: &str,
-    y_desc: &str,
-    series: &[(String, Vec<(f64, f64)>)],
+    (x_desc, y_desc): (&str, &str),
+    (x_range, y_range): (std::ops::Range<f64>, std::ops::Range<f64>),
+    series: impl FnOnce(
+        &mut ChartContext<'_, BitMapBackend<'_>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    ) -> std::result::Result<(), String>,
 ) -> Result<Vec<u8>> {
     ensure_font();
     let err = |e: &dyn std::fmt::Display| GanError::Output(format!("cannot draw {caption}: {e}"));
-    let values = series
-        .iter()
-        .flat_map(|(_, points)| points.iter().map(|p| p.1))
-        .filter(|v| v.is_finite());
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    let (lo, hi) = if lo.is_finite() {
-        let pad = ((hi - lo) * 0.1).max(0.05);
-        ((lo - pad).min(0.0).max(lo - pad), hi + pad)
-    } else {
-        (0.0, 1.0)
-    };
-    let last = series
-        .iter()
-        .flat_map(|(_, points)| points.iter().map(|p| p.0))
-        .fold(2.0f64, f64::max);
-
     let mut rgb = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
@@ -77,29 +173,17 @@ pub fn line_plot(
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(1.0..last, lo..hi)
+            .build_cartesian_2d(x_range, y_range)
             .map_err(|e| err(&e))?;
         chart
             .configure_mesh()
-            .x_desc("epoch")
+            .x_desc(x_desc)
             .y_desc(y_desc)
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .label_style((FONT, 14))
             .draw()
             .map_err(|e| err(&e))?;
-        for ((name, points), color) in series.iter().zip(PALETTE.iter().cycle()) {
-            let color = *color;
-            chart
-                .draw_series(LineSeries::new(
-                    points.iter().copied(),
-                    color.stroke_width(2),
-                ))
-                .map_err(|e| err(&e))?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(|e| err(&e))?;
-        }
+        series(&mut chart).map_err(|e| err(&e))?;
         chart
             .configure_series_labels()
             .label_font((FONT, 14))

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::loss_log::{CycleRecord, LossLog, StepRecord, epoch_means};
-use super::plot::line_plot;
+use super::loss_log::{CycleRecord, LogRecord, LossLog, StepRecord};
+use super::plot::curve_plot;
 use super::run_dir::RunDir;
 use super::write_atomic;
 use crate::error::{GanError, Result};
@@ -34,34 +34,18 @@ fn data_uri(png: &[u8]) -> String {
     format!("data:image/png;base64,{}", STANDARD.encode(png))
 }
 
-/// Per-epoch means of `value` over `rows`.
-fn per_epoch<R>(
-    rows: &[R],
-    epoch: impl Fn(&R) -> usize,
-    value: impl Fn(&R) -> Option<f64>,
-) -> Vec<(f64, f64)> {
-    let mut out: Vec<(usize, f64, usize)> = Vec::new();
-    for r in rows {
-        let Some(v) = value(r) else { continue };
-        let e = epoch(r);
-        match out.last_mut() {
-            Some((last, sum, n)) if *last == e => {
-                *sum += v;
-                *n += 1;
-            }
-            _ => out.push((e, v, 1)),
-        }
-    }
-    out.into_iter()
-        .map(|(e, sum, n)| (e as f64 + 1.0, sum / n as f64))
+/// `value` of every row that has one, against its step.
+fn per_step<R: LogRecord>(rows: &[R], value: impl Fn(&R) -> Option<f64>) -> Vec<(f64, f64)> {
+    rows.iter()
+        .filter_map(|r| value(r).map(|v| (r.step() as f64, v)))
         .collect()
 }
 
-/// The loss-curve figures of a run, as PNG bytes with captions.
+/// The loss-curve figures of a run, as PNG bytes with captions: every iteration, smoothed.
 fn curves(run: &RunDir, model: ModelKind) -> Result<Vec<(String, Vec<u8>)>> {
     let mut figures = Vec::new();
     if let Ok(png) = std::fs::read(run.losses_png()) {
-        figures.push(("Losses, mean per epoch".to_string(), png));
+        figures.push(("Losses".to_string(), png));
     }
     let csv = run.losses_csv();
     if !csv.exists() {
@@ -72,63 +56,44 @@ fn curves(run: &RunDir, model: ModelKind) -> Result<Vec<(String, Vec<u8>)>> {
         let series = vec![
             (
                 "G (A→B)".to_string(),
-                per_epoch(&rows, |r| r.epoch, |r| Some(r.g_grad_norm)),
+                per_step(&rows, |r| Some(r.g_grad_norm)),
             ),
             (
                 "D (A and B)".to_string(),
-                per_epoch(&rows, |r| r.epoch, |r| Some(r.d_grad_norm)),
+                per_step(&rows, |r| Some(r.d_grad_norm)),
             ),
         ];
         figures.push((
             "Gradient norms".into(),
-            line_plot("Gradient norms, mean per epoch", "L2 norm", &series)?,
+            curve_plot("Gradient norms per iteration", "L2 norm", &series)?,
         ));
         return Ok(figures);
     }
     let rows = LossLog::<StepRecord>::read(&csv)?;
-    let means = epoch_means(&rows);
     let scores = vec![
-        (
-            "D(x)".to_string(),
-            means
-                .iter()
-                .map(|m| (m.epoch as f64 + 1.0, m.d_real))
-                .collect(),
-        ),
-        (
-            "D(G(z))".to_string(),
-            means
-                .iter()
-                .map(|m| (m.epoch as f64 + 1.0, m.d_fake))
-                .collect(),
-        ),
+        ("D(x)".to_string(), per_step(&rows, |r| Some(r.d_real))),
+        ("D(G(z))".to_string(), per_step(&rows, |r| Some(r.d_fake))),
     ];
     figures.push((
         "D's scores".into(),
-        line_plot("D(x) and D(G(z)), mean per epoch", "score", &scores)?,
+        curve_plot("D(x) and D(G(z)) per iteration", "score", &scores)?,
     ));
     let norms = vec![
-        (
-            "D".to_string(),
-            per_epoch(&rows, |r| r.epoch, |r| Some(r.d_grad_norm)),
-        ),
-        (
-            "G".to_string(),
-            per_epoch(&rows, |r| r.epoch, |r| Some(r.g_grad_norm)),
-        ),
+        ("D".to_string(), per_step(&rows, |r| Some(r.d_grad_norm))),
+        ("G".to_string(), per_step(&rows, |r| Some(r.g_grad_norm))),
     ];
     figures.push((
         "Gradient norms".into(),
-        line_plot("Gradient norms, mean per epoch", "L2 norm", &norms)?,
+        curve_plot("Gradient norms per iteration", "L2 norm", &norms)?,
     ));
     if rows.iter().any(|r| r.wasserstein.is_some()) {
         let w = vec![(
             "mean D(x) − mean D(G(z))".to_string(),
-            per_epoch(&rows, |r| r.epoch, |r| r.wasserstein),
+            per_step(&rows, |r| r.wasserstein),
         )];
         figures.push((
             "Wasserstein estimate".into(),
-            line_plot("The critic's Wasserstein estimate", "estimate", &w)?,
+            curve_plot("The critic's Wasserstein estimate", "estimate", &w)?,
         ));
     }
     Ok(figures)

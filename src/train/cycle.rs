@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
 use super::gan::gradient_norm;
-use super::random::{DataOrder, Stream, stream};
+use super::random::{DataOrder, Stream, gaussian, stream};
 use crate::config::TrainConfig;
 use crate::data::{DataSpec, ImageSet, LoadOptions};
 use crate::error::{GanError, Result};
@@ -184,10 +184,27 @@ impl CycleGan {
         let fake_a = self.g_ba.forward(real_b.clone());
         let adversarial_ab = least_squares(frozen_b.forward(fake_b.clone()), 1.0);
         let adversarial_ba = least_squares(frozen_a.forward(fake_a.clone()), 1.0);
+        // Noise on the translations before the way back (none at 0): a faint hidden copy of
+        // the source cannot survive it, so what the translation shows must carry the cycle.
+        let (back_from_b, back_from_a) = {
+            let sigma = self.config.cycle.cycle_noise;
+            if sigma > 0.0 {
+                let mut rng = stream(
+                    self.config.schedule.seed,
+                    self.step as u64,
+                    Stream::CycleNoise,
+                );
+                let noise_b = gaussian(&mut rng, sigma, fake_b.dims(), &self.device);
+                let noise_a = gaussian(&mut rng, sigma, fake_a.dims(), &self.device);
+                (fake_b.clone() + noise_b, fake_a.clone() + noise_a)
+            } else {
+                (fake_b.clone(), fake_a.clone())
+            }
+        };
         let cycle_a =
-            l1_distance(self.g_ba.forward(fake_b.clone()), real_a.clone()).mul_scalar(lambda);
+            l1_distance(self.g_ba.forward(back_from_b), real_a.clone()).mul_scalar(lambda);
         let cycle_b =
-            l1_distance(self.g_ab.forward(fake_a.clone()), real_b.clone()).mul_scalar(lambda);
+            l1_distance(self.g_ab.forward(back_from_a), real_b.clone()).mul_scalar(lambda);
         let (identity_a, identity_b) = if lambda_id > 0.0 {
             (
                 l1_distance(self.g_ba.forward(real_a.clone()), real_a.clone())

@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::output::checkpoint::CheckpointState;
 use crate::output::figure::{SampleFigure, Tile, split_images};
 use crate::output::loss_log::{CycleRecord, LogRecord};
-use crate::output::plot::line_plot;
+use crate::output::plot::{Series, curve_plot};
 
 /// Images shown per domain in a sample panel.
 const PANEL_ROWS: usize = 4;
@@ -172,7 +172,18 @@ impl Trainer for CycleTrainer {
                 points.push((epoch as f64 + 1.0, mean));
             }
         }
-        let plot = line_plot("CycleGAN losses, mean per epoch", "loss", &series)?;
+        let per_step: Vec<Series> = names
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                let points = rows
+                    .iter()
+                    .map(|r| (r.step as f64, r.terms()[k].1))
+                    .collect();
+                (n.to_string(), points)
+            })
+            .collect();
+        let plot = curve_plot("CycleGAN losses per iteration", "loss", &per_step)?;
         let config = &self.gan.config;
         let line = series.first().and_then(|(_, p)| p.last()).map(|last| {
             let means: Vec<String> = series

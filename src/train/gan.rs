@@ -386,10 +386,19 @@ impl Gan {
         let frozen_d = self.discriminator.valid().train().no_grad();
         let fakes = self
             .generator
-            .forward_conditioned(latent.noise, latent.labels.clone());
+            .forward_conditioned(latent.noise.clone(), latent.labels.clone());
+        let diversity = self
+            .config
+            .remedies
+            .mode_seeking
+            .map(|weight| crate::losses::mode_seeking(fakes.clone(), latent.noise, weight));
         let fakes = self.augmented(fakes);
         let output = frozen_d.forward_conditioned(fakes, latent.labels);
         let loss = self.objective.generator(output);
+        let loss = match diversity {
+            Some(term) => loss + term,
+            None => loss,
+        };
         self.apply_generator_loss(loss)
     }
 
@@ -479,7 +488,14 @@ impl Gan {
         }
         for k in 0..gen_updates {
             let draw = (self.step * gen_updates + k) as u64;
-            let latent = self.latent(Stream::GeneratorNoise, draw, batch);
+            let mut latent = self.latent(Stream::GeneratorNoise, draw, batch);
+            if self.config.remedies.mode_seeking.is_some() {
+                // The mode-seeking pairs (first half, second half) share their labels.
+                latent.labels = latent.labels.map(|labels| {
+                    let first = labels.narrow(0, 0, batch / 2);
+                    Tensor::cat(vec![first.clone(), first], 0)
+                });
+            }
             let (loss, grad_norm) = if self.config.remedies.feature_matching {
                 // The real images D last saw are the ones G's features are matched to.
                 let real = data.batch(&last_real, &self.device);

@@ -318,7 +318,7 @@ impl Trainer for GanTrainer {
                 m.images_per_second
             )
         });
-        Ok((loss_plot(&means)?, line))
+        Ok((loss_plot(rows)?, line))
     }
 
     fn weights_finite(&self) -> bool {

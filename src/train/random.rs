@@ -28,6 +28,8 @@ pub enum Stream {
     ImagePool = 7,
     /// The random transforms of differentiable augmentation.
     Augmentation = 8,
+    /// CycleGAN's noise on translations before they are translated back.
+    CycleNoise = 9,
 }
 
 pub fn stream(seed: u64, index: u64, purpose: Stream) -> ChaCha8Rng {
@@ -55,6 +57,15 @@ pub fn noise(
         }
     };
     Tensor::from_data(TensorData::new(values, [count, latent]), device)
+}
+
+/// `[shape]` values from N(0, std²), from `rng`.
+pub fn gaussian(rng: &mut ChaCha8Rng, std: f64, shape: [usize; 4], device: &Device) -> Tensor<4> {
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| std as f32 * rng.sample::<f32, _>(StandardNormal))
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
 }
 
 /// Batch order: passes over the data, each a fresh permutation seeded by (seed, pass). Draw `k`

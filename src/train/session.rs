@@ -17,6 +17,7 @@ use crate::output::checkpoint::{self, CheckpointState, FORMAT_VERSION};
 use crate::output::loss_log::{LogRecord, LossLog};
 use crate::output::run_dir::RunDir;
 use crate::output::run_lock::RunLock;
+use crate::output::tensorboard::EventWriter;
 use crate::output::write_atomic;
 
 pub struct TrainOptions {
@@ -35,12 +36,14 @@ pub struct ResumeOptions {
     pub epochs: Option<usize>,
     /// A new number of checkpoints to keep (on a full disk, fewer).
     pub keep_checkpoints: Option<usize>,
+    /// Where to write TensorBoard's event files from now on.
+    pub tensorboard: Option<PathBuf>,
     pub progress: Progress,
 }
 
 impl ResumeOptions {
-    /// The keys a resumed run may change: its length (`steps`, `epochs`) and how many
-    /// checkpoints it keeps. A run's other keys are what its checkpoints were made with, so any
+    /// The keys a resumed run may change: its length (`steps`, `epochs`), how many
+    /// checkpoints it keeps and where its TensorBoard files go. A run's other keys are what its checkpoints were made with, so any
     /// other key set in `keys` (or a config file, `from_file`) is refused with its name.
     pub fn from_keys(
         keys: &TrainOverrides,
@@ -55,7 +58,7 @@ impl ResumeOptions {
         if let Some(key) = keys
             .set_keys()
             .into_iter()
-            .find(|k| !matches!(*k, "steps" | "epochs" | "keep_checkpoints"))
+            .find(|k| !matches!(*k, "steps" | "epochs" | "keep_checkpoints" | "tensorboard"))
         {
             return Err(GanError::ResumeChange(key.to_string()));
         }
@@ -65,6 +68,7 @@ impl ResumeOptions {
             steps: keys.steps,
             epochs: keys.epochs,
             keep_checkpoints: keys.keep_checkpoints,
+            tensorboard: keys.tensorboard.clone(),
             progress,
         })
     }
@@ -178,6 +182,9 @@ pub(crate) fn resumed_config(options: &ResumeOptions) -> Result<(RunDir, TrainCo
     if let Some(keep) = options.keep_checkpoints {
         config.schedule.keep_checkpoints = keep;
     }
+    if let Some(dir) = &options.tensorboard {
+        config.schedule.tensorboard = Some(dir.clone());
+    }
     config.validate()?;
     let changed = config != before;
     Ok((run, config, changed))
@@ -192,6 +199,9 @@ pub(crate) fn start<T: Trainer>(
     let device = options.device.device()?;
     let trainer = T::start(config, &device)?;
     let config = trainer.config();
+    if let Some(logdir) = &config.schedule.tensorboard {
+        crate::output::tensorboard::prepare(logdir)?;
+    }
     let run = match &options.out {
         Some(path) => RunDir::create(path)?,
         None => RunDir::create_numbered(&options.runs_root, &config.run_name())?,
@@ -236,6 +246,19 @@ pub(crate) fn restart<T: Trainer>(
     Session::open(run, lock, trainer, log, options.device, options.progress)?.run()
 }
 
+/// A `losses.csv` row as TensorBoard scalars: every numeric column but the step and epoch,
+/// under `train/`.
+fn scalars_of<R: TrainRecord>(record: &R) -> Vec<(String, f64)> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(record) else {
+        return Vec::new();
+    };
+    fields
+        .into_iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "step" | "epoch"))
+        .filter_map(|(name, value)| Some((format!("train/{name}"), value.as_f64()?)))
+        .collect()
+}
+
 /// "started", or "resumed at step N".
 fn start_words(step: usize) -> String {
     if step == 0 {
@@ -269,6 +292,8 @@ struct Session<T: Trainer> {
     trainer: T,
     log: LossLog<T::Record>,
     console: Console,
+    /// The TensorBoard event file, when the run writes one.
+    events: Option<EventWriter>,
 }
 
 impl<T: Trainer> Session<T> {
@@ -282,12 +307,21 @@ impl<T: Trainer> Session<T> {
     ) -> Result<Self> {
         let total = trainer.config().total_steps();
         let console = Console::open(&run, progress, total, trainer.step())?;
+        let events = match &trainer.config().schedule.tensorboard {
+            Some(dir) => {
+                let name = run.root().file_name().unwrap_or(run.root().as_os_str());
+                let resumed_from = (trainer.step() > 0).then_some(trainer.step());
+                Some(EventWriter::create(&dir.join(name), resumed_from)?)
+            }
+            None => None,
+        };
         let mut session = Session {
             run,
             _lock: lock,
             trainer,
             log,
             console,
+            events,
         };
         let line = format!(
             "{} {} {} on device {}: {total} iterations",
@@ -298,6 +332,10 @@ impl<T: Trainer> Session<T> {
         );
         session.console.say(&line)?;
         for line in session.trainer.data_lines() {
+            session.console.say(&line)?;
+        }
+        if let Some(events) = &session.events {
+            let line = format!("TensorBoard events: {}", events.path().display());
             session.console.say(&line)?;
         }
         Ok(session)
@@ -319,6 +357,9 @@ impl<T: Trainer> Session<T> {
             record.set_timing(seconds, images / seconds.max(1e-9));
             let step = self.trainer.step();
             let finite = record.losses().iter().all(|(_, v)| v.is_finite());
+            if let Some(events) = &mut self.events {
+                events.scalars(step, &scalars_of(&record))?;
+            }
             self.log.push(record.clone())?;
             if !finite {
                 self.log.flush()?;
@@ -337,6 +378,7 @@ impl<T: Trainer> Session<T> {
             }
             if step.is_multiple_of(config.schedule.checkpoint_interval) {
                 self.log.flush()?;
+                self.flush_events()?;
                 self.checkpoint()?;
             }
         }
@@ -354,6 +396,7 @@ impl<T: Trainer> Session<T> {
         }
         // The report reads losses.csv: everything logged must be on disk first.
         self.log.flush()?;
+        self.flush_events()?;
         crate::output::report::write_report(self.run.root())?;
         self.console.finish();
         if interrupted {
@@ -417,9 +460,17 @@ impl<T: Trainer> Session<T> {
         Ok(())
     }
 
+    fn flush_events(&mut self) -> Result<()> {
+        self.events.as_mut().map_or(Ok(()), EventWriter::flush)
+    }
+
     fn write_samples(&mut self) -> Result<()> {
         let (png, lines) = self.trainer.sample_figure()?;
         write_atomic(&self.run.sample_figure(self.trainer.step()), &png)?;
+        if let Some(events) = &mut self.events {
+            events.png(self.trainer.step(), T::FIGURES, &png)?;
+            events.flush()?;
+        }
         for line in lines {
             self.console.say(&line)?;
         }

@@ -47,6 +47,9 @@ fn every_key_has_one_name_and_its_help_shows_the_default_the_config_uses() {
     config.cycle.data_a = Some(ganforge::data::DataSpec::DigitsA);
     config.cycle.data_b = Some(ganforge::data::DataSpec::DigitsB);
     config.optimiser.lr_decay_start = Some(1);
+    config.networks.g_draw_side = Some(8);
+    config.remedies.mode_seeking = Some(1.0);
+    config.schedule.tensorboard = Some("tb".into());
     let table: toml::Table = toml::from_str(&config.to_toml()).unwrap();
     let mut written: Vec<&str> = table.keys().map(String::as_str).collect();
     written.sort();
@@ -151,6 +154,8 @@ fn a_config_toml_of_the_previous_release_loads_and_resolves_to_the_same_run() {
         [
             "augment",
             "background",
+            "cycle_noise",
+            "g_class_norm",
             "g_ema_warmup",
             "keep_checkpoints",
             "r1_interval",

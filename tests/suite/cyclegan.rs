@@ -131,6 +131,61 @@ fn an_iteration_reports_the_cycle_and_identity_terms_of_its_networks() {
 }
 
 #[test]
+fn cycle_noise_is_added_to_the_translation_before_the_way_back() {
+    use ganforge::train::random::{Stream, gaussian, stream};
+    let mut config = tiny_cycle(1);
+    config.cycle.cycle_noise = 0.3;
+    let (a, b) = domains(&config);
+    let device = Device::flex();
+    let mut gan = CycleGan::new(&config, &device);
+    let real_a = a.batch(
+        &DataOrder::new(config.schedule.seed, a.len()).indices(0, 4),
+        &device,
+    );
+    // The noise of step 0: G(a)'s first, from the run's named stream.
+    let mut rng = stream(config.schedule.seed, 0, Stream::CycleNoise);
+    let noise = gaussian(&mut rng, 0.3, [4, 3, 16, 16], &device);
+    let spread = ganforge::tensor_values(noise.clone());
+    let std = (spread.iter().map(|v| v * v).sum::<f32>() / spread.len() as f32).sqrt();
+    assert!((std - 0.3).abs() < 0.02, "the noise has std {std}");
+    let back = gan.translate(
+        gan.translate(real_a.clone(), Direction::A2b) + noise,
+        Direction::B2a,
+    );
+    let (x, y) = (
+        ganforge::tensor_values(back),
+        ganforge::tensor_values(real_a),
+    );
+    let want = 10.0
+        * x.iter()
+            .zip(&y)
+            .map(|(p, q)| (p - q).abs() as f64)
+            .sum::<f64>()
+        / x.len() as f64;
+    let stats = gan.iteration(
+        &a,
+        &b,
+        &mut DataOrder::new(config.schedule.seed, a.len()),
+        &mut DataOrder::new(config.schedule.seed ^ 0x0b0b_0b0b, b.len()),
+    );
+    assert!(
+        (stats.cycle_a - want).abs() < 1e-4 * want.max(1.0),
+        "{} vs {want}",
+        stats.cycle_a
+    );
+
+    let err = TrainOverrides {
+        model: Some(ModelKind::Cyclegan),
+        cycle_noise: Some(-0.1),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("`cycle_noise`"), "{err}");
+}
+
+#[test]
 fn the_buffer_returns_stored_fakes_half_the_time_once_full() {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let mut pool = ImagePool::new(50);
@@ -232,6 +287,7 @@ fn a_short_run_on_the_shipped_task_writes_everything_and_lowers_the_cycle_loss()
     // Resumed further, it continues from its checkpoint.
     let summary = ganforge::train::resume(ganforge::train::ResumeOptions {
         keep_checkpoints: None,
+        tensorboard: None,
         device: DeviceChoice::Cpu,
         out: run.clone(),
         steps: Some(45),

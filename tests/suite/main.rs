@@ -23,6 +23,7 @@ mod sample;
 mod scores;
 mod session;
 mod speed;
+mod tensorboard;
 mod training;
 
 use std::path::Path;

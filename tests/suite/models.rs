@@ -226,3 +226,87 @@ fn the_flop_counts_follow_the_layers_a_forward_pass_runs() {
             + 16 * 16 * 4);
     assert_eq!(d.forward_flops(images.dims()), 2 * 2 * (convs + 16));
 }
+
+#[test]
+fn the_loader_resize_is_bilinear_with_clamped_edges_and_matches_the_data() {
+    use ganforge::data::{DataSpec, ImageSet, LoadOptions, resize_weights};
+    // 8 → 16: output x samples input (x + 0.5) / 2 − 0.5; the edges clamp.
+    let w = resize_weights(8, 16);
+    let row = |i: usize| &w[i * 8..(i + 1) * 8];
+    assert_eq!(row(0), &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(row(1), &[0.75, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(row(2), &[0.25, 0.75, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(row(15), &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+    for i in 0..16 {
+        assert!((row(i).iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+
+    // The digits loaded at 8×8 and resized by it are the digits the loader makes at 16×16, up
+    // to the loader's rounding to 8-bit levels (half a level, 1/255 in [-1, 1]).
+    let device = Device::flex();
+    let load = |spatial| {
+        let options = LoadOptions {
+            limit: Some(40),
+            ..LoadOptions::new(spatial, 1)
+        };
+        ImageSet::load(&DataSpec::Digits, options).unwrap()
+    };
+    let (small, large) = (load(8), load(16));
+    let all: Vec<usize> = (0..40).collect();
+    let resized = ganforge::models::loader_resize(small.batch(&all, &device), 16);
+    assert_eq!(resized.dims(), [40, 1, 16, 16]);
+    let resized = ganforge::tensor_values(resized);
+    let expected = ganforge::tensor_values(large.batch(&all, &device));
+    let worst = resized
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst <= 1.0 / 255.0 + 1e-5, "worst difference {worst}");
+}
+
+#[test]
+fn a_generator_drawing_at_8_gives_resized_8x8_images_and_counts_its_flops() {
+    let device = Device::flex();
+    let g = DcganGeneratorConfig::new(16, 1)
+        .with_latent(4)
+        .with_capacity(1)
+        .with_filter(3)
+        .with_draw_side(Some(8))
+        .init(&device);
+    // Dense 4 → 8 at 1×1, transposed convolutions 8→4 at 1×1, 4→2 at 2×2, 2→1 at 4×4, the
+    // last convolution 1→1 at 8×8, then the resize: 16 outputs of 8 inputs per row of 8, and
+    // 16 of 8 per column of 16.
+    let per_image = 4 * 8 + 9 * (8 * 4 + 4 * 2 * 4 + 2 * 16) + 9 * 64 + (16 * 8 * 8 + 16 * 16 * 8);
+    assert_eq!(g.forward_flops(2), 2 * 2 * per_image);
+
+    let images = g.forward(Tensor::random(
+        [3, 4],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device,
+    ));
+    assert_eq!(images.dims(), [3, 1, 16, 16]);
+    // Every row of 16 is a bilinear ×2 of 8 values a: out[0] = a0, out[2k+1] = ¾a_k + ¼a_{k+1},
+    // out[2k+2] = ¼a_k + ¾a_{k+1}, out[15] = a7. Recover a from the odd pixels and check that
+    // it gives back all 16.
+    let values = ganforge::tensor_values(images);
+    let mut worst = 0.0f32;
+    for row in values.chunks(16) {
+        let mut a = [0.0f32; 8];
+        for (k, ak) in a.iter_mut().enumerate().take(7) {
+            *ak = (3.0 * row[2 * k + 1] - row[2 * k + 2]) / 2.0;
+        }
+        a[7] = row[15];
+        let mut back = [0.0f32; 16];
+        back[0] = a[0];
+        for k in 0..7 {
+            back[2 * k + 1] = 0.75 * a[k] + 0.25 * a[k + 1];
+            back[2 * k + 2] = 0.25 * a[k] + 0.75 * a[k + 1];
+        }
+        back[15] = a[7];
+        for (x, y) in row.iter().zip(&back) {
+            worst = worst.max((x - y).abs());
+        }
+    }
+    assert!(worst < 1e-5, "a row is not a resized 8-pixel row: {worst}");
+}

@@ -170,7 +170,8 @@ fn the_wgan_preset_and_user_keys_layer_in_order() {
             bce.networks.init_std,
             bce.schedule.disc_updates
         ),
-        (None, None, 1)
+        (None, None, 2),
+        "the modern digits preset's two D steps"
     );
     let bad = TrainOverrides {
         clip: Some(-1.0),

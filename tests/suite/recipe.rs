@@ -10,8 +10,8 @@ use ganforge::augment::AugmentPolicy;
 use ganforge::config::{Recipe, TrainOverrides};
 use ganforge::losses::{LossKind, r1_penalty};
 use ganforge::models::{
-    DcganDiscriminatorConfig, Discriminator, DiscriminatorNet, GeneratorNet, NormKind,
-    ResnetDiscriminatorConfig, ResnetGeneratorConfig, SpectralNorm, parameter_values,
+    DcganDiscriminatorConfig, DcganGeneratorConfig, Discriminator, DiscriminatorNet, GeneratorNet,
+    NormKind, ResnetDiscriminatorConfig, ResnetGeneratorConfig, SpectralNorm, parameter_values,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -406,8 +406,12 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
     assert_eq!((modern.optimiser.lr_d, modern.optimiser.lr_g), (2e-4, 2e-4));
     assert_eq!(modern.remedies.augment.to_string(), "translation");
     assert!(modern.remedies.g_ema.is_some());
-    // The data's shape still comes from its preset.
+    // The data's shape still comes from its preset; the digits' DCGAN draws at their 8×8 and
+    // steps D twice, in 1400 iterations.
     assert_eq!((modern.input.spatial, modern.input.channels), (16, 1));
+    assert_eq!(modern.networks.g_draw_side, Some(8));
+    assert_eq!(modern.schedule.disc_updates, 2);
+    assert_eq!(modern.total_steps(), 1400);
 
     let tutorial = TrainOverrides {
         recipe: Some(Recipe::Tutorial),
@@ -423,6 +427,8 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
         "the digits preset's"
     );
     assert!(tutorial.remedies.augment.is_none() && tutorial.remedies.g_ema.is_none());
+    assert_eq!(tutorial.networks.g_draw_side, None, "the tutorial's G");
+    assert_eq!(tutorial.schedule.disc_updates, 1);
     assert_eq!(
         (tutorial.optimiser.lr_d, tutorial.optimiser.beta1),
         (2e-4, 0.5)
@@ -439,15 +445,26 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
     assert!(mine.remedies.augment.is_none() && mine.networks.spectral_norm);
     assert_eq!(mine.objective.loss, LossKind::WganGp);
     assert_eq!(mine.schedule.disc_updates, 5);
-    // A conditional run gets the residual networks (class-conditional BatchNorm), unless the
-    // user names a model.
+    // A conditional run on the digits gets the DCGAN with class-conditional BatchNorm and the
+    // mode-seeking term; on other data the residual networks (class-conditional BatchNorm);
+    // unless the user names a model.
     let conditional = TrainOverrides {
         conditional: Some(true),
         ..Default::default()
     };
     let resolved = conditional.clone().resolve().unwrap();
-    assert_eq!(resolved.networks.model, ganforge::models::ModelKind::Resnet);
+    assert_eq!(resolved.networks.model, ganforge::models::ModelKind::Dcgan);
+    assert!(resolved.networks.g_class_norm && resolved.remedies.mode_seeking.is_some());
+    assert_eq!(resolved.networks.g_draw_side, Some(8));
     assert!(resolved.networks.spectral_norm);
+    let emoji = TrainOverrides {
+        data: Some(ganforge::data::DataSpec::Emoji),
+        ..conditional.clone()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(emoji.networks.model, ganforge::models::ModelKind::Resnet);
+    assert!(!emoji.networks.g_class_norm && emoji.networks.g_draw_side.is_none());
     let named = TrainOverrides {
         model: Some(ganforge::models::ModelKind::Dcgan),
         ..conditional
@@ -519,6 +536,7 @@ fn a_resumed_modern_run_has_the_same_vectors_augmentation_and_average_as_an_unin
     super::train_quiet(config(5), &split);
     ganforge::train::resume(ganforge::train::ResumeOptions {
         keep_checkpoints: None,
+        tensorboard: None,
         device: ganforge::device::DeviceChoice::Cpu,
         out: split.clone(),
         steps: Some(8),
@@ -588,20 +606,52 @@ fn the_residual_networks_have_the_shapes_of_every_size_and_a_conditional_g_uses_
         .with_capacity(4)
         .with_classes(3)
         .init(&device);
-    assert!(g.is_conditional());
-    let noise = Tensor::<2>::random(
-        [4, 8],
-        burn::tensor::Distribution::Normal(0.0, 1.0),
-        &device,
+    class_gains_start_at_zero_and_move_for_the_batch_classes_only(&g, 16, &device);
+}
+
+#[test]
+fn the_tutorial_g_with_class_norm_uses_its_class_gains() {
+    let device = Device::flex().autodiff();
+    // Capacity 2: the first block has 4 · 2 = 8 channels.
+    let g = DcganGeneratorConfig::new(16, 1)
+        .with_latent(8)
+        .with_capacity(2)
+        .with_classes(3)
+        .with_class_norm(true)
+        .init(&device);
+    class_gains_start_at_zero_and_move_for_the_batch_classes_only(&g, 8, &device);
+    // Without it, the same G has no per-class gains (its record is the tutorial's).
+    let plain = DcganGeneratorConfig::new(16, 1)
+        .with_latent(8)
+        .with_capacity(2)
+        .with_classes(3)
+        .init(&device);
+    assert!(
+        parameter_values(&plain)
+            .iter()
+            .all(|p| p.shape != vec![3, 8] && p.shape != vec![3, 4])
     );
+}
+
+/// A conditional G's class gains of `channels` channels start at zero, and a backward pass
+/// through a batch of classes 0 and 1 reaches their rows and not class 2's.
+fn class_gains_start_at_zero_and_move_for_the_batch_classes_only<G>(
+    g: &G,
+    channels: usize,
+    device: &Device,
+) where
+    G: GeneratorNet + Module,
+{
+    assert!(g.is_conditional());
+    let noise = Tensor::<2>::random([4, 8], burn::tensor::Distribution::Normal(0.0, 1.0), device);
     let images = g.forward_conditioned(
         noise,
-        Some(ganforge::train::label_tensor(&[0, 0, 1, 1], &device)),
+        Some(ganforge::train::label_tensor(&[0, 0, 1, 1], device)),
     );
-    let grads = GradientsParams::from_grads(images.sum().backward(), &g);
-    let gains: Vec<_> = parameter_values(&g)
+    let grads = GradientsParams::from_grads(images.sum().backward(), g);
+    let gains: Vec<_> = parameter_values(g)
         .into_iter()
-        .filter(|p| p.trainable && p.shape == vec![3, 16])
+        .filter(|p| p.trainable && p.shape == vec![3, channels])
         .collect();
     assert!(
         !gains.is_empty(),
@@ -615,8 +665,8 @@ fn the_residual_networks_have_the_shapes_of_every_size_and_a_conditional_g_uses_
             continue;
         };
         let v: Vec<f32> = gr.into_data().try_into_vec_as::<f32>().unwrap();
-        moved_used |= v[..32].iter().any(|x| x.abs() > 0.0);
-        moved_unused |= v[32..].iter().any(|x| x.abs() > 0.0);
+        moved_used |= v[..2 * channels].iter().any(|x| x.abs() > 0.0);
+        moved_unused |= v[2 * channels..].iter().any(|x| x.abs() > 0.0);
     }
     assert!(
         moved_used && !moved_unused,

@@ -107,6 +107,7 @@ fn each_remedy_trains_and_writes_its_run() {
         ),
         ("mbstd", |c| c.remedies.minibatch_stddev = true),
         ("fm", |c| c.remedies.feature_matching = true),
+        ("ms", |c| c.remedies.mode_seeking = Some(1.0)),
     ] {
         let mut config = tiny_config(6);
         edit(&mut config);
@@ -144,4 +145,67 @@ fn packing_needs_whole_packs_and_no_labels() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("conditional"), "{err}");
+}
+
+#[test]
+fn the_mode_seeking_term_has_its_hand_value_and_pushes_pairs_apart() {
+    let device = Device::flex().autodiff();
+    // Pairs (first half, second half): images a = [0, 1], b = [2, 1], mean |a − b| = 1; noise
+    // z₁ = [0, 0], z₂ = [1, 3], mean |z₁ − z₂| = 2; ratio ½, term w / (½ + 1e-5).
+    let a = Tensor::<4>::from_data(
+        TensorData::new(vec![0.0f32, 1.0, 2.0, 1.0], [2, 1, 1, 2]),
+        &device,
+    )
+    .require_grad();
+    let z = Tensor::<2>::from_data(
+        TensorData::new(vec![0.0f32, 0.0, 1.0, 3.0], [2, 2]),
+        &device,
+    );
+    let term = ganforge::losses::mode_seeking(a.clone(), z, 2.0);
+    let value = term.clone().into_scalar::<f32>();
+    assert!((value - 2.0 / (0.5 + 1e-5)).abs() < 1e-4, "{value}");
+    // d term / d a₀ = −w / ratio² · ∂ratio/∂a₀ = −2 / ¼ · (−1 / (2 · 2)) = 2 (to the 1e-5): a step
+    // against the gradient moves a₀ away from b₀; a₁ = b₁ gets no push (|·|' is 0 at 0).
+    let grads = term.backward();
+    let g: Vec<f32> = a.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+    assert!(
+        (g[0] - 2.0).abs() < 1e-3 && (g[2] + 2.0).abs() < 1e-3,
+        "{g:?}"
+    );
+    assert!(g[1].abs() < 1e-6 && g[3].abs() < 1e-6, "{g:?}");
+}
+
+#[test]
+fn mode_seeking_needs_an_even_batch_and_a_positive_weight() {
+    for (keys, needle) in [
+        (
+            TrainOverrides {
+                batch: Some(7),
+                mode_seeking: Some(1.0),
+                ..Default::default()
+            },
+            "even batch",
+        ),
+        (
+            TrainOverrides {
+                mode_seeking: Some(-1.0),
+                ..Default::default()
+            },
+            "positive",
+        ),
+        (
+            TrainOverrides {
+                mode_seeking: Some(1.0),
+                feature_matching: Some(true),
+                ..Default::default()
+            },
+            "feature_matching",
+        ),
+    ] {
+        let err = keys.resolve().unwrap_err().to_string();
+        assert!(
+            err.contains("`mode_seeking`") && err.contains(needle),
+            "{err}"
+        );
+    }
 }

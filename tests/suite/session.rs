@@ -27,6 +27,7 @@ fn edit_config(run: &Path, key: &str, value: toml::Value) {
 fn resume_to(run: &Path, steps: usize) -> ganforge::error::Result<TrainSummary> {
     resume(ResumeOptions {
         keep_checkpoints: None,
+        tensorboard: None,
         device: DeviceChoice::Cpu,
         out: run.to_path_buf(),
         steps: Some(steps),

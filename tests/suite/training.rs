@@ -261,6 +261,7 @@ fn a_resumed_run_continues_exactly_where_it_stopped() {
     train(tiny_config(5), options(&split)).unwrap();
     let resumed = resume(ResumeOptions {
         keep_checkpoints: None,
+        tensorboard: None,
         device: DeviceChoice::Cpu,
         out: split.clone(),
         steps: Some(10),
@@ -333,6 +334,7 @@ fn divergence_stops_at_once_and_keeps_the_last_good_checkpoint() {
     std::fs::write(&config_path, text).unwrap();
     let err = resume(ResumeOptions {
         keep_checkpoints: None,
+        tensorboard: None,
         device: DeviceChoice::Cpu,
         out: out.clone(),
         steps: Some(10),
@@ -480,6 +482,7 @@ fn a_damaged_or_foreign_checkpoint_is_refused_before_anything_loads() {
     assert!(err.contains("generator.bpk is damaged"), "{err}");
     let resumed = ganforge::train::resume(ganforge::train::ResumeOptions {
         keep_checkpoints: None,
+        tensorboard: None,
         device: ganforge::device::DeviceChoice::Cpu,
         out: run.clone(),
         steps: Some(5),
@@ -534,6 +537,7 @@ fn a_failing_checkpoint_write_is_a_clear_error_and_keeps_the_last_good_one() {
     std::fs::write(checkpoints.join(".tmp_step_0000006"), b"in the way").unwrap();
     let err = ganforge::train::resume(ganforge::train::ResumeOptions {
         keep_checkpoints: None,
+        tensorboard: None,
         device: ganforge::device::DeviceChoice::Cpu,
         out: run.clone(),
         steps: Some(6),

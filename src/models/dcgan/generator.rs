@@ -1,6 +1,7 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{
-    BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, PaddingConfig2d,
+    BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig,
+    PaddingConfig2d,
 };
 use burn::prelude::*;
 
@@ -8,7 +9,8 @@ use crate::models::GeneratorNet;
 use crate::models::shared::{self, same_padding};
 
 /// One block of the tutorial's generator: ConvTranspose(k, stride 2, same) → BatchNorm →
-/// LeakyReLU. It doubles the spatial size.
+/// LeakyReLU. It doubles the spatial size. With `classes`, the BatchNorm is class-conditional:
+/// each class has its own gain and bias per channel, starting at zero (the plain BatchNorm).
 #[derive(Config, Debug)]
 pub struct DecoderBlockConfig {
     pub channels_in: usize,
@@ -17,18 +19,29 @@ pub struct DecoderBlockConfig {
     pub filter: usize,
     #[config(default = 0.3)]
     pub leaky_slope: f64,
+    /// Classes of a class-conditional BatchNorm; 0 for the plain one.
+    #[config(default = 0)]
+    pub classes: usize,
 }
 
 #[derive(Module, Debug)]
 pub struct DecoderBlock {
     conv_up: ConvTranspose2d,
     norm: BatchNorm,
+    /// Per-class gain and bias of a class-conditional BatchNorm.
+    class_gain: Option<Embedding>,
+    class_bias: Option<Embedding>,
     leaky_slope: f64,
 }
 
 impl DecoderBlockConfig {
     pub fn init(&self, device: &Device) -> DecoderBlock {
         let pad = same_padding(self.filter);
+        let embedding = || {
+            EmbeddingConfig::new(self.classes, self.channels_out)
+                .with_initializer(Initializer::Zeros)
+                .init(device)
+        };
         DecoderBlock {
             // Output padding 1 makes the output exactly twice the input, as Keras' "same" does.
             conv_up: ConvTranspose2dConfig::new(
@@ -40,6 +53,8 @@ impl DecoderBlockConfig {
             .with_padding_out([1, 1])
             .init(device),
             norm: BatchNormConfig::new(self.channels_out).init(device),
+            class_gain: (self.classes > 0).then(embedding),
+            class_bias: (self.classes > 0).then(embedding),
             leaky_slope: self.leaky_slope,
         }
     }
@@ -47,8 +62,26 @@ impl DecoderBlockConfig {
 
 impl DecoderBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_conditioned(x, None)
+    }
+
+    /// The block on `x`, with its class-conditional BatchNorm taking `labels`.
+    ///
+    /// # Panics
+    /// When labels are given to a plain block or missing for a class-conditional one.
+    pub fn forward_conditioned(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Tensor<4> {
         let x = crate::kernels::conv_transpose(&self.conv_up, x);
-        crate::kernels::batch_norm(&self.norm, x, Some(self.leaky_slope))
+        match (&self.class_gain, &self.class_bias, labels) {
+            (Some(gain), Some(bias), Some(labels)) => {
+                let x = crate::kernels::batch_norm(&self.norm, x, None);
+                crate::kernels::leaky(
+                    shared::class_gain_and_bias(x, gain, bias, labels),
+                    self.leaky_slope,
+                )
+            }
+            (None, None, None) => crate::kernels::batch_norm(&self.norm, x, Some(self.leaky_slope)),
+            _ => panic!("labels must be given exactly to a class-conditional block"),
+        }
     }
 
     /// FLOPs of [`DecoderBlock::forward`] on an input of shape `input` (see
@@ -60,6 +93,9 @@ impl DecoderBlock {
 
 /// The tutorial's generator: Dense(latent → s·s·8·capacity) → BatchNorm → reshape to s×s (s =
 /// spatial / 16) → four decoder blocks (capacity × 4, 2, 1, 1) → Conv(channels, k, same) → tanh.
+/// With a `draw_side` below 16 it starts at 1×1 with as many blocks as reach that side (the
+/// first of those widths, the last at `capacity`), and the loader's resize brings the image to
+/// `spatial`.
 #[derive(Config, Debug)]
 pub struct DcganGeneratorConfig {
     /// Side of the square output image: a power of two, at least 16.
@@ -80,6 +116,16 @@ pub struct DcganGeneratorConfig {
     /// Size of the learned label embedding joined to the noise of a conditional generator.
     #[config(default = 50)]
     pub label_embedding: usize,
+    /// Class-conditional BatchNorm in every block of a conditional generator, besides the
+    /// label embedding.
+    #[config(default = false)]
+    pub class_norm: bool,
+    /// Side G draws at, when smaller than `spatial`: its images are then brought to `spatial`
+    /// by the data loader's own (bilinear) resize, so that a G for data made by upscaling
+    /// (the 8×8 digits shown at 16×16) draws in the data's own grid and cannot add detail the
+    /// data never has. A power of two from 2 to 16.
+    #[config(default = "None")]
+    pub draw_side: Option<usize>,
 }
 
 /// G(z) or, conditional, G(z, y): the label's learned embedding is joined to the noise.
@@ -92,21 +138,30 @@ pub struct DcganGenerator {
     to_image: Conv2d,
     start: usize,
     start_channels: usize,
+    /// Side of `to_image`'s output; below `spatial`, the loader's resize follows it.
+    draw_side: usize,
+    spatial: usize,
 }
 
 impl DcganGeneratorConfig {
     pub fn init(&self, device: &Device) -> DcganGenerator {
-        let start = self.spatial / 16;
+        let draw_side = self.draw_side.unwrap_or(self.spatial);
+        let start = (draw_side / 16).max(1);
         let start_channels = 8 * self.capacity;
         let features = start * start * start_channels;
-        let widths = [4, 2, 1, 1].map(|m| m * self.capacity);
+        let blocks = (draw_side / start).trailing_zeros() as usize;
+        // The tutorial's widths, the last block at `capacity` whatever the count.
+        let widths = (0..blocks).map(|i| {
+            let multiple = if i + 1 == blocks { 1 } else { [4, 2, 1][i] };
+            multiple * self.capacity
+        });
         let mut channels_in = start_channels;
         let blocks = widths
-            .iter()
-            .map(|&channels_out| {
+            .map(|channels_out| {
                 let block = DecoderBlockConfig::new(channels_in, channels_out)
                     .with_filter(self.filter)
                     .with_leaky_slope(self.leaky_slope)
+                    .with_classes(if self.class_norm { self.classes } else { 0 })
                     .init(device);
                 channels_in = channels_out;
                 block
@@ -129,6 +184,8 @@ impl DcganGeneratorConfig {
                 .init(device),
             start,
             start_channels,
+            draw_side,
+            spatial: self.spatial,
         }
     }
 }
@@ -148,11 +205,20 @@ impl super::super::GeneratorNet for DcganGenerator {
     /// When labels are given to an unconditional generator or missing for a conditional one.
     fn forward_conditioned(&self, noise: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
         let [batch, _] = noise.dims();
+        let class_norm = self.blocks.first().is_some_and(|b| b.class_gain.is_some());
+        let block_labels = labels.clone().filter(|_| class_norm);
         let input = shared::join_label_embedding(noise, self.label_embedding.as_ref(), labels);
         let x = self.project_norm.forward(self.project.forward(input));
         let x = x.reshape([batch, self.start_channels, self.start, self.start]);
-        let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
-        crate::kernels::tanh(crate::kernels::conv(&self.to_image, x))
+        let x = self.blocks.iter().fold(x, |x, block| {
+            block.forward_conditioned(x, block_labels.as_ref())
+        });
+        let images = crate::kernels::tanh(crate::kernels::conv(&self.to_image, x));
+        if self.draw_side < self.spatial {
+            shared::loader_resize(images, self.spatial)
+        } else {
+            images
+        }
     }
 
     /// True when the generator takes labels.
@@ -177,6 +243,12 @@ impl super::super::GeneratorNet for DcganGenerator {
             total += flops;
             shape = out;
         }
-        total + shared::conv2d_flops(&self.to_image, shape).0
+        let (flops, drawn) = shared::conv2d_flops(&self.to_image, shape);
+        let resize = if self.draw_side < self.spatial {
+            shared::loader_resize_flops(drawn, self.spatial)
+        } else {
+            0
+        };
+        total + flops + resize
     }
 }
