@@ -673,3 +673,49 @@ fn class_gains_start_at_zero_and_move_for_the_batch_classes_only<G>(
         "class 2 is not in the batch: its gains take no gradient"
     );
 }
+
+#[test]
+fn the_new_network_keys_are_refused_where_they_do_not_apply() {
+    for (keys, needle) in [
+        (
+            TrainOverrides {
+                model: Some(ganforge::models::ModelKind::Resnet),
+                g_draw_side: Some(8),
+                ..Default::default()
+            },
+            "only the dcgan generator",
+        ),
+        (
+            TrainOverrides {
+                g_draw_side: Some(6),
+                ..Default::default()
+            },
+            "power of two",
+        ),
+        (
+            TrainOverrides {
+                g_draw_side: Some(32),
+                ..Default::default()
+            },
+            "at most `spatial`",
+        ),
+        (
+            TrainOverrides {
+                g_class_norm: Some(true),
+                ..Default::default()
+            },
+            "conditional run",
+        ),
+        (
+            TrainOverrides {
+                model: Some(ganforge::models::ModelKind::Cyclegan),
+                g_draw_side: Some(8),
+                ..Default::default()
+            },
+            "CycleGAN",
+        ),
+    ] {
+        let err = keys.resolve().unwrap_err().to_string();
+        assert!(err.contains(needle), "{err}");
+    }
+}
