@@ -55,8 +55,14 @@ enum Command {
     },
     /// Score a run's generator against the real data (writes eval.json into the run).
     Eval(EvalArgs),
+    /// The Fréchet distance between two folders of images (as `python -m pytorch_fid A B`),
+    /// in the features of a judge or of your own feature network.
+    Fid(FidArgs),
     /// Write a labelled synthetic data set (one folder per class) for data augmentation.
     Export(ExportArgs),
+    /// Write a run's networks as PyTorch weights (safetensors, the state_dict names of
+    /// scripts/ganforge_torch.py; see docs/pytorch-weights.md).
+    ExportModel(ExportModelArgs),
     /// Translate every image of a folder with a CycleGAN run's generator (same file names).
     Translate(TranslateArgs),
     /// Walk between latent points (spherical interpolation): an image grid or an animated GIF.
@@ -248,6 +254,38 @@ struct ExportArgs {
     device: Option<DeviceChoice>,
 }
 
+#[derive(clap::Args)]
+struct FidArgs {
+    /// The first folder (PNG, JPEG, BMP, WebP; searched recursively; any size and mode).
+    #[arg(value_name = "DIR_A")]
+    a: PathBuf,
+    /// The second folder.
+    #[arg(value_name = "DIR_B")]
+    b: PathBuf,
+    /// The feature network: a judge (`ganforge classifier train`, e.g. judges/digits_s16_c1) or
+    /// a feature network of your own (FILE.safetensors, docs/feature-network.md).
+    #[arg(long, value_name = "DIR|FILE.safetensors")]
+    features: PathBuf,
+    /// The side images are resized to [default: the network's own].
+    #[arg(long, value_name = "S")]
+    spatial: Option<usize>,
+    #[arg(long, value_enum)]
+    device: Option<DeviceChoice>,
+}
+
+#[derive(clap::Args)]
+struct ExportModelArgs {
+    /// A run directory made by `ganforge train` (the DCGAN family).
+    #[arg(long, value_name = "DIR")]
+    run: PathBuf,
+    /// The networks to write.
+    #[arg(long, value_enum, default_value = "generator")]
+    what: ganforge::output::torch_weights::ExportWhat,
+    /// A new file ending in .safetensors.
+    #[arg(long, value_name = "FILE.safetensors")]
+    out: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum ClassifierCommand {
     /// Train a judge on labelled data and save it (held-out accuracy reported).
@@ -317,6 +355,10 @@ struct EvalArgs {
     /// two trainings take minutes at 64×64 on a CPU)
     #[arg(long, default_value_t = 30)]
     tstr_epochs: usize,
+    /// Score the generator of every checkpoint the run kept (train with --keep-checkpoints N to
+    /// keep more), write eval_checkpoints.json and show the scores over training in the report.
+    #[arg(long)]
+    all_checkpoints: bool,
     #[arg(long, value_enum)]
     device: Option<DeviceChoice>,
 }
@@ -344,8 +386,9 @@ struct TrainArgs {
 
 #[derive(clap::Args)]
 struct SampleArgs {
-    /// A run directory made by `ganforge train`.
-    #[arg(long, value_name = "DIR")]
+    /// A run directory made by `ganforge train`, or a generator's weights (FILE.safetensors,
+    /// from `ganforge export-model` or saved in PyTorch by scripts/ganforge_torch.py).
+    #[arg(long, value_name = "DIR|FILE.safetensors")]
     run: PathBuf,
     /// Number of images.
     #[arg(long, default_value_t = 64)]
@@ -353,9 +396,13 @@ struct SampleArgs {
     /// Noise seed: the same seed gives the same images.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// The grid's PNG [default: <run>/samples/sample_seed<S>_n<N>.png].
+    /// The grid's PNG [default: <run>/samples/sample_seed<S>_n<N>.png; needed with a weights file].
     #[arg(long, value_name = "FILE.png")]
     out: Option<PathBuf>,
+    /// Also write the noise, labels and images as float tensors (safetensors), to compare with
+    /// another implementation fed the same noise.
+    #[arg(long, value_name = "FILE.safetensors")]
+    tensors: Option<PathBuf>,
     /// Also write one PNG per image into this new or empty folder.
     #[arg(long, value_name = "DIR")]
     each: Option<PathBuf>,
@@ -425,9 +472,13 @@ fn run_sample(args: SampleArgs) -> anyhow::Result<()> {
         out: args.out,
         each: args.each,
         label: args.label,
+        tensors: args.tensors,
         device: args.device.unwrap_or_else(DeviceChoice::default_available),
     })?;
     println!("wrote {}", result.grid.display());
+    if let Some(tensors) = &result.tensors {
+        println!("wrote {}", tensors.display());
+    }
     if !result.each.is_empty() {
         println!("wrote {} single images", result.each.len());
     }
@@ -728,6 +779,45 @@ fn run_bench_modes(args: BenchModesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_eval_checkpoints(
+    run: &std::path::Path,
+    options: &ganforge::eval::evaluate::EvalOptions,
+) -> anyhow::Result<()> {
+    let scores = ganforge::eval::evaluate::evaluate_checkpoints(run, options)?;
+    println!(
+        "{}: {} checkpoints, {} generated images each against the reference half (judge {})",
+        scores.run,
+        scores.checkpoints.len(),
+        scores.generated,
+        scores.judge
+    );
+    println!(
+        "{:>8} {:>8} {:>10} {:>9} {:>9} {:>7}",
+        "step", "IS", "FID", "KID", "precision", "recall"
+    );
+    let row = |label: String, s: &ganforge::eval::evaluate::SampleScores| {
+        println!(
+            "{label:>8} {:>8.3} {:>10.4} {:>9.5} {:>9.3} {:>7.3}",
+            s.inception_score, s.frechet_distance, s.kernel_distance, s.precision, s.recall
+        )
+    };
+    for c in &scores.checkpoints {
+        row(c.step.to_string(), &c.scores);
+    }
+    row("real".to_string(), &scores.real_reference);
+    if let Some(best) = scores.best() {
+        println!(
+            "lowest FID at step {} ({:.4}); wrote {}",
+            best.step,
+            best.scores.frechet_distance,
+            ganforge::output::run_dir::RunDir::open(run)?
+                .checkpoint_scores()
+                .display()
+        );
+    }
+    Ok(())
+}
+
 fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     let mut options = ganforge::eval::evaluate::EvalOptions::new(
         args.n,
@@ -736,6 +826,9 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     options.seed = args.seed;
     options.judge = args.classifier.clone();
     options.classifier_training = options.classifier_training.with_epochs(args.tstr_epochs);
+    if args.all_checkpoints {
+        return run_eval_checkpoints(&args.run, &options);
+    }
     let judges = ganforge::eval::translation::DomainJudges {
         a: args.classifier_a.clone(),
         b: args.classifier_b.clone(),
@@ -813,6 +906,48 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_fid(args: FidArgs) -> anyhow::Result<()> {
+    use ganforge::eval::folder_fid::{FidOptions, folder_fid};
+    let report = folder_fid(&FidOptions {
+        a: args.a,
+        b: args.b,
+        features: args.features.clone(),
+        spatial: args.spatial,
+        device: args.device.unwrap_or_else(DeviceChoice::default_available),
+    })?;
+    for folder in [&report.a, &report.b] {
+        eprintln!("{}: {}", folder.dir.display(), folder.summary);
+    }
+    eprintln!(
+        "features: {} ({} per image, images at {}×{}×{})",
+        args.features.display(),
+        report.dimensions,
+        report.channels,
+        report.spatial,
+        report.spatial
+    );
+    if report.a.images.min(report.b.images) <= report.dimensions {
+        eprintln!(
+            "warning: fewer images a side than features ({}): the covariances are singular and \
+             the distance is biased upwards; compare figures made from the same counts",
+            report.dimensions
+        );
+    }
+    println!("FID: {:.4}", report.fid);
+    Ok(())
+}
+
+fn run_export_model(args: ExportModelArgs) -> anyhow::Result<()> {
+    let exported = ganforge::output::torch_weights::export_model(&args.run, args.what, &args.out)?;
+    println!(
+        "wrote {} ({} tensors, step {})",
+        exported.path.display(),
+        exported.tensors,
+        exported.step
+    );
+    Ok(())
+}
+
 fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let export = ganforge::eval::export::export(
         &args.run,
@@ -854,6 +989,7 @@ fn main() -> ExitCode {
             command: ClassifierCommand::Export(args),
         } => run_classifier_export(args),
         Command::Eval(args) => run_eval(args),
+        Command::Fid(args) => run_fid(args),
         Command::Bench {
             command: BenchCommand::Modes(args),
         } => run_bench_modes(args),
@@ -887,6 +1023,7 @@ fn main() -> ExitCode {
             command: BenchCommand::Cycle(args),
         } => run_bench_cycle(args),
         Command::Export(args) => run_export(args),
+        Command::ExportModel(args) => run_export_model(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

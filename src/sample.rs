@@ -3,14 +3,16 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
+use burn::prelude::Device;
 
+use crate::config::NoiseKind;
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
-use crate::models::GeneratorNet;
-use crate::output::checkpoint;
+use crate::models::{Generator, GeneratorNet};
 use crate::output::figure::SampleFigure;
 use crate::output::run_dir::RunDir;
 use crate::output::write_atomic;
+use crate::output::{checkpoint, torch_weights};
 use crate::train::label_tensor;
 use crate::train::random::{Stream, noise, stream};
 
@@ -19,6 +21,7 @@ const CHUNK: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct SampleOptions {
+    /// A run directory, or a generator's weights file (`.safetensors`).
     pub run: PathBuf,
     pub n: usize,
     pub seed: u64,
@@ -29,6 +32,8 @@ pub struct SampleOptions {
     /// Draw only this class (conditional runs). Without it a conditional run's grid has one row
     /// per class.
     pub label: Option<usize>,
+    /// Also the noise, labels and images as float tensors in this `.safetensors` file.
+    pub tensors: Option<PathBuf>,
     pub device: DeviceChoice,
 }
 
@@ -36,6 +41,7 @@ pub struct SampleOptions {
 pub struct SampleResult {
     pub grid: PathBuf,
     pub each: Vec<PathBuf>,
+    pub tensors: Option<PathBuf>,
 }
 
 /// What `generate` draws: `n` images, or for a conditional run either `n` of one class or, when
@@ -50,6 +56,60 @@ pub enum Draw {
     EveryClass { per_class: usize },
 }
 
+/// A generator to draw from, with what drawing needs.
+struct Source {
+    generator: Generator,
+    classes: usize,
+    noise: NoiseKind,
+    latent: usize,
+    channels: usize,
+    spatial: usize,
+}
+
+/// The generator at `path`: a run directory's latest (its moving average when it keeps one) or
+/// the one of its checkpoint directory `checkpoint`, or a weights file (`.safetensors`, see
+/// [`torch_weights`]).
+fn open_source(path: &Path, checkpoint: Option<&Path>, device: &Device) -> Result<Source> {
+    if torch_weights::is_weights_file(path) {
+        let file = torch_weights::load_generator_file(path, device)?;
+        return Ok(Source {
+            generator: file.generator,
+            classes: file.spec.classes,
+            noise: file.noise,
+            latent: file.spec.latent,
+            channels: file.spec.channels,
+            spatial: file.spec.spatial,
+        });
+    }
+    let run = RunDir::open(path)?;
+    let config = run.read_config()?;
+    config.require_images("ganforge sample")?;
+    let dir = match checkpoint {
+        Some(dir) => dir.to_path_buf(),
+        None => checkpoint::latest(&run.checkpoints_dir())?,
+    };
+    Ok(Source {
+        generator: checkpoint::load_generator(&config, &dir, device)?,
+        classes: config.condition_classes(),
+        noise: config.schedule.noise,
+        latent: config.networks.latent,
+        channels: config.input.channels,
+        spatial: config.input.spatial,
+    })
+}
+
+/// What [`draw_images`] drew: the images with their classes, and the noise behind them.
+#[derive(Debug, Clone)]
+pub struct Drawn {
+    /// Channel-major, in [-1, 1], each with its class in a conditional run.
+    pub images: Vec<(Vec<f32>, Option<usize>)>,
+    /// `[images, latent]`, row-major.
+    pub noise: Vec<f32>,
+    pub latent: usize,
+    pub channels: usize,
+    pub spatial: usize,
+}
+
 /// Images from the run's latest generator (its moving average when it keeps one), channel-major
 /// in [-1, 1], each with its class in a conditional run; the same seed gives the same images.
 pub fn generate(
@@ -58,9 +118,31 @@ pub fn generate(
     seed: u64,
     device: DeviceChoice,
 ) -> Result<Vec<(Vec<f32>, Option<usize>)>> {
-    let run = RunDir::open(run)?;
-    let config = run.read_config()?;
-    let classes = config.condition_classes();
+    Ok(draw_images(run, draw, seed, device)?.images)
+}
+
+/// [`generate`] from a run directory or a weights file, keeping the noise.
+pub fn draw_images(source: &Path, draw: Draw, seed: u64, device: DeviceChoice) -> Result<Drawn> {
+    let device = device.device()?;
+    let source = open_source(source, None, &device)?;
+    draw_from(source, draw, seed, &device)
+}
+
+/// [`generate`] from the generator of one checkpoint directory of the run.
+pub fn generate_at(
+    run: &Path,
+    checkpoint: &Path,
+    draw: Draw,
+    seed: u64,
+    device: DeviceChoice,
+) -> Result<Vec<(Vec<f32>, Option<usize>)>> {
+    let device = device.device()?;
+    let source = open_source(run, Some(checkpoint), &device)?;
+    Ok(draw_from(source, draw, seed, &device)?.images)
+}
+
+fn draw_from(source: Source, draw: Draw, seed: u64, device: &Device) -> Result<Drawn> {
+    let classes = source.classes;
     let labels: Option<Vec<usize>> = match draw {
         Draw::Any(_) if classes == 0 => None,
         Draw::Any(n) => Some((0..n).map(|i| i % classes).collect()),
@@ -90,23 +172,17 @@ pub fn generate(
         (Draw::Any(n), None) => n,
         _ => 0,
     };
-    let device = device.device()?;
-    let dir = checkpoint::latest(&run.checkpoints_dir())?;
-    let generator = checkpoint::load_generator(&config, &dir, &device)?.valid();
+    let generator = source.generator.valid();
     let mut rng = stream(seed, 0, Stream::Sample);
     let mut images = Vec::with_capacity(n);
+    let mut all_noise = Vec::with_capacity(n * source.latent);
     let mut start = 0;
     while start < n {
         let count = (n - start).min(CHUNK);
-        let z = noise(
-            &mut rng,
-            config.schedule.noise,
-            count,
-            config.networks.latent,
-            &device,
-        );
+        let z = noise(&mut rng, source.noise, count, source.latent, device);
+        all_noise.extend(crate::tensor_values(z.clone()));
         let chunk_labels = labels.as_ref().map(|l| &l[start..start + count]);
-        let out = generator.forward_conditioned(z, chunk_labels.map(|l| label_tensor(l, &device)));
+        let out = generator.forward_conditioned(z, chunk_labels.map(|l| label_tensor(l, device)));
         let [_, c, h, w] = out.dims();
         let values = crate::tensor_values(out);
         for (i, image) in values.chunks_exact(c * h * w).enumerate() {
@@ -114,7 +190,59 @@ pub fn generate(
         }
         start += count;
     }
-    Ok(images)
+    Ok(Drawn {
+        images,
+        noise: all_noise,
+        latent: source.latent,
+        channels: source.channels,
+        spatial: source.spatial,
+    })
+}
+
+/// The noise, labels and images of `drawn` as a safetensors file (`noise` `[n, latent]` f32,
+/// `labels` `[n]` i64 when conditional, `images` `[n, channels, side, side]` f32), so that another
+/// implementation can be fed the same noise and compared value by value.
+pub fn drawn_tensors(drawn: &Drawn) -> Result<Vec<u8>> {
+    let n = drawn.images.len();
+    let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let image_values: Vec<f32> = drawn.images.iter().flat_map(|(p, _)| p.clone()).collect();
+    let mut tensors = vec![
+        (
+            "noise".to_string(),
+            safetensors::Dtype::F32,
+            vec![n, drawn.latent],
+            floats(&drawn.noise),
+        ),
+        (
+            "images".to_string(),
+            safetensors::Dtype::F32,
+            vec![n, drawn.channels, drawn.spatial, drawn.spatial],
+            floats(&image_values),
+        ),
+    ];
+    if drawn.images.iter().all(|(_, l)| l.is_some()) && n > 0 {
+        let labels: Vec<u8> = drawn
+            .images
+            .iter()
+            .flat_map(|(_, l)| (l.unwrap_or(0) as i64).to_le_bytes())
+            .collect();
+        tensors.push((
+            "labels".to_string(),
+            safetensors::Dtype::I64,
+            vec![n],
+            labels,
+        ));
+    }
+    let views = tensors
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| GanError::Output(format!("cannot encode the tensors: {e}")))?;
+    safetensors::serialize(views, None)
+        .map_err(|e| GanError::Output(format!("cannot encode the tensors: {e}")))
 }
 
 /// One image (channel-major, values in [-1, 1]) as an 8-bit grey or RGB image.
@@ -150,11 +278,20 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
     if options.n == 0 {
         return Err(GanError::config("n", "is 0: ask for at least one image"));
     }
-    let run = RunDir::open(&options.run)?;
-    let grid_path = options.out.clone().unwrap_or_else(|| {
-        run.samples_dir()
-            .join(format!("sample_seed{}_n{}.png", options.seed, options.n))
-    });
+    let from_file = torch_weights::is_weights_file(&options.run);
+    let grid_path = match (&options.out, from_file) {
+        (Some(out), _) => out.clone(),
+        (None, false) => RunDir::open(&options.run)?
+            .samples_dir()
+            .join(format!("sample_seed{}_n{}.png", options.seed, options.n)),
+        (None, true) => {
+            return Err(GanError::config(
+                "out",
+                "is needed when --run names a weights file: there is no run folder to write the \
+                 grid into",
+            ));
+        }
+    };
     let is_png = grid_path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("png"));
@@ -167,15 +304,26 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
             ),
         ));
     }
+    if let Some(tensors) = &options.tensors
+        && !torch_weights::is_weights_file(tensors)
+    {
+        return Err(GanError::config(
+            "tensors",
+            format!(
+                "is {}: the tensors are written as safetensors, give a path ending in .safetensors",
+                tensors.display()
+            ),
+        ));
+    }
     if let Some(each) = &options.each {
         crate::output::require_empty_dir(
             each,
             "`--each` writes into a new or empty folder so that no file is overwritten",
         )?;
     }
-    let config = run.read_config()?;
-    config.require_images("ganforge sample")?;
-    let classes = config.condition_classes();
+    let device = options.device.device()?;
+    let source = open_source(&options.run, None, &device)?;
+    let classes = source.classes;
     let (draw, columns) = match options.label {
         Some(label) => (
             Draw::Class {
@@ -193,21 +341,21 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
             (options.n as f64).sqrt().ceil() as usize,
         ),
     };
-    let images = generate(&options.run, draw, options.seed, options.device)?;
+    let drawn = draw_from(source, draw, options.seed, &device)?;
+    let (channels, spatial) = (drawn.channels, drawn.spatial);
+    let images = &drawn.images;
 
     // Everything is encoded before anything is written.
     let pixels: Vec<Vec<f32>> = images.iter().map(|(p, _)| p.clone()).collect();
-    let grid = SampleFigure::grid(pixels, config.input.channels, config.input.spatial, columns)
-        .to_png()?;
+    let grid = SampleFigure::grid(pixels, channels, spatial, columns).to_png()?;
+    let tensors = match &options.tensors {
+        Some(_) => Some(drawn_tensors(&drawn)?),
+        None => None,
+    };
     let singles = match &options.each {
         Some(_) => images
             .iter()
-            .map(|(p, label)| {
-                Ok((
-                    image_png(p, config.input.channels, config.input.spatial)?,
-                    *label,
-                ))
-            })
+            .map(|(p, label)| Ok((image_png(p, channels, spatial)?, *label)))
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
     };
@@ -216,6 +364,9 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
             .map_err(|e| GanError::io(format!("cannot create {}", parent.display()), e))?;
     }
     write_atomic(&grid_path, &grid)?;
+    if let (Some(path), Some(bytes)) = (&options.tensors, &tensors) {
+        write_atomic(path, bytes)?;
+    }
     let each_paths = match &options.each {
         // The folder appears complete or not at all.
         Some(each) => {
@@ -237,5 +388,6 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
     Ok(SampleResult {
         grid: grid_path,
         each: each_paths,
+        tensors: options.tensors.clone(),
     })
 }

@@ -176,12 +176,17 @@ fn train_on_synthetic(
     Ok((tstr, trtr))
 }
 
-struct Judged {
-    probabilities: Vec<Vec<f64>>,
-    features: Vec<Vec<f64>>,
+pub(crate) struct Judged {
+    pub(crate) probabilities: Vec<Vec<f64>>,
+    pub(crate) features: Vec<Vec<f64>>,
 }
 
-fn judge_images(judge: &Judge, images: &[Vec<f32>], shape: [usize; 3], device: &Device) -> Judged {
+pub(crate) fn judge_images(
+    judge: &Judge,
+    images: &[Vec<f32>],
+    shape: [usize; 3],
+    device: &Device,
+) -> Judged {
     let [c, h, w] = shape;
     let mut out = Judged {
         probabilities: Vec::new(),
@@ -249,90 +254,230 @@ fn score_against(reference: &Judged, sample: &Judged, feature_rms: f64) -> Sampl
     }
 }
 
+/// What every evaluation of a run shares: its judge, the real data halved, the reference half's
+/// features and the held-out half's scores against them (the ceiling).
+struct Reference {
+    config: crate::config::TrainConfig,
+    run_dir: RunDir,
+    judge: Judge,
+    info: super::judge::JudgeInfo,
+    judge_dir: std::path::PathBuf,
+    data: ImageSet,
+    /// Images a side: `n`, at most the held-out half.
+    count: usize,
+    /// Reference images scored against.
+    real_images: usize,
+    shape: [usize; 3],
+    inference: Device,
+    reference_judged: Judged,
+    feature_rms: f64,
+    real_reference: SampleScores,
+}
+
+impl Reference {
+    fn prepare(run: &Path, options: &EvalOptions) -> Result<Reference> {
+        let (n, device) = (options.n, options.device);
+        let judge_dir = options.judge.as_deref();
+        if n < 2 {
+            return Err(GanError::config(
+                "n",
+                "must be at least 2 to compare distributions",
+            ));
+        }
+        let run_dir = RunDir::open(run)?;
+        let config = run_dir.read_config()?;
+        config.require_images("ganforge eval")?;
+        let judge_dir = judge_dir.map(Path::to_path_buf).unwrap_or_else(|| {
+            default_judge_dir(
+                &config.input.data,
+                config.input.spatial,
+                config.input.channels,
+            )
+        });
+        if !judge_dir.exists() {
+            return Err(GanError::Output(format!(
+                "no judge in {}: train one with `ganforge classifier train --data {} --spatial {} --channels {}`, or pass --classifier DIR|FILE.safetensors",
+                judge_dir.display(),
+                config.input.data,
+                config.input.spatial,
+                config.input.channels
+            )));
+        }
+        let inference = device.device()?;
+        let (judge, info) = load_classifier(&judge_dir, config.input.channels, &inference)?;
+        // A feature network that does not state its image size takes any.
+        let spatial_ok = info.spatial == 0 || info.spatial == config.input.spatial;
+        if !spatial_ok || info.channels != config.input.channels {
+            return Err(GanError::Output(format!(
+                "the judge in {} takes {}×{}×{} images, the run makes {}×{}×{}: train a judge for the run's shape",
+                judge_dir.display(),
+                info.channels,
+                info.spatial,
+                info.spatial,
+                config.input.channels,
+                config.input.spatial,
+                config.input.spatial
+            )));
+        }
+        let data = ImageSet::load(
+            &config.input.data,
+            LoadOptions {
+                background: config.input.background,
+                ..LoadOptions::new(config.input.spatial, config.input.channels)
+            },
+        )?;
+        let (reference_half, held_out_half) = real_halves(&data);
+        let count = n.min(held_out_half.len());
+        if count < 2 {
+            return Err(GanError::Output(format!(
+                "{} has {} images: eval halves the real data and needs at least 2 in each half",
+                config.input.data,
+                data.len()
+            )));
+        }
+        let real_images = |indices: Vec<usize>| -> Vec<Vec<f32>> {
+            indices.iter().map(|&i| data.image(i).to_vec()).collect()
+        };
+        let reference = real_images(spread(&reference_half, count));
+        let held_out = real_images(spread(&held_out_half, count));
+        let shape = [
+            config.input.channels,
+            config.input.spatial,
+            config.input.spatial,
+        ];
+        let reference_judged = judge_images(&judge, &reference, shape, &inference);
+        let held_out_judged = judge_images(&judge, &held_out, shape, &inference);
+        let feature_rms = rms(&reference_judged.features);
+        let real_reference = score_against(&reference_judged, &held_out_judged, feature_rms);
+        Ok(Reference {
+            config,
+            run_dir,
+            judge,
+            info,
+            judge_dir,
+            data,
+            count,
+            real_images: reference.len(),
+            shape,
+            inference,
+            reference_judged,
+            feature_rms,
+            real_reference,
+        })
+    }
+
+    /// The scores of judged images against the reference half.
+    fn score(&self, judged: &Judged) -> SampleScores {
+        score_against(&self.reference_judged, judged, self.feature_rms)
+    }
+}
+
+/// `eval_checkpoints.json`: the scores of the generator of every checkpoint the run kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointScores {
+    pub run: String,
+    pub judge: String,
+    /// Images a side at every checkpoint.
+    pub generated: usize,
+    /// Held-out real images against the same reference: the ceiling of each score.
+    pub real_reference: SampleScores,
+    pub checkpoints: Vec<ScoredCheckpoint>,
+}
+
+/// One checkpoint's scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoredCheckpoint {
+    pub step: usize,
+    pub scores: SampleScores,
+}
+
+impl CheckpointScores {
+    /// The checkpoint of lowest FID.
+    pub fn best(&self) -> Option<&ScoredCheckpoint> {
+        self.checkpoints.iter().min_by(|a, b| {
+            a.scores
+                .frechet_distance
+                .total_cmp(&b.scores.frechet_distance)
+        })
+    }
+}
+
+/// Scores the generator of every checkpoint the run kept (as `evaluate` scores the latest, with
+/// the same images a side, the same reference and the same noise at every checkpoint, TSTR
+/// left out), writes `eval_checkpoints.json` and redraws the report, whose curves then show when
+/// quality peaked. A run keeps `keep_checkpoints` of them (`--keep-checkpoints` on `train` or
+/// `--resume`).
+pub fn evaluate_checkpoints(run: &Path, options: &EvalOptions) -> Result<CheckpointScores> {
+    let reference = Reference::prepare(run, options)?;
+    let checkpoints = crate::output::checkpoint::all_complete(&reference.run_dir.checkpoints_dir());
+    if checkpoints.is_empty() {
+        return Err(GanError::Output(format!(
+            "{} has no checkpoint yet: train it first",
+            run.display()
+        )));
+    }
+    let mut scored = Vec::with_capacity(checkpoints.len());
+    for dir in &checkpoints {
+        let step = crate::output::checkpoint::read_state(dir)?.step;
+        let generated = crate::sample::generate_at(
+            run,
+            dir,
+            Draw::Any(reference.count),
+            options.seed,
+            options.device,
+        )?;
+        let images: Vec<Vec<f32>> = generated.into_iter().map(|(p, _)| p).collect();
+        let judged = judge_images(
+            &reference.judge,
+            &images,
+            reference.shape,
+            &reference.inference,
+        );
+        scored.push(ScoredCheckpoint {
+            step,
+            scores: reference.score(&judged),
+        });
+    }
+    let scores = CheckpointScores {
+        run: run.display().to_string(),
+        judge: reference.judge_dir.display().to_string(),
+        generated: reference.count,
+        real_reference: reference.real_reference,
+        checkpoints: scored,
+    };
+    let json = serde_json::to_string_pretty(&scores).expect("the scores serialise");
+    write_atomic(&reference.run_dir.checkpoint_scores(), json.as_bytes())?;
+    crate::output::report::write_report(reference.run_dir.root())?;
+    Ok(scores)
+}
+
 /// Scores generated images of the run in `run` with the judge in `judge_dir` (default: the data
 /// set's), and writes `eval.json`. The real data is halved ([`real_halves`]): `n` generated
 /// images (at most the held-out half) and as many held-out real ones are each scored against as
 /// many of the reference half, with the same functions, so the real figures are the ceiling the
 /// generated ones are read against.
 pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
-    let (n, seed, device) = (options.n, options.seed, options.device);
-    let judge_dir = options.judge.as_deref();
-    if n < 2 {
-        return Err(GanError::config(
-            "n",
-            "must be at least 2 to compare distributions",
-        ));
-    }
-    let run_dir = RunDir::open(run)?;
-    let config = run_dir.read_config()?;
-    config.require_images("ganforge eval")?;
-    let judge_dir = judge_dir.map(Path::to_path_buf).unwrap_or_else(|| {
-        default_judge_dir(
-            &config.input.data,
-            config.input.spatial,
-            config.input.channels,
-        )
-    });
-    if !judge_dir.exists() {
-        return Err(GanError::Output(format!(
-            "no judge in {}: train one with `ganforge classifier train --data {} --spatial {} --channels {}`, or pass --classifier DIR|FILE.safetensors",
-            judge_dir.display(),
-            config.input.data,
-            config.input.spatial,
-            config.input.channels
-        )));
-    }
-    let inference = device.device()?;
-    let (judge, info) = load_classifier(&judge_dir, config.input.channels, &inference)?;
-    // A feature network that does not state its image size takes any.
-    let spatial_ok = info.spatial == 0 || info.spatial == config.input.spatial;
-    if !spatial_ok || info.channels != config.input.channels {
-        return Err(GanError::Output(format!(
-            "the judge in {} takes {}×{}×{} images, the run makes {}×{}×{}: train a judge for the run's shape",
-            judge_dir.display(),
-            info.channels,
-            info.spatial,
-            info.spatial,
-            config.input.channels,
-            config.input.spatial,
-            config.input.spatial
-        )));
-    }
+    let reference = Reference::prepare(run, options)?;
+    let Reference {
+        config,
+        run_dir,
+        judge,
+        info,
+        judge_dir,
+        data,
+        count,
+        shape,
+        inference,
+        real_reference,
+        ..
+    } = &reference;
+    let (seed, device) = (options.seed, options.device);
     let classes = config.condition_classes();
-    let data = ImageSet::load(
-        &config.input.data,
-        LoadOptions {
-            background: config.input.background,
-            ..LoadOptions::new(config.input.spatial, config.input.channels)
-        },
-    )?;
-    let (reference_half, held_out_half) = real_halves(&data);
-    let count = n.min(held_out_half.len());
-    if count < 2 {
-        return Err(GanError::Output(format!(
-            "{} has {} images: eval halves the real data and needs at least 2 in each half",
-            config.input.data,
-            data.len()
-        )));
-    }
-    let real_images = |indices: Vec<usize>| -> Vec<Vec<f32>> {
-        indices.iter().map(|&i| data.image(i).to_vec()).collect()
-    };
-    let reference = real_images(spread(&reference_half, count));
-    let held_out = real_images(spread(&held_out_half, count));
-    let generated = generate(run, Draw::Any(count), seed, device)?;
-    let shape = [
-        config.input.channels,
-        config.input.spatial,
-        config.input.spatial,
-    ];
+    let generated = generate(run, Draw::Any(*count), seed, device)?;
     let fake_images: Vec<Vec<f32>> = generated.iter().map(|(p, _)| p.clone()).collect();
-    let fake = judge_images(&judge, &fake_images, shape, &inference);
-    let reference_judged = judge_images(&judge, &reference, shape, &inference);
-    let held_out_judged = judge_images(&judge, &held_out, shape, &inference);
-    let feature_rms = rms(&reference_judged.features);
-    let scores = score_against(&reference_judged, &fake, feature_rms);
-    let real_reference = score_against(&reference_judged, &held_out_judged, feature_rms);
+    let fake = judge_images(judge, &fake_images, *shape, inference);
+    let scores = reference.score(&fake);
+    let real_reference = *real_reference;
 
     let per_class_accuracy = (classes > 0).then(|| {
         (0..classes)
@@ -350,7 +495,7 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     });
     // No epochs: the user asked to skip the two classifiers' training (minutes at 64×64).
     let (tstr_accuracy, trtr_accuracy) = if classes > 0 && options.classifier_training.epochs > 0 {
-        let (tstr, trtr) = train_on_synthetic(run, &data, options, info.width, &inference)?;
+        let (tstr, trtr) = train_on_synthetic(run, data, options, info.width, inference)?;
         (Some(tstr), Some(trtr))
     } else {
         (None, None)
@@ -364,7 +509,7 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
         judge: judge_dir.display().to_string(),
         judge_held_out_accuracy: info.held_out_accuracy,
         generated: scores.images,
-        real: reference.len(),
+        real: reference.real_images,
         real_split: if data.labels.is_some() {
             "stratified by label"
         } else {

@@ -3,6 +3,7 @@
 pub mod evaluate;
 pub mod export;
 pub mod feature_net;
+pub mod folder_fid;
 pub mod judge;
 pub mod modes;
 pub mod scores;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::write_atomic;
 use crate::config::TrainConfig;
 use crate::error::{GanError, Result};
-use crate::models::Generator;
+use crate::models::{Discriminator, Generator};
 
 /// Bumped whenever the layout of a checkpoint changes; older ones are refused, never half-read.
 /// 2: the networks are stored as `Generator`/`Discriminator` enums over the architectures.
@@ -109,17 +109,7 @@ pub(crate) fn save_files(
     }
 
     // Keep the newest `keep` complete checkpoints (the one just written among them).
-    let mut complete: Vec<String> = std::fs::read_dir(checkpoints)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|n| n.starts_with("step_"))
-                .collect()
-        })
-        .unwrap_or_default();
-    // Zero-padded steps: the names sort as the steps do.
-    complete.sort();
+    let complete = complete_names(checkpoints);
     let excess = complete.len().saturating_sub(keep.max(1));
     for old in complete.iter().take(excess).filter(|n| **n != name) {
         let _ = std::fs::remove_dir_all(checkpoints.join(old));
@@ -198,6 +188,31 @@ fn latest_name(checkpoints: &Path) -> Result<Option<String>> {
     let name = std::fs::read_to_string(&path)
         .map_err(|e| GanError::io(format!("cannot read {}", path.display()), e))?;
     Ok(Some(name.trim().to_string()))
+}
+
+/// The names of the complete checkpoints in `checkpoints` (`step_NNNNNNN`), oldest first.
+fn complete_names(checkpoints: &Path) -> Vec<String> {
+    let mut complete: Vec<String> = std::fs::read_dir(checkpoints)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with("step_"))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Zero-padded steps: the names sort as the steps do.
+    complete.sort();
+    complete
+}
+
+/// The directories of the complete checkpoints in `checkpoints`, oldest first.
+pub fn all_complete(checkpoints: &Path) -> Vec<PathBuf> {
+    complete_names(checkpoints)
+        .into_iter()
+        .map(|n| checkpoints.join(n))
+        .collect()
 }
 
 /// The directory of the newest complete checkpoint.
@@ -316,4 +331,14 @@ pub fn load_generator(config: &TrainConfig, dir: &Path, device: &Device) -> Resu
         GENERATOR
     };
     read_module(generator, &dir.join(file))
+}
+
+/// The run's discriminator at this checkpoint.
+pub fn load_discriminator(
+    config: &TrainConfig,
+    dir: &Path,
+    device: &Device,
+) -> Result<Discriminator> {
+    read_state(dir)?;
+    read_module(config.init_discriminator(device), &dir.join(DISCRIMINATOR))
 }

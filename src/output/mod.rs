@@ -9,6 +9,7 @@ pub mod run_dir;
 pub mod run_lock;
 pub mod scatter;
 pub mod tensorboard;
+pub mod torch_weights;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -131,6 +131,73 @@ pub fn curve_plot(caption: &str, y_desc: &str, series: &[Series]) -> Result<Vec<
     )
 }
 
+/// PNG bytes of a few measured points per series (scores at checkpoints), each joined by lines
+/// with a marker at every point, beside horizontal dashed lines at `references` (what real data
+/// scores), so that a reader sees where the series peaked and how far from the ceiling.
+pub fn points_plot(
+    caption: &str,
+    y_desc: &str,
+    series: &[Series],
+    references: &[(String, f64)],
+) -> Result<Vec<u8>> {
+    let values = series
+        .iter()
+        .flat_map(|(_, points)| points.iter().map(|p| p.1))
+        .chain(references.iter().map(|r| r.1))
+        .filter(|v| v.is_finite());
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let xs = series
+        .iter()
+        .flat_map(|(_, points)| points.iter().map(|p| p.0));
+    let (first, last) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let (first, last) = if first.is_finite() && last > first {
+        let pad = (last - first) * 0.05;
+        (first - pad, last + pad)
+    } else {
+        (0.0, first.max(1.0) * 2.0)
+    };
+    draw(
+        caption,
+        ("iteration", y_desc),
+        (first..last, padded(lo, hi)),
+        |chart| {
+            for ((name, points), color) in series.iter().zip(PALETTE.iter().cycle()) {
+                let color = *color;
+                chart
+                    .draw_series(LineSeries::new(
+                        points.iter().copied(),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| e.to_string())?
+                    .label(name.clone())
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                    .map_err(|e| e.to_string())?;
+            }
+            for ((name, value), color) in references.iter().zip(PALETTE.iter().cycle()) {
+                let color = *color;
+                let dashes = DashedLineSeries::new(
+                    [(first, *value), (last, *value)],
+                    8,
+                    6,
+                    color.mix(0.6).stroke_width(1),
+                );
+                chart
+                    .draw_series(dashes)
+                    .map_err(|e| e.to_string())?
+                    .label(name.clone())
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.mix(0.6)));
+            }
+            Ok(())
+        },
+    )
+}
+
 /// `lo..hi` with a margin of a tenth of the span (at least 0.05), or 0..1 with no finite value.
 fn padded(lo: f64, hi: f64) -> std::ops::Range<f64> {
     if lo.is_finite() && hi.is_finite() {

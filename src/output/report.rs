@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::loss_log::{CycleRecord, LogRecord, LossLog, StepRecord};
-use super::plot::curve_plot;
+use super::plot::{Points, curve_plot, points_plot};
 use super::run_dir::RunDir;
 use super::write_atomic;
 use crate::error::{GanError, Result};
@@ -179,6 +179,95 @@ fn eval_tables(map: &serde_json::Map<String, serde_json::Value>) -> String {
 }
 
 /// Writes `report.html` into the run directory `run`; returns its path.
+/// The scores over the run's checkpoints (`eval --all-checkpoints` writes them), when it has
+/// them: FID, and precision with recall, each beside what the held-out real images score.
+fn checkpoint_figures(run: &RunDir) -> Result<String> {
+    let path = run.checkpoint_scores();
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(String::new());
+    };
+    // (step, scores) of each checkpoint, the real reference's scores, images a side.
+    type Parsed = (Vec<(f64, serde_json::Value)>, serde_json::Value, u64);
+    let parsed: Option<Parsed> = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            let checkpoints = v
+                .get("checkpoints")?
+                .as_array()?
+                .iter()
+                .map(|c| Some((c.get("step")?.as_f64()?, c.get("scores")?.clone())))
+                .collect::<Option<Vec<_>>>()?;
+            Some((
+                checkpoints,
+                v.get("real_reference")?.clone(),
+                v.get("generated")?.as_u64()?,
+            ))
+        });
+    let Some((checkpoints, real, generated)) = parsed else {
+        return Ok(format!(
+            "<p>{} does not parse; run <code>ganforge eval --all-checkpoints</code> again.</p>",
+            escape(&path.display().to_string())
+        ));
+    };
+    let score =
+        |s: &serde_json::Value, key: &str| s.get(key).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+    let points = |key: &str| -> Points {
+        checkpoints
+            .iter()
+            .map(|(step, s)| (*step, score(s, key)))
+            .collect()
+    };
+    let fid_caption = "FID over the run's checkpoints";
+    let coverage_caption = "Precision and recall over the run's checkpoints";
+    let fid = points_plot(
+        fid_caption,
+        "Fréchet distance",
+        &[("generated".to_string(), points("frechet_distance"))],
+        &[(
+            "real held-out half".to_string(),
+            score(&real, "frechet_distance"),
+        )],
+    )?;
+    let coverage = points_plot(
+        coverage_caption,
+        "share",
+        &[
+            ("precision".to_string(), points("precision")),
+            ("recall".to_string(), points("recall")),
+        ],
+        &[
+            ("real precision".to_string(), score(&real, "precision")),
+            ("real recall".to_string(), score(&real, "recall")),
+        ],
+    )?;
+    let best = checkpoints
+        .iter()
+        .map(|(step, s)| (*step, score(s, "frechet_distance")))
+        .filter(|(_, f)| f.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(String::new(), |(step, fid)| {
+            format!(
+                "<p>Lowest FID at step {step} ({fid:.4}; real halves {:.4}), of {} checkpoints with {generated} generated images each.</p>\n",
+                score(&real, "frechet_distance"),
+                checkpoints.len(),
+            )
+        });
+    let figures: String = [(fid_caption, &fid), (coverage_caption, &coverage)]
+        .iter()
+        .map(|(caption, png)| {
+            format!(
+                "<figure><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
+                data_uri(png),
+                escape(caption),
+                escape(caption)
+            )
+        })
+        .collect();
+    Ok(format!(
+        "<h3>Over the run's checkpoints</h3>\n{best}{figures}"
+    ))
+}
+
 pub fn write_report(run: &Path) -> Result<PathBuf> {
     let run_dir = RunDir::open(run)?;
     let config = run_dir.read_config()?;
@@ -279,6 +368,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
             escape(&run_dir.root().display().to_string())
         ),
     };
+    let eval_html = eval_html + &checkpoint_figures(&run_dir)?;
     html.push_str(&section("evaluation", eval_html));
     html.push_str(&section(
         "reproduce",

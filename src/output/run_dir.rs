@@ -101,6 +101,11 @@ impl RunDir {
     pub fn sample_figure(&self, step: usize) -> PathBuf {
         self.samples_dir().join(format!("step_{step:07}.png"))
     }
+    /// `eval_checkpoints.json`: the scores of every checkpoint (`eval --all-checkpoints`).
+    pub fn checkpoint_scores(&self) -> PathBuf {
+        self.root.join("eval_checkpoints.json")
+    }
+
     pub fn checkpoints_dir(&self) -> PathBuf {
         self.root.join("checkpoints")
     }

@@ -75,6 +75,7 @@ fn a_conditional_grid_has_one_row_per_class() {
         out: Some(dir.path().join("grid.png")),
         each: Some(each.clone()),
         label: None,
+        tensors: None,
         device: DeviceChoice::Cpu,
     })
     .unwrap();

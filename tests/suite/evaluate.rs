@@ -266,3 +266,47 @@ fn held_out_real_images_score_near_perfectly_and_far_better_than_a_bad_generator
         "the report shows the reference"
     );
 }
+
+#[test]
+fn every_kept_checkpoint_is_scored_and_the_latest_matches_eval() {
+    use ganforge::eval::evaluate::{CheckpointScores, evaluate_checkpoints};
+    let dir = tempfile::tempdir().unwrap();
+    let judge = dir.path().join("judge");
+    quick_judge(&judge, 16);
+    // Checkpoints every 5 steps of 15, all kept.
+    let mut config = tiny_config(15);
+    config.schedule.keep_checkpoints = 10;
+    let run = dir.path().join("run");
+    train_quiet(config, &run);
+
+    let scores = evaluate_checkpoints(&run, &quick_options(30, &judge)).unwrap();
+    let steps: Vec<usize> = scores.checkpoints.iter().map(|c| c.step).collect();
+    assert_eq!(steps, [5, 10, 15]);
+    assert_eq!(scores.generated, 30);
+    // The latest checkpoint's scores are eval's, with the same reference.
+    let latest = evaluate(&run, &quick_options(30, &judge)).unwrap();
+    let last = scores.checkpoints[2].scores;
+    assert_eq!(last.frechet_distance, latest.frechet_distance);
+    assert_eq!(last.precision, latest.precision);
+    assert_eq!(scores.real_reference, latest.real_reference);
+    // Earlier generators score otherwise.
+    assert_ne!(
+        scores.checkpoints[0].scores.frechet_distance,
+        last.frechet_distance
+    );
+    let best = scores.best().unwrap();
+    assert!(
+        scores
+            .checkpoints
+            .iter()
+            .all(|c| c.scores.frechet_distance >= best.scores.frechet_distance)
+    );
+    let written: CheckpointScores =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval_checkpoints.json")).unwrap())
+            .unwrap();
+    assert_eq!(written, scores);
+    // The report shows them.
+    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(report.contains("FID over the run's checkpoints"));
+    assert!(report.contains(&format!("Lowest FID at step {}", best.step)));
+}

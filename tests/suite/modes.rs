@@ -340,6 +340,7 @@ fn a_mixture_run_trains_draws_scatter_figures_and_refuses_image_commands() {
         out: None,
         each: None,
         label: None,
+        tensors: None,
         device: DeviceChoice::Cpu,
     };
     let err = ganforge::sample::sample(&options).unwrap_err().to_string();

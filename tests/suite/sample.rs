@@ -29,6 +29,7 @@ fn sampling_is_repeatable_and_writes_the_asked_count() {
         out: Some(dir.path().join("grid.png")),
         each: Some(each.clone()),
         label: None,
+        tensors: None,
         device: DeviceChoice::Cpu,
     })
     .unwrap();
@@ -55,6 +56,7 @@ fn sampling_is_repeatable_and_writes_the_asked_count() {
         out: None,
         each: None,
         label: None,
+        tensors: None,
         device: DeviceChoice::Cpu,
     })
     .unwrap();

@@ -172,6 +172,20 @@ impl EncoderBlock {
         )
     }
 
+    /// The block with each spectral normalisation folded into its kernel (W / σ at the current
+    /// estimate, no power-iteration step): a plain block that computes what this one computes in
+    /// evaluation, as an export to a framework without ganforge's estimate needs it.
+    fn with_spectral_norm_folded(mut self) -> Self {
+        let fold = |weight: Tensor<4>, norm: Option<&SpectralNorm>| {
+            burn::module::Param::from_tensor(kernel_of(weight.detach(), norm))
+        };
+        self.conv.weight = fold(self.conv.weight.val(), self.conv_sn.as_ref());
+        self.conv_down.weight = fold(self.conv_down.weight.val(), self.conv_down_sn.as_ref());
+        self.conv_sn = None;
+        self.conv_down_sn = None;
+        self
+    }
+
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let (kernel, kernel_down) = self.kernels();
         let x = self
@@ -379,6 +393,27 @@ impl DcganDiscriminator {
             self.pack,
             EncoderBlock::forward_flops,
         )
+    }
+
+    /// D with every spectral normalisation folded into its weights (see
+    /// [`EncoderBlock`]'s): the same scores in evaluation, from plain layers.
+    pub fn with_spectral_norm_folded(mut self) -> Self {
+        self.blocks = self
+            .blocks
+            .into_iter()
+            .map(EncoderBlock::with_spectral_norm_folded)
+            .collect();
+        self.head.weight = burn::module::Param::from_tensor(dense_of(
+            self.head.weight.val().detach(),
+            self.head_sn.as_ref(),
+        ));
+        self.head_sn = None;
+        self
+    }
+
+    /// True when any layer is spectrally normalised.
+    pub fn has_spectral_norm(&self) -> bool {
+        self.head_sn.is_some()
     }
 
     /// D(x) as the tutorial's sigmoid output, in (0, 1).
