@@ -179,6 +179,16 @@ fn eval_tables(map: &serde_json::Map<String, serde_json::Value>) -> String {
 }
 
 /// Writes `report.html` into the run directory `run`; returns its path.
+/// A PNG figure with its caption, inline.
+fn figure_html(caption: &str, png: &[u8]) -> String {
+    format!(
+        "<figure><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
+        data_uri(png),
+        escape(caption),
+        escape(caption)
+    )
+}
+
 /// The scores over the run's checkpoints (`eval --all-checkpoints` writes them), when it has
 /// them: FID, and precision with recall, each beside what the held-out real images score.
 fn checkpoint_figures(run: &RunDir) -> Result<String> {
@@ -252,17 +262,7 @@ fn checkpoint_figures(run: &RunDir) -> Result<String> {
                 checkpoints.len(),
             )
         });
-    let figures: String = [(fid_caption, &fid), (coverage_caption, &coverage)]
-        .iter()
-        .map(|(caption, png)| {
-            format!(
-                "<figure><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
-                data_uri(png),
-                escape(caption),
-                escape(caption)
-            )
-        })
-        .collect();
+    let figures = figure_html(fid_caption, &fid) + &figure_html(coverage_caption, &coverage);
     Ok(format!(
         "<h3>Over the run's checkpoints</h3>\n{best}{figures}"
     ))
@@ -312,14 +312,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
     } else {
         figures
             .iter()
-            .map(|(caption, png)| {
-                format!(
-                    "<figure><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
-                    data_uri(png),
-                    escape(caption),
-                    escape(caption)
-                )
-            })
+            .map(|(caption, png)| figure_html(caption, png))
             .collect()
     };
     html.push_str(&section("losses", curves_html));
