@@ -32,6 +32,14 @@ pub fn is_feature_network(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "safetensors")
 }
 
+/// The error for a file at `path` that is not a feature network of the documented layout.
+pub(crate) fn not_a_feature_network(path: &Path, why: String) -> GanError {
+    GanError::Output(format!(
+        "{} is not a ganforge feature network: {why} (the layout is in docs/feature-network.md)",
+        path.display()
+    ))
+}
+
 /// The width recorded for a feature network: what the TSTR classifiers use (they are trained by
 /// ganforge whatever judges the scores).
 const TSTR_WIDTH: usize = 32;
@@ -43,12 +51,7 @@ pub fn load_feature_network(
     channels: usize,
     device: &Device,
 ) -> Result<(Judge, JudgeInfo)> {
-    let bad = |why: String| {
-        GanError::Output(format!(
-            "{} is not a ganforge feature network: {why} (the layout is in docs/feature-network.md)",
-            path.display()
-        ))
-    };
+    let bad = |why: String| not_a_feature_network(path, why);
     let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
     let shapes: HashMap<String, Vec<usize>> = header

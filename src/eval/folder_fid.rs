@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use safetensors::SafeTensors;
 
 use super::evaluate::judge_images;
-use super::feature_net::{is_feature_network, load_classifier};
+use super::feature_net::{is_feature_network, load_feature_network, not_a_feature_network};
+use super::judge::load_judge;
 use super::scores::{Moments, frechet_distance};
 use crate::data::{DataSpec, ImageSet, LoadOptions, SkippedFile};
 use crate::device::DeviceChoice;
@@ -49,12 +50,7 @@ pub struct FidReport {
 
 /// The image channels a feature network's first convolution takes.
 fn feature_network_channels(path: &Path) -> Result<usize> {
-    let bad = |why: String| {
-        GanError::Output(format!(
-            "{} is not a ganforge feature network: {why} (the layout is in docs/feature-network.md)",
-            path.display()
-        ))
-    };
+    let bad = |why: String| not_a_feature_network(path, why);
     let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
     let tensors = header.tensors();
@@ -78,13 +74,14 @@ pub fn folder_fid(options: &FidOptions) -> Result<FidReport> {
         }
     }
     let device = options.device.device()?;
-    let channels = if is_feature_network(&options.features) {
-        feature_network_channels(&options.features)?
+    // A judge states its channels; a feature network's first convolution tells them.
+    let (judge, info) = if is_feature_network(&options.features) {
+        let channels = feature_network_channels(&options.features)?;
+        load_feature_network(&options.features, channels, &device)?
     } else {
-        let info = super::judge::load_judge(&options.features, &device)?.1;
-        info.channels
+        load_judge(&options.features, &device)?
     };
-    let (judge, info) = load_classifier(&options.features, channels, &device)?;
+    let channels = info.channels;
     let spatial = match (options.spatial, info.spatial) {
         (Some(s), 0) => s,
         (Some(s), own) if s == own => s,
