@@ -308,6 +308,8 @@ train_keys! {
         data_b: Option<DataSpec> => DataSpec = "None",
         /// Residual blocks of each generator
         res_blocks: usize => usize = 6,
+        /// Stride-2 downsamplings before each generator's residual blocks (Zhu et al.: 2); fewer keep the blocks on a finer grid
+        downsamplings: usize => usize = 2,
         /// Past translations each discriminator is shown from; 0 for none
         pool_size: usize => usize = 50,
         /// λ of the cycle-consistency loss
@@ -766,11 +768,23 @@ impl TrainConfig {
             )?;
         }
         check(
-            self.input.spatial.is_multiple_of(4) && (16..=512).contains(&self.input.spatial),
+            self.cycle.downsamplings <= 4,
+            "downsamplings",
+            format!(
+                "is {}: CycleGAN's generator takes 0 to 4 (Zhu et al.: 2)",
+                self.cycle.downsamplings
+            ),
+        )?;
+        let step = 1usize << self.cycle.downsamplings;
+        check(
+            self.input.spatial.is_multiple_of(step.max(4))
+                && (16..=512).contains(&self.input.spatial),
             "spatial",
             format!(
-                "is {}: CycleGAN's generator halves the image twice, so it must be a multiple of 4 from 16 to 512",
-                self.input.spatial
+                "is {}: CycleGAN's generator halves the image {} time(s), so it must be a multiple of {} from 16 to 512",
+                self.input.spatial,
+                self.cycle.downsamplings,
+                step.max(4)
             ),
         )?;
         check(

@@ -53,8 +53,73 @@ impl DeviceChoice {
             .unwrap_or(Self::Cpu)
     }
 
-    /// The inference device of this backend (no autodiff).
+    /// The inference device of this backend (no autodiff), checked to work: a GPU backend is
+    /// made to run one operation first, so that a machine without its driver gets a clear error
+    /// before anything is written, not a panic in the middle of a run.
     pub fn device(self) -> Result<Device> {
+        let device = self.unchecked_device()?;
+        if matches!(self, Self::Cuda | Self::Wgpu) {
+            self.probe(&device)?;
+        }
+        Ok(device)
+    }
+
+    /// What is missing and the way out, for a GPU backend that failed its probe.
+    fn unavailable(self, why: String) -> GanError {
+        let fix = match self {
+            Self::Cuda => {
+                "It needs an NVIDIA GPU and its driver (libcuda.so); without them, run on the \
+                 CPU with `--device cpu`"
+            }
+            Self::Wgpu => {
+                "It needs a GPU adapter through Vulkan, Metal or DirectX 12 (on Linux a Vulkan \
+                 driver: your GPU vendor's, or Mesa's software one, Debian package \
+                 mesa-vulkan-drivers); without one, run on the CPU with `--device cpu`"
+            }
+            _ => "Run on the CPU with `--device cpu`",
+        };
+        GanError::DeviceUnavailable {
+            asked: self.name().to_string(),
+            why,
+            fix: fix.to_string(),
+        }
+    }
+
+    /// Runs one small operation on `device` and reads it back. The GPU runtimes report a missing
+    /// driver by panicking on first use (cudarc cannot load libcuda.so; wgpu finds no adapter);
+    /// the panic is caught here, silenced, and turned into [`GanError::DeviceUnavailable`].
+    fn probe(self, device: &Device) -> Result<()> {
+        let silent = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], device);
+            crate::tensor_values(t.mul_scalar(3.0))
+        }));
+        std::panic::set_hook(silent);
+        match outcome {
+            Ok(values) if values == [3.0, 6.0] => Ok(()),
+            Ok(values) => Err(self.unavailable(format!(
+                "a test computation gave {values:?} instead of [3.0, 6.0]"
+            ))),
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "its runtime failed to start".to_string());
+                // The first line names the cause; the rest is the runtime's backtrace talk.
+                let first = message
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                Err(self.unavailable(first))
+            }
+        }
+    }
+
+    fn unchecked_device(self) -> Result<Device> {
         let missing = || GanError::DeviceNotCompiled {
             asked: self.name().to_string(),
             available: Self::ALL

@@ -45,6 +45,13 @@ pub enum GanError {
         feature: String,
     },
 
+    #[error("device `{asked}` cannot be used on this machine: {why}. {fix} (nothing was written)")]
+    DeviceUnavailable {
+        asked: String,
+        why: String,
+        fix: String,
+    },
+
     #[error(
         "{0} already holds a run: pass `--resume` to continue it, or choose another `--out` (nothing was changed)"
     )]

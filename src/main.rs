@@ -262,8 +262,9 @@ struct FidArgs {
     /// The second folder.
     #[arg(value_name = "DIR_B")]
     b: PathBuf,
-    /// The feature network: a judge (`ganforge classifier train`, e.g. judges/digits_s16_c1) or
-    /// a feature network of your own (FILE.safetensors, docs/feature-network.md).
+    /// The feature network: a judge (`ganforge classifier train`, e.g. judges/digits_s16_c1), a
+    /// feature network of your own (FILE.safetensors, docs/feature-network.md), or pytorch-fid's
+    /// Inception weights converted to safetensors (docs/inception-fid.md) for the standard FID.
     #[arg(long, value_name = "DIR|FILE.safetensors")]
     features: PathBuf,
     /// The side images are resized to [default: the network's own].
@@ -271,6 +272,9 @@ struct FidArgs {
     spatial: Option<usize>,
     #[arg(long, value_enum)]
     device: Option<DeviceChoice>,
+    /// Also write every image's feature vector to FILE.safetensors (tensors `a`, `b`).
+    #[arg(long, value_name = "FILE.safetensors")]
+    save_features: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -399,8 +403,9 @@ struct SampleArgs {
     /// The grid's PNG [default: <run>/samples/sample_seed<S>_n<N>.png; needed with a weights file].
     #[arg(long, value_name = "FILE.png")]
     out: Option<PathBuf>,
-    /// Also write the noise, labels and images as float tensors (safetensors), to compare with
-    /// another implementation fed the same noise.
+    /// Also write the noise, labels and images as float tensors (safetensors), with the run's
+    /// discriminator's logits of the images, to compare with another implementation fed the
+    /// same noise.
     #[arg(long, value_name = "FILE.safetensors")]
     tensors: Option<PathBuf>,
     /// Also write one PNG per image into this new or empty folder.
@@ -907,14 +912,26 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
 }
 
 fn run_fid(args: FidArgs) -> anyhow::Result<()> {
-    use ganforge::eval::folder_fid::{FidOptions, folder_fid};
-    let report = folder_fid(&FidOptions {
-        a: args.a,
-        b: args.b,
-        features: args.features.clone(),
-        spatial: args.spatial,
-        device: args.device.unwrap_or_else(DeviceChoice::default_available),
-    })?;
+    use ganforge::eval::folder_fid::{FidOptions, folder_fid_with_progress};
+    let started = std::time::Instant::now();
+    let mut last_report = std::time::Instant::now();
+    let report = folder_fid_with_progress(
+        &FidOptions {
+            a: args.a,
+            b: args.b,
+            features: args.features.clone(),
+            spatial: args.spatial,
+            device: args.device.unwrap_or_else(DeviceChoice::default_available),
+            save_features: args.save_features.clone(),
+        },
+        // The Inception features take minutes on a CPU: say how far they are every 10 s.
+        &mut |dir, done, all| {
+            if last_report.elapsed().as_secs() >= 10 || done == all {
+                eprintln!("{}: features of {done}/{all} images", dir.display());
+                last_report = std::time::Instant::now();
+            }
+        },
+    )?;
     for folder in [&report.a, &report.b] {
         eprintln!("{}: {}", folder.dir.display(), folder.summary);
     }
@@ -933,6 +950,14 @@ fn run_fid(args: FidArgs) -> anyhow::Result<()> {
             report.dimensions
         );
     }
+    if let Some(out) = &args.save_features {
+        eprintln!("features written to {}", out.display());
+    }
+    eprintln!(
+        "{} images in {:.1} s",
+        report.a.images + report.b.images,
+        started.elapsed().as_secs_f64()
+    );
     println!("FID: {:.4}", report.fid);
     Ok(())
 }

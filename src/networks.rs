@@ -148,6 +148,7 @@ impl TrainConfig {
         CycleGeneratorConfig::new(self.input.channels)
             .with_filters(self.networks.capacity)
             .with_blocks(self.cycle.res_blocks)
+            .with_downsamplings(self.cycle.downsamplings)
     }
 
     pub fn patch_discriminator_config(&self) -> PatchDiscriminatorConfig {

@@ -8,7 +8,7 @@ use burn::prelude::Device;
 use crate::config::NoiseKind;
 use crate::device::DeviceChoice;
 use crate::error::{GanError, Result};
-use crate::models::{Generator, GeneratorNet};
+use crate::models::{DiscriminatorNet, Generator, GeneratorNet};
 use crate::output::figure::SampleFigure;
 use crate::output::run_dir::RunDir;
 use crate::output::write_atomic;
@@ -199,10 +199,41 @@ fn draw_from(source: Source, draw: Draw, seed: u64, device: &Device) -> Result<D
     })
 }
 
+/// The run's latest discriminator's logits of the drawn images (`[n / pack, outputs]`), or None
+/// when `source` is a weights file (no discriminator) or the images do not fill D's packs.
+fn discriminator_logits(
+    source: &Path,
+    drawn: &Drawn,
+    device: &Device,
+) -> Result<Option<(Vec<f32>, Vec<usize>)>> {
+    if torch_weights::is_weights_file(source) {
+        return Ok(None);
+    }
+    let run = RunDir::open(source)?;
+    let config = run.read_config()?;
+    let n = drawn.images.len();
+    if n == 0 || !n.is_multiple_of(config.remedies.pack) {
+        return Ok(None);
+    }
+    let dir = checkpoint::latest(&run.checkpoints_dir())?;
+    let discriminator = checkpoint::load_discriminator(&config, &dir, device)?;
+    let values: Vec<f32> = drawn.images.iter().flat_map(|(p, _)| p.clone()).collect();
+    let images = burn::tensor::Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(values, [n, drawn.channels, drawn.spatial, drawn.spatial]),
+        device,
+    );
+    let labels: Option<Vec<usize>> = drawn.images.iter().map(|(_, l)| *l).collect();
+    let logits =
+        discriminator.forward_conditioned(images, labels.map(|l| label_tensor(&l, device)));
+    let shape = logits.dims().to_vec();
+    Ok(Some((crate::tensor_values(logits), shape)))
+}
+
 /// The noise, labels and images of `drawn` as a safetensors file (`noise` `[n, latent]` f32,
-/// `labels` `[n]` i64 when conditional, `images` `[n, channels, side, side]` f32), so that another
-/// implementation can be fed the same noise and compared value by value.
-pub fn drawn_tensors(drawn: &Drawn) -> Result<Vec<u8>> {
+/// `labels` `[n]` i64 when conditional, `images` `[n, channels, side, side]` f32, and with
+/// `d_logits` the discriminator's logits of the images, `[n / pack, outputs]` f32), so that
+/// another implementation can be fed the same noise and compared value by value.
+pub fn drawn_tensors(drawn: &Drawn, d_logits: Option<&(Vec<f32>, Vec<usize>)>) -> Result<Vec<u8>> {
     let n = drawn.images.len();
     let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let image_values: Vec<f32> = drawn.images.iter().flat_map(|(p, _)| p.clone()).collect();
@@ -220,6 +251,14 @@ pub fn drawn_tensors(drawn: &Drawn) -> Result<Vec<u8>> {
             floats(&image_values),
         ),
     ];
+    if let Some((logits, shape)) = d_logits {
+        tensors.push((
+            "d_logits".to_string(),
+            safetensors::Dtype::F32,
+            shape.clone(),
+            floats(logits),
+        ));
+    }
     if drawn.images.iter().all(|(_, l)| l.is_some()) && n > 0 {
         let labels: Vec<u8> = drawn
             .images
@@ -349,7 +388,10 @@ pub fn sample(options: &SampleOptions) -> Result<SampleResult> {
     let pixels: Vec<Vec<f32>> = images.iter().map(|(p, _)| p.clone()).collect();
     let grid = SampleFigure::grid(pixels, channels, spatial, columns).to_png()?;
     let tensors = match &options.tensors {
-        Some(_) => Some(drawn_tensors(&drawn)?),
+        Some(_) => {
+            let logits = discriminator_logits(&options.run, &drawn, &device)?;
+            Some(drawn_tensors(&drawn, logits.as_ref())?)
+        }
         None => None,
     };
     let singles = match &options.each {

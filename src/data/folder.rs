@@ -136,8 +136,9 @@ pub const MAX_SIDE: u32 = 16_384;
 /// The most memory one decode may allocate.
 pub const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
 
-/// Why a file could not be used, in words that group well in a summary.
-fn decode(path: &Path, options: &LoadOptions) -> std::result::Result<Vec<f32>, String> {
+/// Opens and decodes one file within the size limits, or says, in words that group well in a
+/// summary, why it cannot be used.
+fn open_image(path: &Path) -> std::result::Result<DynamicImage, String> {
     let size = std::fs::metadata(path)
         .map_err(|e| e.kind().to_string())?
         .len();
@@ -170,7 +171,52 @@ fn decode(path: &Path, options: &LoadOptions) -> std::result::Result<Vec<f32>, S
     if image.width() == 0 || image.height() == 0 {
         return Err("empty image".to_string());
     }
-    Ok(image_to_pixels(image, options))
+    Ok(image)
+}
+
+fn decode(path: &Path, options: &LoadOptions) -> std::result::Result<Vec<f32>, String> {
+    open_image(path).map(|image| image_to_pixels(image, options))
+}
+
+/// One image at its own size, as PIL's `Image.open(path).convert("RGB")` and torchvision's
+/// `ToTensor` give it to pytorch-fid: RGB, channel-major, values in [0, 1], transparency dropped
+/// (not composited), no crop and no resize.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeRgb {
+    pub height: usize,
+    pub width: usize,
+    pub pixels: Vec<f32>,
+}
+
+/// Decodes one file as [`NativeRgb`], or says why it cannot be used.
+pub fn decode_native_rgb(path: &Path) -> std::result::Result<NativeRgb, String> {
+    let rgb = open_image(path)?.to_rgb8();
+    let (width, height) = (rgb.width() as usize, rgb.height() as usize);
+    let plane = width * height;
+    let mut pixels = vec![0.0f32; 3 * plane];
+    for (i, p) in rgb.pixels().enumerate() {
+        for c in 0..3 {
+            pixels[c * plane + i] = f32::from(p.0[c]) / 255.0;
+        }
+    }
+    Ok(NativeRgb {
+        height,
+        width,
+        pixels,
+    })
+}
+
+/// The image files below `dir` in the loader's order and the entries that could not be read, or
+/// the loader's error for a missing or empty folder.
+pub fn image_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<SkippedFile>)> {
+    if !dir.is_dir() {
+        return Err(GanError::MissingFolder(dir.to_path_buf()));
+    }
+    let (files, skipped) = find_images(dir);
+    if files.is_empty() {
+        return Err(GanError::EmptyFolder(dir.to_path_buf()));
+    }
+    Ok((files, skipped))
 }
 
 /// Decodes one file as the loader does (for tests and tools): its pixels, or why it is skipped.
@@ -179,13 +225,7 @@ pub fn decode_file(path: &Path, options: &LoadOptions) -> std::result::Result<Ve
 }
 
 pub(super) fn load(dir: &Path, options: LoadOptions) -> Result<ImageSet> {
-    if !dir.is_dir() {
-        return Err(GanError::MissingFolder(dir.to_path_buf()));
-    }
-    let (mut files, mut skipped) = find_images(dir);
-    if files.is_empty() {
-        return Err(GanError::EmptyFolder(dir.to_path_buf()));
-    }
+    let (mut files, mut skipped) = image_files(dir)?;
     if let Some(limit) = options.limit {
         files.truncate(limit);
     }

@@ -170,7 +170,7 @@ impl ImageSet {
 }
 
 /// "3 × damaged or truncated image (a.png, b.jpg, …)" for each reason.
-pub(super) fn summarize_skipped(skipped: &[SkippedFile]) -> String {
+pub fn summarize_skipped(skipped: &[SkippedFile]) -> String {
     let mut by_reason: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for s in skipped {
         let name = s

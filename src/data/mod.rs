@@ -16,8 +16,11 @@ use mixture::Mixture;
 
 pub use background::Background;
 pub(crate) use folder::square_to_pixels;
-pub use folder::{MAX_DECODE_BYTES, MAX_SIDE, decode_file, resize_weights};
-pub use image_set::{FEW_IMAGES, ImageSet, LoadOptions, SkippedFile};
+pub use folder::{
+    MAX_DECODE_BYTES, MAX_SIDE, NativeRgb, decode_file, decode_native_rgb, image_files,
+    resize_weights,
+};
+pub use image_set::{FEW_IMAGES, ImageSet, LoadOptions, SkippedFile, summarize_skipped};
 
 /// Where images come from, parsed from `--data`.
 #[derive(Debug, Clone, PartialEq, Eq)]

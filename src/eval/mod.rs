@@ -4,6 +4,7 @@ pub mod evaluate;
 pub mod export;
 pub mod feature_net;
 pub mod folder_fid;
+pub mod inception;
 pub mod judge;
 pub mod modes;
 pub mod scores;

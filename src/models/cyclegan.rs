@@ -70,12 +70,16 @@ impl ResidualBlock {
 pub struct CycleGeneratorConfig {
     /// Channels of the images in and out.
     pub channels: usize,
-    /// Filters of the stem (Zhu et al.: 64); the residual blocks have 4×.
+    /// Filters of the stem (Zhu et al.: 64); the residual blocks have 2^downsamplings × (4×).
     #[config(default = 64)]
     pub filters: usize,
     /// Residual blocks (Zhu et al.: 6 at 128 px, 9 at 256 px).
     #[config(default = 6)]
     pub blocks: usize,
+    /// Stride-2 convolutions before the residual blocks, each mirrored by a transposed one after
+    /// (Zhu et al.: 2); each doubles the filters. Fewer keep the blocks at a finer grid.
+    #[config(default = 2)]
+    pub downsamplings: usize,
 }
 
 #[derive(Module, Debug)]
@@ -93,8 +97,12 @@ pub struct CycleGenerator {
 impl CycleGeneratorConfig {
     pub fn init(&self, device: &Device) -> CycleGenerator {
         let f = self.filters;
-        let down_widths = [(f, 2 * f), (2 * f, 4 * f)];
-        let up_widths = [(4 * f, 2 * f), (2 * f, f)];
+        let down_widths: Vec<(usize, usize)> = (0..self.downsamplings)
+            .map(|i| (f << i, f << (i + 1)))
+            .collect();
+        let up_widths: Vec<(usize, usize)> =
+            down_widths.iter().rev().map(|&(i, o)| (o, i)).collect();
+        let inner = f << self.downsamplings;
         CycleGenerator {
             stem: conv(self.channels, f, 7, 1, 0, device),
             stem_norm: instance_norm(f, device),
@@ -107,7 +115,7 @@ impl CycleGeneratorConfig {
                 .map(|&(_, o)| instance_norm(o, device))
                 .collect(),
             blocks: (0..self.blocks)
-                .map(|_| ResidualBlock::new(4 * f, device))
+                .map(|_| ResidualBlock::new(inner, device))
                 .collect(),
             up: up_widths
                 .iter()

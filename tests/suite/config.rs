@@ -155,6 +155,7 @@ fn a_config_toml_of_the_previous_release_loads_and_resolves_to_the_same_run() {
             "augment",
             "background",
             "cycle_noise",
+            "downsamplings",
             "g_class_norm",
             "g_ema_warmup",
             "keep_checkpoints",
@@ -165,6 +166,8 @@ fn a_config_toml_of_the_previous_release_loads_and_resolves_to_the_same_run() {
     );
     assert_eq!(new["recipe"].as_str(), Some("tutorial"));
     assert_eq!(new["background"].as_str(), Some("white"));
+    // A run recorded before the key existed keeps Zhu et al.'s two downsamplings.
+    assert_eq!(new["downsamplings"].as_integer(), Some(2));
     // As a run's own record (resume), too.
     let record: ganforge::config::TrainConfig = toml::from_str(PREVIOUS_RELEASE).unwrap();
     assert_eq!(record, today);

@@ -81,6 +81,7 @@ fn the_distance_of_two_folders_is_the_hand_computed_one() {
         features: net.clone(),
         spatial: None,
         device: DeviceChoice::Cpu,
+        save_features: None,
     })
     .unwrap();
     let expected = by_hand(&values(&a_levels), &values(&b_levels));
@@ -105,6 +106,7 @@ fn the_distance_of_two_folders_is_the_hand_computed_one() {
             features: net.clone(),
             spatial: None,
             device: DeviceChoice::Cpu,
+            save_features: None,
         }
     })
     .unwrap();
@@ -149,6 +151,7 @@ fn bad_folders_and_networks_are_refused_by_name() {
         features: net.clone(),
         spatial,
         device: DeviceChoice::Cpu,
+        save_features: None,
     };
     let err = folder_fid(&options(&a, None)).unwrap_err().to_string();
     assert!(err.contains("give --spatial"), "{err}");

@@ -9,6 +9,8 @@ mod diagnostics;
 mod evaluate;
 mod feature_net;
 mod folder_fid;
+mod gpu;
+mod inception;
 mod judge;
 mod kernels;
 mod layering;

@@ -264,6 +264,37 @@ fn a_conditional_generator_exported_and_read_back_draws_the_same_images() {
     let images: Vec<f32> = same.images.iter().flat_map(|(p, _)| p.clone()).collect();
     assert_eq!(tensor(&tensors, "images"), images);
     assert_eq!(tensor(&tensors, "noise"), same.noise);
+    assert!(
+        !drawn_shapes.contains_key("d_logits"),
+        "a weights file has no discriminator"
+    );
+
+    // From the run itself the tensors file also holds D's logits of the drawn images, with
+    // their labels (what scripts/check_pytorch_weights.py compares with the exported D).
+    let from_run = dir.path().join("drawn_run.safetensors");
+    sample(&options(
+        run.clone(),
+        dir.path().join("grid_run.png"),
+        Some(from_run.clone()),
+    ))
+    .unwrap();
+    let (run_shapes, _) = shapes(&from_run);
+    assert_eq!(run_shapes["d_logits"], [20, 1]);
+    let device = Device::flex();
+    let run_dir = ganforge::output::run_dir::RunDir::open(&run).unwrap();
+    let config = run_dir.read_config().unwrap();
+    let latest = ganforge::output::checkpoint::latest(&run_dir.checkpoints_dir()).unwrap();
+    let d = ganforge::output::checkpoint::load_discriminator(&config, &latest, &device).unwrap();
+    let labels: Vec<usize> = same.images.iter().map(|(_, l)| l.unwrap()).collect();
+    let expected = ganforge::models::DiscriminatorNet::forward_conditioned(
+        &d,
+        Tensor::<4>::from_data(TensorData::new(images, [20, 1, 16, 16]), &device),
+        Some(ganforge::train::label_tensor(&labels, &device)),
+    );
+    assert_eq!(
+        tensor(&from_run, "d_logits"),
+        ganforge::tensor_values(expected)
+    );
 
     // A weights file has no run folder for a default grid path.
     let mut no_out = options(g_file, grid, None);
