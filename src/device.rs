@@ -17,6 +17,15 @@ pub enum DeviceChoice {
     Tch,
 }
 
+/// A panic's message, when it carries one.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "its runtime failed to start".to_string())
+}
+
 impl DeviceChoice {
     pub const ALL: [DeviceChoice; 4] = [Self::Cpu, Self::Cuda, Self::Wgpu, Self::Tch];
 
@@ -72,8 +81,8 @@ impl DeviceChoice {
                  CPU with `--device cpu`"
             }
             Self::Wgpu => {
-                "It needs a GPU adapter through Vulkan, Metal or DirectX 12 (on Linux a Vulkan \
-                 driver: your GPU vendor's, or Mesa's software one, Debian package \
+                "It needs a GPU adapter through Vulkan, Metal, DirectX 12 or OpenGL (on Linux a \
+                 Vulkan driver: your GPU vendor's, or Mesa's software one, Debian package \
                  mesa-vulkan-drivers); without one, run on the CPU with `--device cpu`"
             }
             _ => "Run on the CPU with `--device cpu`",
@@ -89,32 +98,37 @@ impl DeviceChoice {
     /// driver by panicking on first use (cudarc cannot load libcuda.so; wgpu finds no adapter);
     /// the panic is caught here, silenced, and turned into [`GanError::DeviceUnavailable`].
     fn probe(self, device: &Device) -> Result<()> {
-        let silent = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
+        // A runtime may panic on its own thread and report only a closed channel to this one:
+        // the silent hook keeps the first message of any thread, which names the cause.
+        let first_panic = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let previous = std::panic::take_hook();
+        {
+            let first_panic = first_panic.clone();
+            std::panic::set_hook(Box::new(move |info| {
+                let message = panic_text(info.payload());
+                let mut first = first_panic.lock().unwrap_or_else(|e| e.into_inner());
+                first.get_or_insert(message);
+            }));
+        }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], device);
             crate::tensor_values(t.mul_scalar(3.0))
         }));
-        std::panic::set_hook(silent);
+        std::panic::set_hook(previous);
         match outcome {
             Ok(values) if values == [3.0, 6.0] => Ok(()),
             Ok(values) => Err(self.unavailable(format!(
                 "a test computation gave {values:?} instead of [3.0, 6.0]"
             ))),
             Err(payload) => {
-                let message = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "its runtime failed to start".to_string());
+                let first = first_panic
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .unwrap_or_else(|| panic_text(payload.as_ref()));
                 // The first line names the cause; the rest is the runtime's backtrace talk.
-                let first = message
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string();
-                Err(self.unavailable(first))
+                let line = first.lines().next().unwrap_or_default().trim().to_string();
+                Err(self.unavailable(line))
             }
         }
     }

@@ -58,13 +58,14 @@ fn a_cuda_device_without_its_driver_or_feature_is_refused_before_anything_is_wri
 
 #[test]
 fn a_wgpu_device_without_a_vulkan_driver_is_refused_before_anything_is_written() {
-    // An ICD list naming no driver hides every Vulkan driver from the loader.
+    // Driver lists naming no driver hide every Vulkan driver from the Vulkan loader and every
+    // EGL vendor from libglvnd (wgpu falls back to OpenGL through EGL when Vulkan has none).
     let stderr = refused_without_a_trace(
         "wgpu",
         &[
             ("VK_ICD_FILENAMES", "/nonexistent/icd.json"),
             ("VK_DRIVER_FILES", "/nonexistent/icd.json"),
-            ("WGPU_BACKEND", "vulkan"),
+            ("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json"),
         ],
     );
     if cfg!(feature = "wgpu") {
