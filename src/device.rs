@@ -127,7 +127,13 @@ impl DeviceChoice {
                     .take()
                     .unwrap_or_else(|| panic_text(payload.as_ref()));
                 // The first line names the cause; the rest is the runtime's backtrace talk.
-                let line = first.lines().next().unwrap_or_default().trim().to_string();
+                let line = first.lines().next().unwrap_or_default().trim();
+                // cudarc follows the cause with the thirty library names it tried.
+                let line = line
+                    .split(" - searched for")
+                    .next()
+                    .unwrap_or(line)
+                    .to_string();
                 Err(self.unavailable(line))
             }
         }

@@ -49,6 +49,26 @@ fn generators_keep_the_shape_and_patchgan_scores_patches() {
         ),
         (2, 3, 3)
     );
+    // Fewer downsamplings keep the residual blocks on a finer grid with fewer filters: blocks of
+    // f·2^d filters, 3×3 convolutions of them twice a block.
+    for downsamplings in [0, 1, 2] {
+        let g = CycleGeneratorConfig::new(3)
+            .with_filters(4)
+            .with_blocks(1)
+            .with_downsamplings(downsamplings)
+            .init(&device);
+        let out = g.forward(Tensor::zeros([1, 3, 16, 16], &device));
+        assert_eq!(out.dims(), [1, 3, 16, 16]);
+        let inner = 4 << downsamplings;
+        let widths: Vec<usize> = ganforge::models::parameter_values(&g)
+            .iter()
+            .map(|p| p.values.len())
+            .collect();
+        assert!(
+            widths.contains(&(inner * inner * 9)),
+            "{downsamplings}: a block's 3×3 kernel of {inner} filters"
+        );
+    }
     // Zhu et al.'s 70×70 PatchGAN, and its 30×30 score map at 256 px.
     let full = PatchDiscriminatorConfig::new(3);
     assert_eq!((full.receptive_field(), full.output_side(256)), (70, 30));
@@ -241,6 +261,37 @@ fn the_shipped_task_has_two_unpaired_labelled_domains() {
     // B is coloured: its channels differ.
     let b0 = b.image(0);
     assert!(b0[..256] != b0[512..]);
+    // The task's generators keep full resolution; photos get Zhu et al.'s two downsamplings,
+    // and a side the downsamplings cannot halve is refused by name.
+    let task = TrainOverrides {
+        model: Some(ModelKind::Cyclegan),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(task.cycle.downsamplings, 0);
+    let err = TrainOverrides {
+        model: Some(ModelKind::Cyclegan),
+        downsamplings: Some(3),
+        spatial: Some(20),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("spatial") && err.contains("multiple of 8"),
+        "{err}"
+    );
+    let err = TrainOverrides {
+        model: Some(ModelKind::Cyclegan),
+        downsamplings: Some(5),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("downsamplings"), "{err}");
 }
 
 #[test]
