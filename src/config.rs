@@ -601,8 +601,11 @@ fn cyclegan_preset(task: bool) -> TrainOverrides {
         // redraw a digit as another (class kept 20% → 90%, README).
         downsamplings: Some(if task { 0 } else { 2 }),
         batch: Some(if task { 8 } else { 1 }),
-        // Zhu et al.: Adam(2e-4, β1 0.5), λ = 10, identity 0.5·λ, buffers of 50.
-        lr_d: Some(2e-4),
+        // Zhu et al.: Adam(2e-4, β1 0.5), λ = 10, identity 0.5·λ, buffers of 50. On the task the
+        // 16×16 PatchGANs learn faster than the full-resolution generators and, at 2e-4, won
+        // outright in one seed of three (G then hid the digit in colour noise): D at a quarter
+        // of G's rate kept every seed measured (README).
+        lr_d: Some(if task { 5e-5 } else { 2e-4 }),
         lr_g: Some(2e-4),
         beta1: Some(0.5),
         iterations_per_epoch: Some(200),

@@ -270,6 +270,7 @@ fn the_shipped_task_has_two_unpaired_labelled_domains() {
     .resolve()
     .unwrap();
     assert_eq!(task.cycle.downsamplings, 0);
+    assert_eq!((task.optimiser.lr_d, task.optimiser.lr_g), (5e-5, 2e-4));
     let err = TrainOverrides {
         model: Some(ModelKind::Cyclegan),
         downsamplings: Some(3),

@@ -5,8 +5,6 @@
 //! either feature only the missing-driver tests are built; they run in every build: a GPU backend
 //! that is not compiled in, or has no driver, is refused before anything is written.
 
-use super::cli::ganforge;
-
 /// `train --device D` that must be refused: non-zero exit, the message naming the way out, and no
 /// run directory left behind.
 fn refused_without_a_trace(device: &str, envs: &[(&str, &str)]) -> String {
@@ -88,7 +86,7 @@ mod on_gpu {
         ResnetDiscriminatorConfig, ResnetGeneratorConfig,
     };
 
-    use super::ganforge;
+    use super::super::cli::ganforge;
 
     /// The compiled-in GPU backends that work on this machine; each one that does not is said
     /// to be skipped.

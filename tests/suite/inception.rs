@@ -93,7 +93,7 @@ fn a_basic_convolution_is_burns_convolution_then_batch_norm_then_relu() {
     let reference = values_of(burn::tensor::activation::relu(
         layer.bn.forward(layer.conv.forward(x)),
     ));
-    assert!(ours.iter().any(|&v| v > 0.0) && ours.iter().any(|&v| v == 0.0));
+    assert!(ours.iter().any(|&v| v > 0.0) && ours.contains(&0.0));
     assert!(
         close(&ours, &reference, 1e-4),
         "the folded BatchNorm differs"
@@ -279,19 +279,20 @@ fn fid_with_inception_weights_gives_the_networks_features_of_images_read_as_pyto
         (200.0 / 255.0, 40.0 / 255.0, 10.0 / 255.0)
     );
 
-    let saved = dir.path().join("features.safetensors");
-    let out = ganforge(
-        &[
+    // `ganforge fid A B --features WEIGHTS` with `extra` arguments.
+    let run_fid = |extra: &[&str]| {
+        let mut args = vec![
             "fid",
             a.to_str().unwrap(),
             b.to_str().unwrap(),
             "--features",
             weights.to_str().unwrap(),
-            "--save-features",
-            saved.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+        ];
+        args.extend_from_slice(extra);
+        ganforge(&args, dir.path())
+    };
+    let saved = dir.path().join("features.safetensors");
+    let out = run_fid(&["--save-features", saved.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("broken.png"), "{stderr}");
@@ -331,18 +332,7 @@ fn fid_with_inception_weights_gives_the_networks_features_of_images_read_as_pyto
     assert!(worst <= 1e-5 * scale, "{worst} of {scale}");
 
     // Inception sees 299×299 whatever --spatial says: another side is refused by name.
-    let out = ganforge(
-        &[
-            "fid",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-            "--features",
-            weights.to_str().unwrap(),
-            "--spatial",
-            "64",
-        ],
-        dir.path(),
-    );
+    let out = run_fid(&["--spatial", "64"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
