@@ -463,14 +463,23 @@ impl FidInception {
 }
 
 /// True when `path` is a safetensors file holding pytorch-fid's Inception weights (by its tensor
-/// names), rather than a feature network of `docs/feature-network.md`.
+/// names), rather than a feature network of `docs/feature-network.md`. Only the header is read:
+/// the weights (95 MB) are read once, by [`load_inception`].
 pub fn is_inception_file(path: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
+    use std::io::Read;
+    let header = || -> Option<serde_json::Map<String, serde_json::Value>> {
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut length = [0u8; 8];
+        file.read_exact(&mut length).ok()?;
+        // A safetensors header is JSON of at most 100 MB (the format's own limit).
+        let length = usize::try_from(u64::from_le_bytes(length))
+            .ok()
+            .filter(|&n| n <= 100_000_000)?;
+        let mut text = vec![0u8; length];
+        file.read_exact(&mut text).ok()?;
+        serde_json::from_slice(&text).ok()
     };
-    SafeTensors::read_metadata(&bytes)
-        .map(|(_, header)| header.tensors().contains_key(MARKER_TENSOR))
-        .unwrap_or(false)
+    header().is_some_and(|h| h.contains_key(MARKER_TENSOR))
 }
 
 /// The name a tensor of the network has in pytorch-fid's file (torchvision's), from its burn path

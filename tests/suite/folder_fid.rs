@@ -75,15 +75,15 @@ fn the_distance_of_two_folders_is_the_hand_computed_one() {
     }
     std::fs::write(b.join("broken.png"), b"not an image").unwrap();
 
-    let report = folder_fid(&FidOptions {
+    let options = FidOptions {
         a: a.clone(),
         b: b.clone(),
         features: net.clone(),
         spatial: None,
         device: DeviceChoice::Cpu,
         save_features: None,
-    })
-    .unwrap();
+    };
+    let report = folder_fid(&options).unwrap();
     let expected = by_hand(&values(&a_levels), &values(&b_levels));
     assert!(
         (report.fid - expected).abs() < 1e-5,
@@ -100,14 +100,7 @@ fn the_distance_of_two_folders_is_the_hand_computed_one() {
     // The same folder against itself: 0.
     let same = folder_fid(&FidOptions {
         b: a.clone(),
-        ..FidOptions {
-            a: a.clone(),
-            b: b.clone(),
-            features: net.clone(),
-            spatial: None,
-            device: DeviceChoice::Cpu,
-            save_features: None,
-        }
+        ..options
     })
     .unwrap();
     assert!(same.fid.abs() < 1e-9, "{}", same.fid);
