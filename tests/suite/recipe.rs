@@ -465,6 +465,16 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
     .unwrap();
     assert_eq!(emoji.networks.model, ganforge::models::ModelKind::Resnet);
     assert!(!emoji.networks.g_class_norm && emoji.networks.g_draw_side.is_none());
+    // Stacked digits are the same 8×8 digits, three to an image: the digits' DCGAN settings.
+    let stacked = TrainOverrides {
+        data: Some(ganforge::data::DataSpec::StackedDigits),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(stacked.input.channels, 3);
+    assert_eq!(stacked.networks.g_draw_side, Some(8));
+    assert_eq!(stacked.schedule.disc_updates, 2);
     let named = TrainOverrides {
         model: Some(ganforge::models::ModelKind::Dcgan),
         ..conditional
