@@ -335,6 +335,27 @@ pub struct TorchTiming {
     pub seconds_per_step: f64,
     pub images_per_second: f64,
     pub peak_mib: Option<f64>,
+    /// Where it ran (`cpu`, or `cuda:<GPU name>`), when the script says.
+    pub device: Option<String>,
+    /// Peak GPU memory PyTorch allocated (CUDA runs), MiB.
+    pub gpu_peak_mib: Option<f64>,
+}
+
+/// Where the PyTorch reference runs for a ganforge device: on the GPU (CUDA) when ganforge
+/// times a GPU backend, so that both sides use the same card; on the CPU otherwise.
+pub fn torch_device_for(device: DeviceChoice) -> &'static str {
+    match device {
+        DeviceChoice::Cuda | DeviceChoice::Wgpu => "cuda",
+        DeviceChoice::Cpu | DeviceChoice::Tch => "cpu",
+    }
+}
+
+/// The reference script's `--recipe` value.
+fn recipe_name(recipe: crate::config::Recipe) -> &'static str {
+    match recipe {
+        crate::config::Recipe::Modern => "modern",
+        crate::config::Recipe::Tutorial => "tutorial",
+    }
 }
 
 /// The reference script: the repo's copy.
@@ -350,10 +371,12 @@ pub fn torch_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Runs the PyTorch reference at `config`'s shape; `mode` is `train` or `sample`.
+/// Runs the PyTorch reference at `config`'s shape and recipe on `torch_device` (`cpu` or
+/// `cuda`); `mode` is `train` or `sample`.
 pub fn run_torch(
     config: &TrainConfig,
     mode: &str,
+    torch_device: &str,
     warmup: usize,
     iters: usize,
 ) -> Result<TorchTiming> {
@@ -363,6 +386,10 @@ pub fn run_torch(
         .args([
             "--mode",
             mode,
+            "--recipe",
+            recipe_name(config.networks.recipe),
+            "--device",
+            torch_device,
             "--batch",
             &config.schedule.batch.to_string(),
             "--spatial",
@@ -413,6 +440,8 @@ pub fn parse_torch_line(text: &str) -> Option<TorchTiming> {
         seconds_per_step: value("s_per_iter")?.parse().ok()?,
         images_per_second: value("img_per_s")?.parse().ok()?,
         peak_mib: value("peak_mib").and_then(|v| v.parse().ok()),
+        device: value("device"),
+        gpu_peak_mib: value("gpu_peak_mib").and_then(|v| v.parse().ok()),
     })
 }
 

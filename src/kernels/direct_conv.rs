@@ -5,9 +5,9 @@
 //! (`PhaseLayout`), one `rows × width` plane per (channel, row phase, column phase). Window
 //! position `(oh, ow)` is numbered `j = oh·width + ow`, on a grid as wide as a plane, so every
 //! kernel entry `k = (channel, kh, kw)` reads `src[offset(k) + j]`: one contiguous run for all
-//! positions, sixteen to an AVX-512 vector. The `width − out_w` positions past each row's end are
-//! computed and dropped (or, for the weight gradient, given a zero output gradient). The same
-//! three products as [`super::gemm_conv`]:
+//! positions, sixteen to a vector (one AVX-512 register, two AVX2 ones). The `width − out_w`
+//! positions past each row's end are computed and dropped (or, for the weight gradient, given a
+//! zero output gradient). The same three products as [`super::gemm_conv`]:
 //!
 //! - [`correlate`]: `y = W · im2col(image)`, one indirect GEMM per image;
 //! - [`scatter`]: `image = col2im(Wᵀ · y)`, as `stride²` correlations of the padded `y` with the
@@ -22,9 +22,11 @@
 //! the GEMM. PyTorch's oneDNN reads the image in place too. The training step went from 0.229
 //! to 0.17 s (`bench train`, batch 32).
 //!
-//! The kernels need AVX-512F ([`available`]); elsewhere, and on grids narrower than a vector,
-//! the three functions hand the work to [`super::gemm_conv`]; the `*_in_place` forms always run
-//! in place.
+//! The kernels are built for AVX-512F and for AVX2 + FMA ([`Isa`]), the same tiles over each
+//! one's registers, and the best this CPU has runs ([`Isa::detected`]); elsewhere, and on the
+//! geometries where the GEMM is faster (the `*_suits` heuristics, timed per instruction set),
+//! the three functions hand the work to [`super::gemm_conv`]. The `*_in_place` forms always run
+//! in place, on the instruction set they are given.
 
 use rayon::prelude::*;
 
@@ -32,35 +34,66 @@ use super::gemm_conv::{self, Geometry};
 
 const LANES: usize = 16;
 
-/// Whether this CPU runs the indirect kernels (AVX-512F).
-pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
+/// An instruction set the in-place kernels are compiled for. The layouts are the same on both
+/// (rows in whole 16-float vectors): an AVX2 kernel reads each vector as two registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F: 32 registers of 16 floats.
+    Avx512,
+    /// AVX2 and FMA: 16 registers of 8 floats.
+    Avx2,
+}
+
+impl Isa {
+    /// Every instruction set the kernels are built for, best first.
+    pub const ALL: [Isa; 2] = [Isa::Avx512, Isa::Avx2];
+
+    /// Whether this CPU runs `self`.
+    pub fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        match self {
+            Isa::Avx512 => simd::Avx512::new().is_some(),
+            Isa::Avx2 => simd::Avx2::new().is_some(),
+        }
+        #[cfg(not(target_arch = "x86_64"))]
         false
+    }
+
+    /// The best instruction set this CPU runs, or `None`: AVX-512F where it has it, else AVX2
+    /// and FMA.
+    pub fn detected() -> Option<Isa> {
+        Isa::ALL.into_iter().find(|isa| isa.supported())
     }
 }
 
-/// Whether [`correlate`] reads this geometry in place: on an AVX-512 CPU, for window grids at
-/// least 16 wide. Narrower grids waste much of each vector on the positions past a row's end
-/// (an 8-wide grid on 12-wide planes computes 96 positions for 64): timed alone, the step's
-/// layers ran 10–60% faster in place from 16×16 up (G's last, 16→3: 3.0 → 1.1 ms) and level
-/// below.
+/// Whether this CPU runs the indirect kernels (AVX-512F, or AVX2 and FMA).
+pub fn available() -> bool {
+    Isa::detected().is_some()
+}
+
+/// Whether [`correlate`] reads this geometry in place: for window grids at least 16 wide.
+/// Narrower grids waste much of each vector on the positions past a row's end (an 8-wide grid
+/// on 12-wide planes computes 96 positions for 64): timed alone on AVX-512, the step's layers ran
+/// 10–60% faster in place from 16×16 up (G's last, 16→3: 3.0 → 1.1 ms) and level below. On AVX2
+/// (an EPYC without AVX-512, each product alone at batch 32, GEMM → in place) every grid 16 wide
+/// and up was faster too: G's last 7.7 → 2.3 ms, D's 16→16 stride 2 6.3 → 4.0, the digits' last
+/// (16→1 on 16×16) 1.14 → 0.21, and the closest, D's 32→64 on 16×16, 9.9 → 9.3.
 fn correlate_suits(g: &Geometry) -> bool {
-    available() && g.windows[1] >= 16
+    g.windows[1] >= 16
 }
 
 /// Whether [`correlate`] runs in place with `c` output channels: on a wide grid (see
 /// `correlate_suits`), or on a narrow one with the channels in the vectors ([`outer_gemm`]: whole
-/// vectors of them, weights within 512 KiB). D's 64→64 stride-2 layer (an 8×8 grid, 400 KiB of
-/// weights) went 1.9–2.1 → 1.1–1.3 ms forward; the 64→128 and 128→128 layers (800 KiB and
-/// 1.6 MiB) were no faster than the GEMM (2.5–2.7 and 2.6–2.8 against 2.4–2.6 ms).
+/// vectors of them, weights within 512 KiB). On AVX-512, D's 64→64 stride-2 layer (an 8×8 grid,
+/// 400 KiB of weights) went 1.9–2.1 → 1.1–1.3 ms forward; the 64→128 and 128→128 layers (800 KiB
+/// and 1.6 MiB) were no faster than the GEMM (2.5–2.7 and 2.6–2.8 against 2.4–2.6 ms). The same
+/// bound holds on AVX2: within it every narrow grid was faster in place (the 64→64 layer 5.1 →
+/// 3.6 ms; the digits' D, 8×8 to 2×2 grids, 1.6–2.3× faster), past it not reliably (800 KiB:
+/// 1.08× on 64 positions, 0.87× on 16, 1.0–1.5× on 4, 0.5× on one; 1.6 MiB: 0.9× on 16
+/// positions, 0.5–0.6× on one).
 fn correlate_suits_channels(g: &Geometry, c: usize) -> bool {
     const MAX_WEIGHTS: usize = 128 * 1024;
-    correlate_suits(g) || (available() && narrow_by_channels(g, c) && c * g.rows() <= MAX_WEIGHTS)
+    correlate_suits(g) || (narrow_by_channels(g, c) && c * g.rows() <= MAX_WEIGHTS)
 }
 
 /// Whether [`correlate_in_place`] puts the output channels in the vectors: grids narrower than a
@@ -69,21 +102,36 @@ fn narrow_by_channels(g: &Geometry, c: usize) -> bool {
     g.windows[1] < LANES && c.is_multiple_of(LANES) && c > 0
 }
 
-/// Whether [`scatter`] gathers in place: on an AVX-512 CPU, for images at least 16 wide (the
-/// 8-wide ones were slower gathered than scattered: 3.3 against 2.4 ms for the 64→128 layer).
-fn scatter_suits(g: &Geometry) -> bool {
-    available() && g.size[1] >= 16
+/// Whether [`scatter`] gathers in place from `c` channels. On AVX-512: for images at least 16
+/// wide (the 8-wide ones were slower gathered than scattered: 3.3 against 2.4 ms for the 64→128
+/// layer). On AVX2 (timed as in `correlate_suits`): for images at least 32 wide (1.2–1.8×
+/// faster), and 16-wide ones from at most 32 channels into more than one (the digits' 16→16
+/// layers 1.6–1.8×, their last 1.1–1.2×). Past that the GEMM's product is wide enough to win or
+/// tie: 64 channels on 16×16 0.97–1.07×, every 8-wide image 0.6–1.2×, and the digits' first
+/// layer's gradient into its one channel 0.6–0.7× (the gathered product then has a single row).
+fn scatter_suits(isa: Isa, g: &Geometry, c: usize) -> bool {
+    let width = g.size[1];
+    match isa {
+        Isa::Avx512 => width >= 16,
+        Isa::Avx2 => width >= 32 || (width >= 16 && c <= 32 && g.channels > 1),
+    }
 }
 
-/// Whether [`weight_gradient`] runs in place: on an AVX-512 CPU, as outer products when the
-/// output channels fill whole vectors and the grid has at least 64 positions (the 4×4 grid of
-/// D's last layer was slower: 2.4 against 2.1 ms), else as lane sums on grids at least 16 wide
-/// (G's last layer, 3 channels: 1.0 against 7.5 ms).
-fn weight_gradient_suits(g: &Geometry, c: usize) -> bool {
-    if c.is_multiple_of(LANES) {
-        available() && g.positions() >= 64
-    } else {
-        correlate_suits(g)
+/// Whether [`weight_gradient`] runs in place: as outer products when the output channels fill
+/// whole vectors, else as lane sums on grids at least 16 wide (G's last layer, 3 channels: 1.0
+/// against 7.5 ms on AVX-512, 2.3 against 16 on AVX2). The outer products on AVX-512: on grids of
+/// at least 64 positions (the 4×4 grid of D's last layer was slower: 2.4 against 2.1 ms). On
+/// AVX2 (timed as in `correlate_suits`) on those too (64→128 on 8×8: 8.3 → 6.9 ms), and down to
+/// 4 positions with at most 64 channels (the digits' 4×4 and 2×2 layers 1.1–2.0× faster), where
+/// 128 channels were not (0.8–1.2× on 16 and 4 positions, 0.4–0.5× on one).
+fn weight_gradient_suits(isa: Isa, g: &Geometry, c: usize) -> bool {
+    if !c.is_multiple_of(LANES) {
+        return correlate_suits(g);
+    }
+    let positions = g.positions();
+    match isa {
+        Isa::Avx512 => positions >= 64,
+        Isa::Avx2 => positions >= 64 || (positions >= 4 && c <= 64),
     }
 }
 
@@ -231,9 +279,36 @@ impl PhaseLayout {
     }
 }
 
+/// `simd::$f(token, args…)` with `isa`'s token: panics where this CPU lacks it. Unsafe to
+/// expand: the caller vouches for the pointers' bounds.
+macro_rules! on_isa {
+    ($isa:expr, $f:ident($($arg:expr),* $(,)?)) => {{
+        #[cfg(target_arch = "x86_64")]
+        match $isa {
+            Isa::Avx512 => {
+                let s = simd::Avx512::new().expect(concat!(stringify!($f), ": needs AVX-512F"));
+                simd::$f(s, $($arg),*)
+            }
+            Isa::Avx2 => {
+                let s = simd::Avx2::new().expect(concat!(stringify!($f), ": needs AVX2 and FMA"));
+                simd::$f(s, $($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        panic!(concat!(stringify!($f), ": needs {:?}"), $isa)
+    }};
+}
+
 /// `out[o][j] = Σₖ weight[o][k] · src[offsets[k] + j]` for `o < m` and `j < 16·vectors`; `out`
 /// rows are `16·vectors` long, `weight` rows `offsets.len()`.
-fn indirect_gemm(src: &[f32], offsets: &[usize], weight: &[f32], m: usize, out: &mut [f32]) {
+fn indirect_gemm(
+    isa: Isa,
+    src: &[f32],
+    offsets: &[usize],
+    weight: &[f32],
+    m: usize,
+    out: &mut [f32],
+) {
     let k_len = offsets.len();
     assert_eq!(weight.len(), m * k_len, "indirect_gemm: weight size");
     let row = out.len() / m.max(1);
@@ -246,19 +321,25 @@ fn indirect_gemm(src: &[f32], offsets: &[usize], weight: &[f32], m: usize, out: 
     if row == 0 {
         return;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        assert!(available(), "indirect_gemm: needs AVX-512F");
-        // SAFETY: AVX-512F is present (checked above); every read `src[offsets[k] + j]` with
-        // `j < row` lies inside `src` (`reach`), weights inside `weight`, writes inside `out`.
-        unsafe { avx512::indirect_gemm(src.as_ptr(), offsets, weight.as_ptr(), m, out, row) }
+    // SAFETY: `on_isa!` checks the instruction set; every read `src[offsets[k] + j]` with
+    // `j < row` lies inside `src` (`reach`), weights inside `weight`, writes inside `out`.
+    unsafe {
+        on_isa!(
+            isa,
+            indirect_gemm(src.as_ptr(), offsets, weight.as_ptr(), m, out, row)
+        )
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    panic!("indirect_gemm: needs AVX-512F");
 }
 
 /// `dw[o][k] += Σⱼ dy[o][j] · src[offsets[k] + j]` over `j < dy` rows' length.
-fn indirect_weight_gradient(src: &[f32], offsets: &[usize], dy: &[f32], m: usize, dw: &mut [f32]) {
+fn indirect_weight_gradient(
+    isa: Isa,
+    src: &[f32],
+    offsets: &[usize],
+    dy: &[f32],
+    m: usize,
+    dw: &mut [f32],
+) {
     let k_len = offsets.len();
     assert_eq!(dw.len(), m * k_len, "indirect_weight_gradient: weight size");
     let row = dy.len() / m.max(1);
@@ -274,15 +355,14 @@ fn indirect_weight_gradient(src: &[f32], offsets: &[usize], dy: &[f32], m: usize
     if row == 0 {
         return;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        assert!(available(), "indirect_weight_gradient: needs AVX-512F");
-        // SAFETY: as in `indirect_gemm`: AVX-512F checked, every read within `src` (`reach`)
-        // and `dy`, writes within `dw`.
-        unsafe { avx512::indirect_weight_gradient(src.as_ptr(), offsets, dy.as_ptr(), m, row, dw) }
+    // SAFETY: as in `indirect_gemm`: the instruction set checked, every read within `src`
+    // (`reach`) and `dy`, writes within `dw`.
+    unsafe {
+        on_isa!(
+            isa,
+            indirect_weight_gradient(src.as_ptr(), offsets, dy.as_ptr(), m, row, dw)
+        )
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    panic!("indirect_weight_gradient: needs AVX-512F");
 }
 
 /// `out[p][o] = Σₖ src[offsets[k] + positions[p]] · weight_t[k][o]`: `weight_t` is
@@ -290,6 +370,7 @@ fn indirect_weight_gradient(src: &[f32], offsets: &[usize], dy: &[f32], m: usize
 /// with the output channels in the vectors, for grids too narrow to fill them with positions:
 /// only the real positions are computed.
 fn outer_gemm(
+    isa: Isa,
     src: &[f32],
     offsets: &[usize],
     weight_t: &[f32],
@@ -309,15 +390,14 @@ fn outer_gemm(
     if positions.is_empty() || m == 0 {
         return;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        assert!(available(), "outer_gemm: needs AVX-512F");
-        // SAFETY: AVX-512F checked; reads `src[offsets[k] + positions[p]]` lie inside `src`
-        // (`reach`), weights and outputs inside their checked sizes.
-        unsafe { avx512::outer_gemm(src.as_ptr(), offsets, weight_t.as_ptr(), m, positions, out) }
+    // SAFETY: the instruction set checked; reads `src[offsets[k] + positions[p]]` lie inside
+    // `src` (`reach`), weights and outputs inside their checked sizes.
+    unsafe {
+        on_isa!(
+            isa,
+            outer_gemm(src.as_ptr(), offsets, weight_t.as_ptr(), m, positions, out)
+        )
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    panic!("outer_gemm: needs AVX-512F");
 }
 
 /// `dwt[k][o] += Σ_p src[offsets[k] + j(p)] · dyt[p][o]` over the window positions
@@ -326,6 +406,7 @@ fn outer_gemm(
 /// column of entries with a row of output channels, so no position past a row's end is touched
 /// and no sum is reduced across lanes.
 fn outer_weight_gradient(
+    isa: Isa,
     src: &[f32],
     offsets: &[usize],
     dyt: &[f32],
@@ -360,38 +441,204 @@ fn outer_weight_gradient(
     if out_h * out_w == 0 || m == 0 {
         return;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        assert!(available(), "outer_weight_gradient: needs AVX-512F");
-        // SAFETY: AVX-512F checked; reads `src[offsets[k] + j]` with `j < last` lie inside
-        // `src` (`reach`), `dyt` and `dwt` accesses inside their checked sizes.
-        let grid = [out_h, out_w, width];
-        unsafe { avx512::outer_weight_gradient(src.as_ptr(), offsets, dyt.as_ptr(), m, grid, dwt) }
+    // SAFETY: the instruction set checked; reads `src[offsets[k] + j]` with `j < last` lie
+    // inside `src` (`reach`), `dyt` and `dwt` accesses inside their checked sizes.
+    let grid = [out_h, out_w, width];
+    unsafe {
+        on_isa!(
+            isa,
+            outer_weight_gradient(src.as_ptr(), offsets, dyt.as_ptr(), m, grid, dwt)
+        )
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    panic!("outer_weight_gradient: needs AVX-512F");
 }
 
+/// The tiles, written once over the instruction set's register type ([`simd::Simd`]) and
+/// compiled for each: a tile's loops run inside `Simd::with_features`, a function compiled with
+/// the instruction set's features, into which the register operations (`#[inline(always)]`) and
+/// their intrinsics are inlined.
+///
+/// The layout's 16-float vectors are one AVX-512 register or two AVX2 registers: the tiles count
+/// in registers of `Simd::WIDTH` floats, and every row the layout hands them is a whole number of
+/// registers on both. The tile sizes are the registers' budget: AVX-512 has 32, AVX2 16, and a
+/// tile keeps its sums, the values it loads once and reuses, and one broadcast in registers.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+mod simd {
     use std::arch::x86_64::*;
 
-    use super::LANES;
+    /// One instruction set's register of floats and what the tiles do with it, and its tile
+    /// sizes. A value of the implementing type exists only where the CPU has the instruction set
+    /// (`new`), so its arithmetic is safe to call; loads and stores take raw pointers.
+    pub(super) trait Simd: Copy {
+        type V: Copy;
+        /// Floats per register.
+        const WIDTH: usize;
+        /// Output rows per chunk of the indirect GEMM (the tile's width follows from the rows:
+        /// `tile_vectors`).
+        const GEMM_ROWS: usize;
+        /// Output rows × kernel entries of a lane-sum weight-gradient block.
+        const GRADIENT_BLOCK: [usize; 2];
+        /// Kernel entries of an outer-product weight-gradient block.
+        const OUTER_ENTRIES: usize;
+        /// The most registers of output channels in an outer-product forward tile.
+        const OUTER_VECTORS: usize;
+        fn zero(self) -> Self::V;
+        fn set1(self, x: f32) -> Self::V;
+        /// `a·b + c`.
+        fn fmadd(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+        fn add(self, a: Self::V, b: Self::V) -> Self::V;
+        /// The sum of the lanes.
+        fn reduce_add(self, v: Self::V) -> f32;
+        /// # Safety
+        /// `p..p + WIDTH` must be readable.
+        unsafe fn load(self, p: *const f32) -> Self::V;
+        /// # Safety
+        /// `p..p + WIDTH` must be writable.
+        unsafe fn store(self, p: *mut f32, v: Self::V);
+        /// `f()`, compiled with the instruction set's features as a function of its own, which
+        /// LLVM optimises before it inlines it into its caller, as it did the AVX-512 tiles when
+        /// each was a `#[target_feature]` function. (Inlined whole into one function first, the
+        /// 3-row × 8-register tile of the GEMM moved its 24 sums from register to register at
+        /// every kernel entry.)
+        fn with_features<R>(self, f: impl FnOnce() -> R) -> R;
+    }
 
-    /// Accumulator rows (output channels) and the vectors of positions per tile, chosen so
-    /// that `rows·vectors ≤ 24` of the 32 registers hold sums and the rest the loaded values.
-    const fn tile_vectors(rows: usize) -> usize {
-        match rows {
-            1..=3 => 8,
-            4 => 6,
-            5 | 6 => 4,
-            _ => 3,
+    /// AVX-512F: 32 registers of 16 floats. Its tiles are the ones it was tuned with: 24
+    /// accumulators (8 rows × 3 vectors for the GEMM, 4 × 5 lane sums, 12 entries × 2 vectors
+    /// of channels, 6 positions × 4 vectors of channels).
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx512(());
+
+    impl Avx512 {
+        pub(super) fn new() -> Option<Self> {
+            is_x86_feature_detected!("avx512f").then_some(Self(()))
         }
     }
 
-    /// One tile: `O` output rows × `V` vectors of positions, starting at `src`/`out`.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn tile<const O: usize, const V: usize>(
+    // SAFETY (every block below): an `Avx512` exists only where the CPU has AVX-512F.
+    impl Simd for Avx512 {
+        type V = __m512;
+        const WIDTH: usize = 16;
+        const GEMM_ROWS: usize = 8;
+        const GRADIENT_BLOCK: [usize; 2] = [4, 5];
+        const OUTER_ENTRIES: usize = 12;
+        const OUTER_VECTORS: usize = 4;
+        #[inline(always)]
+        fn zero(self) -> __m512 {
+            unsafe { _mm512_setzero_ps() }
+        }
+        #[inline(always)]
+        fn set1(self, x: f32) -> __m512 {
+            unsafe { _mm512_set1_ps(x) }
+        }
+        #[inline(always)]
+        fn fmadd(self, a: __m512, b: __m512, c: __m512) -> __m512 {
+            unsafe { _mm512_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        fn add(self, a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_add_ps(a, b) }
+        }
+        #[inline(always)]
+        fn reduce_add(self, v: __m512) -> f32 {
+            unsafe { _mm512_reduce_add_ps(v) }
+        }
+        #[inline(always)]
+        unsafe fn load(self, p: *const f32) -> __m512 {
+            unsafe { _mm512_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32, v: __m512) {
+            unsafe { _mm512_storeu_ps(p, v) }
+        }
+        #[inline(always)]
+        fn with_features<R>(self, f: impl FnOnce() -> R) -> R {
+            #[target_feature(enable = "avx512f")]
+            fn run<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            unsafe { run(f) }
+        }
+    }
+
+    /// AVX2 + FMA: 16 registers of 8 floats, of which a tile uses at most 15 (at 16, LLVM spilled
+    /// a sum): 6 rows × 2 registers for the GEMM (plus 2 loaded positions and a broadcast weight;
+    /// fewer rows, wider: `tile_vectors`), 3 × 3 lane sums (plus 3 rows of the gradient and a
+    /// loaded entry), 6 entries × 2 registers of channels (plus the 2 loaded and a broadcast
+    /// pixel), and 6 positions × 2 registers of channels likewise.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx2(());
+
+    impl Avx2 {
+        pub(super) fn new() -> Option<Self> {
+            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+                .then_some(Self(()))
+        }
+    }
+
+    // SAFETY (every block below): an `Avx2` exists only where the CPU has AVX2 and FMA.
+    impl Simd for Avx2 {
+        type V = __m256;
+        const WIDTH: usize = 8;
+        const GEMM_ROWS: usize = 6;
+        const GRADIENT_BLOCK: [usize; 2] = [3, 3];
+        const OUTER_ENTRIES: usize = 6;
+        const OUTER_VECTORS: usize = 2;
+        #[inline(always)]
+        fn zero(self) -> __m256 {
+            unsafe { _mm256_setzero_ps() }
+        }
+        #[inline(always)]
+        fn set1(self, x: f32) -> __m256 {
+            unsafe { _mm256_set1_ps(x) }
+        }
+        #[inline(always)]
+        fn fmadd(self, a: __m256, b: __m256, c: __m256) -> __m256 {
+            unsafe { _mm256_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        fn add(self, a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_add_ps(a, b) }
+        }
+        #[inline(always)]
+        fn reduce_add(self, v: __m256) -> f32 {
+            unsafe {
+                let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+                let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+                _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+            }
+        }
+        #[inline(always)]
+        unsafe fn load(self, p: *const f32) -> __m256 {
+            unsafe { _mm256_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32, v: __m256) {
+            unsafe { _mm256_storeu_ps(p, v) }
+        }
+        #[inline(always)]
+        fn with_features<R>(self, f: impl FnOnce() -> R) -> R {
+            #[target_feature(enable = "avx2,fma")]
+            fn run<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            unsafe { run(f) }
+        }
+    }
+
+    /// Registers of positions per indirect-GEMM tile of `rows` output rows, at most 8. AVX-512:
+    /// 24 sums at most (8, 8, 8, 6, 4, 4, 3, 3 for 1–8 rows), the rest of the 32 registers for
+    /// the loaded positions. AVX2: the sums, the loaded positions and the broadcast weight in 15
+    /// of the 16 registers (7, 4, 3, 2, 2, 2 for 1–6 rows); at all 16 (4 rows × 3 or 3 × 4) LLVM
+    /// kept a sum on the stack and shuffled the others at every kernel entry.
+    const fn tile_vectors(avx512: bool, rows: usize) -> usize {
+        let v = if avx512 { 24 / rows } else { 14 / (rows + 1) };
+        if v > 8 { 8 } else { v }
+    }
+
+    /// One tile: `O` output rows × `V` registers of positions, starting at `src`/`out`.
+    #[inline(always)]
+    unsafe fn tile<S: Simd, const O: usize, const V: usize>(
+        s: S,
         src: *const f32,
         offsets: &[usize],
         weight: *const f32,
@@ -399,55 +646,60 @@ mod avx512 {
         out: *mut f32,
         out_row: usize,
     ) {
-        let mut acc = [[_mm512_setzero_ps(); V]; O];
+        let mut acc = [[s.zero(); V]; O];
         for (k, &offset) in offsets.iter().enumerate() {
             let p = unsafe { src.add(offset) };
-            let mut x = [_mm512_setzero_ps(); V];
+            let mut x = [s.zero(); V];
             for (v, x) in x.iter_mut().enumerate() {
-                *x = unsafe { _mm512_loadu_ps(p.add(v * LANES)) };
+                *x = unsafe { s.load(p.add(v * S::WIDTH)) };
             }
             for (o, acc) in acc.iter_mut().enumerate() {
-                let w = _mm512_set1_ps(unsafe { *weight.add(o * k_len + k) });
+                let w = s.set1(unsafe { *weight.add(o * k_len + k) });
                 for (a, x) in acc.iter_mut().zip(&x) {
-                    *a = _mm512_fmadd_ps(w, *x, *a);
+                    *a = s.fmadd(w, *x, *a);
                 }
             }
         }
         for (o, acc) in acc.iter().enumerate() {
             for (v, a) in acc.iter().enumerate() {
-                unsafe { _mm512_storeu_ps(out.add(o * out_row + v * LANES), *a) };
+                unsafe { s.store(out.add(o * out_row + v * S::WIDTH), *a) };
             }
         }
     }
 
-    /// All tiles of `O` rows: full tiles of `tile_vectors(O)` vectors, then one vector at a time.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn rows<const O: usize, const V: usize>(
+    /// All tiles of `O` rows: full tiles of `V` registers, then one register at a time.
+    #[inline(always)]
+    unsafe fn rows<S: Simd, const O: usize, const V: usize>(
+        s: S,
         src: *const f32,
         offsets: &[usize],
         weight: *const f32,
         out: &mut [f32],
         out_row: usize,
     ) {
-        let k_len = offsets.len();
-        let vectors = out_row / LANES;
-        let out = out.as_mut_ptr();
-        let mut v = 0;
-        while v + V <= vectors {
-            let j = v * LANES;
-            unsafe { tile::<O, V>(src.add(j), offsets, weight, k_len, out.add(j), out_row) };
-            v += V;
-        }
-        while v < vectors {
-            let j = v * LANES;
-            unsafe { tile::<O, 1>(src.add(j), offsets, weight, k_len, out.add(j), out_row) };
-            v += 1;
-        }
+        s.with_features(|| {
+            let k_len = offsets.len();
+            let vectors = out_row / S::WIDTH;
+            let out = out.as_mut_ptr();
+            let mut v = 0;
+            while v + V <= vectors {
+                let j = v * S::WIDTH;
+                let (src, out) = unsafe { (src.add(j), out.add(j)) };
+                unsafe { tile::<S, O, V>(s, src, offsets, weight, k_len, out, out_row) };
+                v += V;
+            }
+            while v < vectors {
+                let j = v * S::WIDTH;
+                let (src, out) = unsafe { (src.add(j), out.add(j)) };
+                unsafe { tile::<S, O, 1>(s, src, offsets, weight, k_len, out, out_row) };
+                v += 1;
+            }
+        })
     }
 
     /// See [`super::indirect_gemm`]; `out` is `m × out_row`.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn indirect_gemm(
+    pub(super) unsafe fn indirect_gemm<S: Simd>(
+        s: S,
         src: *const f32,
         offsets: &[usize],
         weight: *const f32,
@@ -455,16 +707,24 @@ mod avx512 {
         out: &mut [f32],
         out_row: usize,
     ) {
-        const FULL: usize = 8;
+        let full = S::GEMM_ROWS;
         let k_len = offsets.len();
-        for (chunk, out) in out.chunks_mut(FULL * out_row).enumerate() {
-            let w = unsafe { weight.add(chunk * FULL * k_len) };
+        for (chunk, out) in out.chunks_mut(full * out_row).enumerate() {
+            let w = unsafe { weight.add(chunk * full * k_len) };
+            // A const generic cannot be computed from `S`'s constants on stable Rust, so each
+            // instruction set's tile width is written out here.
             macro_rules! go {
                 ($o:literal) => {
-                    unsafe { rows::<$o, { tile_vectors($o) }>(src, offsets, w, out, out_row) }
+                    if S::WIDTH == 16 {
+                        const V: usize = tile_vectors(true, $o);
+                        unsafe { rows::<S, $o, V>(s, src, offsets, w, out, out_row) }
+                    } else {
+                        const V: usize = tile_vectors(false, $o);
+                        unsafe { rows::<S, $o, V>(s, src, offsets, w, out, out_row) }
+                    }
                 };
             }
-            match (m - chunk * FULL).min(FULL) {
+            match (m - chunk * full).min(full) {
                 1 => go!(1),
                 2 => go!(2),
                 3 => go!(3),
@@ -478,9 +738,10 @@ mod avx512 {
     }
 
     /// One block of the weight gradient: `O` output rows × `K` kernel entries, summed over all
-    /// `vectors` of positions, then added to `dw`.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn gradient_block<const O: usize, const K: usize>(
+    /// registers of positions, then added to `dw`.
+    #[inline(always)]
+    unsafe fn gradient_block<S: Simd, const O: usize, const K: usize>(
+        s: S,
         src: *const f32,
         offsets: &[usize],
         dy: *const f32,
@@ -488,210 +749,34 @@ mod avx512 {
         dw: *mut f32,
         dw_row: usize,
     ) {
-        let mut acc = [[_mm512_setzero_ps(); K]; O];
-        let mut at = [0usize; K];
-        at.copy_from_slice(&offsets[..K]);
-        for v in 0..dy_row / LANES {
-            let j = v * LANES;
-            let mut d = [_mm512_setzero_ps(); O];
-            for (o, d) in d.iter_mut().enumerate() {
-                *d = unsafe { _mm512_loadu_ps(dy.add(o * dy_row + j)) };
-            }
-            for (k, &offset) in at.iter().enumerate() {
-                let x = unsafe { _mm512_loadu_ps(src.add(offset + j)) };
-                for (acc, d) in acc.iter_mut().zip(&d) {
-                    acc[k] = _mm512_fmadd_ps(*d, x, acc[k]);
+        s.with_features(|| {
+            let mut acc = [[s.zero(); K]; O];
+            let mut at = [0usize; K];
+            at.copy_from_slice(&offsets[..K]);
+            for v in 0..dy_row / S::WIDTH {
+                let j = v * S::WIDTH;
+                let mut d = [s.zero(); O];
+                for (o, d) in d.iter_mut().enumerate() {
+                    *d = unsafe { s.load(dy.add(o * dy_row + j)) };
                 }
-            }
-        }
-        for (o, acc) in acc.iter().enumerate() {
-            for (k, a) in acc.iter().enumerate() {
-                unsafe { *dw.add(o * dw_row + k) += _mm512_reduce_add_ps(*a) };
-            }
-        }
-    }
-
-    /// One block of the weight gradient as outer products: `K` kernel entries × `V` vectors of
-    /// output channels, summed over the window positions, then added to `dwt` (`k × m`).
-    #[target_feature(enable = "avx512f")]
-    unsafe fn outer_block<const K: usize, const V: usize>(
-        src: *const f32,
-        offsets: &[usize],
-        dyt: *const f32,
-        m: usize,
-        [out_h, out_w, width]: [usize; 3],
-        dwt: *mut f32,
-    ) {
-        let mut acc = [[_mm512_setzero_ps(); V]; K];
-        let mut at = [0usize; K];
-        at.copy_from_slice(&offsets[..K]);
-        let mut d = dyt;
-        for oh in 0..out_h {
-            for j in oh * width..oh * width + out_w {
-                let mut dv = [_mm512_setzero_ps(); V];
-                for (v, dv) in dv.iter_mut().enumerate() {
-                    *dv = unsafe { _mm512_loadu_ps(d.add(v * LANES)) };
-                }
-                for (acc, &offset) in acc.iter_mut().zip(&at) {
-                    let x = _mm512_set1_ps(unsafe { *src.add(offset + j) });
-                    for (a, dv) in acc.iter_mut().zip(&dv) {
-                        *a = _mm512_fmadd_ps(x, *dv, *a);
+                for (k, &offset) in at.iter().enumerate() {
+                    let x = unsafe { s.load(src.add(offset + j)) };
+                    for (acc, d) in acc.iter_mut().zip(&d) {
+                        acc[k] = s.fmadd(*d, x, acc[k]);
                     }
                 }
-                d = unsafe { d.add(m) };
             }
-        }
-        for (k, acc) in acc.iter().enumerate() {
-            for (v, a) in acc.iter().enumerate() {
-                let at = unsafe { dwt.add(k * m + v * LANES) };
-                unsafe { _mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), *a)) };
-            }
-        }
-    }
-
-    /// See [`super::outer_weight_gradient`].
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn outer_weight_gradient(
-        src: *const f32,
-        offsets: &[usize],
-        dyt: *const f32,
-        m: usize,
-        grid: [usize; 3],
-        dwt: &mut [f32],
-    ) {
-        const ENTRIES: usize = 12;
-        let k_len = offsets.len();
-        let dwt = dwt.as_mut_ptr();
-        let mut o = 0;
-        while o < m {
-            let wide = m - o >= 2 * LANES;
-            for k in (0..k_len).step_by(ENTRIES) {
-                let entries = (k_len - k).min(ENTRIES);
-                let offsets = &offsets[k..k + entries];
-                let (dyt, dwt) = unsafe { (dyt.add(o), dwt.add(k * m + o)) };
-                macro_rules! go {
-                    ($k:literal) => {
-                        if wide {
-                            unsafe { outer_block::<$k, 2>(src, offsets, dyt, m, grid, dwt) }
-                        } else {
-                            unsafe { outer_block::<$k, 1>(src, offsets, dyt, m, grid, dwt) }
-                        }
-                    };
-                }
-                match entries {
-                    1 => go!(1),
-                    2 => go!(2),
-                    3 => go!(3),
-                    4 => go!(4),
-                    5 => go!(5),
-                    6 => go!(6),
-                    7 => go!(7),
-                    8 => go!(8),
-                    9 => go!(9),
-                    10 => go!(10),
-                    11 => go!(11),
-                    _ => go!(12),
+            for (o, acc) in acc.iter().enumerate() {
+                for (k, a) in acc.iter().enumerate() {
+                    unsafe { *dw.add(o * dw_row + k) += s.reduce_add(*a) };
                 }
             }
-            o += if wide { 2 * LANES } else { LANES };
-        }
-    }
-
-    /// One tile of the outer-product forward: `P` positions × `V` vectors of output channels,
-    /// summed over the kernel entries, stored to `out` (`positions × m`) or added to it.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn outer_tile<const P: usize, const V: usize>(
-        src: *const f32,
-        offsets: &[usize],
-        weight_t: *const f32,
-        m: usize,
-        positions: &[usize],
-        (out, accumulate): (*mut f32, bool),
-    ) {
-        let mut acc = [[_mm512_setzero_ps(); V]; P];
-        if accumulate {
-            for (p, acc) in acc.iter_mut().enumerate() {
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = unsafe { _mm512_loadu_ps(out.add(p * m + v * LANES)) };
-                }
-            }
-        }
-        let mut at = [0usize; P];
-        at.copy_from_slice(&positions[..P]);
-        for (k, &offset) in offsets.iter().enumerate() {
-            let mut w = [_mm512_setzero_ps(); V];
-            for (v, w) in w.iter_mut().enumerate() {
-                *w = unsafe { _mm512_loadu_ps(weight_t.add(k * m + v * LANES)) };
-            }
-            let base = unsafe { src.add(offset) };
-            for (acc, &j) in acc.iter_mut().zip(&at) {
-                let x = _mm512_set1_ps(unsafe { *base.add(j) });
-                for (a, w) in acc.iter_mut().zip(&w) {
-                    *a = _mm512_fmadd_ps(x, *w, *a);
-                }
-            }
-        }
-        for (p, acc) in acc.iter().enumerate() {
-            for (v, a) in acc.iter().enumerate() {
-                unsafe { _mm512_storeu_ps(out.add(p * m + v * LANES), *a) };
-            }
-        }
-    }
-
-    /// See [`super::outer_gemm`].
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn outer_gemm(
-        src: *const f32,
-        offsets: &[usize],
-        weight_t: *const f32,
-        m: usize,
-        positions: &[usize],
-        out: &mut [f32],
-    ) {
-        // Positions per tile, and kernel entries per pass: a pass's weights (512 entries × 64
-        // channels, 128 KiB) stay in the L2 cache while every tile of positions reads them
-        // (D's 128→128 layer, 3200 entries, forward 2.8 → 2.6 ms with the passes).
-        const TILE: usize = 6;
-        const ENTRIES: usize = 512;
-        let out = out.as_mut_ptr();
-        for first in (0..offsets.len()).step_by(ENTRIES) {
-            let pass = &offsets[first..(first + ENTRIES).min(offsets.len())];
-            let accumulate = first > 0;
-            let weight_t = unsafe { weight_t.add(first * m) };
-            let mut o = 0;
-            while o < m {
-                let vectors = ((m - o) / LANES).min(4);
-                let vectors = if vectors == 3 { 2 } else { vectors };
-                for p in (0..positions.len()).step_by(TILE) {
-                    let count = (positions.len() - p).min(TILE);
-                    let at = &positions[p..p + count];
-                    let (w, out) = unsafe { (weight_t.add(o), (out.add(p * m + o), accumulate)) };
-                    macro_rules! go {
-                        ($p:literal) => {
-                            match vectors {
-                                4 => unsafe { outer_tile::<$p, 4>(src, pass, w, m, at, out) },
-                                2 => unsafe { outer_tile::<$p, 2>(src, pass, w, m, at, out) },
-                                _ => unsafe { outer_tile::<$p, 1>(src, pass, w, m, at, out) },
-                            }
-                        };
-                    }
-                    match count {
-                        1 => go!(1),
-                        2 => go!(2),
-                        3 => go!(3),
-                        4 => go!(4),
-                        5 => go!(5),
-                        _ => go!(6),
-                    }
-                }
-                o += vectors * LANES;
-            }
-        }
+        })
     }
 
     /// See [`super::indirect_weight_gradient`]: `dy` is `m × dy_row`, `dw` `m × offsets.len()`.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn indirect_weight_gradient(
+    pub(super) unsafe fn indirect_weight_gradient<S: Simd>(
+        s: S,
         src: *const f32,
         offsets: &[usize],
         dy: *const f32,
@@ -699,19 +784,20 @@ mod avx512 {
         dy_row: usize,
         dw: &mut [f32],
     ) {
-        const ROWS: usize = 4;
-        const ENTRIES: usize = 5;
+        let [max_rows, max_entries] = S::GRADIENT_BLOCK;
         let k_len = offsets.len();
         let dw = dw.as_mut_ptr();
-        for o in (0..m).step_by(ROWS) {
-            let rows = (m - o).min(ROWS);
-            for k in (0..k_len).step_by(ENTRIES) {
-                let entries = (k_len - k).min(ENTRIES);
+        for o in (0..m).step_by(max_rows) {
+            let rows = (m - o).min(max_rows);
+            for k in (0..k_len).step_by(max_entries) {
+                let entries = (k_len - k).min(max_entries);
                 let (dy, dw) = unsafe { (dy.add(o * dy_row), dw.add(o * k_len + k)) };
                 let offsets = &offsets[k..k + entries];
                 macro_rules! go {
                     ($o:literal, $k:literal) => {
-                        unsafe { gradient_block::<$o, $k>(src, offsets, dy, dy_row, dw, k_len) }
+                        unsafe {
+                            gradient_block::<S, $o, $k>(s, src, offsets, dy, dy_row, dw, k_len)
+                        }
                     };
                 }
                 macro_rules! by_entries {
@@ -734,10 +820,195 @@ mod avx512 {
             }
         }
     }
+
+    /// One block of the weight gradient as outer products: `K` kernel entries × `V` registers
+    /// of output channels, summed over the window positions, then added to `dwt` (`k × m`).
+    #[inline(always)]
+    unsafe fn outer_block<S: Simd, const K: usize, const V: usize>(
+        s: S,
+        src: *const f32,
+        offsets: &[usize],
+        dyt: *const f32,
+        m: usize,
+        [out_h, out_w, width]: [usize; 3],
+        dwt: *mut f32,
+    ) {
+        s.with_features(|| {
+            let mut acc = [[s.zero(); V]; K];
+            let mut at = [0usize; K];
+            at.copy_from_slice(&offsets[..K]);
+            let mut d = dyt;
+            for oh in 0..out_h {
+                for j in oh * width..oh * width + out_w {
+                    let mut dv = [s.zero(); V];
+                    for (v, dv) in dv.iter_mut().enumerate() {
+                        *dv = unsafe { s.load(d.add(v * S::WIDTH)) };
+                    }
+                    for (acc, &offset) in acc.iter_mut().zip(&at) {
+                        let x = s.set1(unsafe { *src.add(offset + j) });
+                        for (a, dv) in acc.iter_mut().zip(&dv) {
+                            *a = s.fmadd(x, *dv, *a);
+                        }
+                    }
+                    d = unsafe { d.add(m) };
+                }
+            }
+            for (k, acc) in acc.iter().enumerate() {
+                for (v, a) in acc.iter().enumerate() {
+                    let at = unsafe { dwt.add(k * m + v * S::WIDTH) };
+                    unsafe { s.store(at, s.add(s.load(at), *a)) };
+                }
+            }
+        })
+    }
+
+    /// See [`super::outer_weight_gradient`].
+    pub(super) unsafe fn outer_weight_gradient<S: Simd>(
+        s: S,
+        src: *const f32,
+        offsets: &[usize],
+        dyt: *const f32,
+        m: usize,
+        grid: [usize; 3],
+        dwt: &mut [f32],
+    ) {
+        let k_len = offsets.len();
+        let dwt = dwt.as_mut_ptr();
+        let mut o = 0;
+        while o < m {
+            // Two registers of channels where two are left (on AVX2 always: `m` is a multiple
+            // of 16).
+            let wide = m - o >= 2 * S::WIDTH;
+            for k in (0..k_len).step_by(S::OUTER_ENTRIES) {
+                let entries = (k_len - k).min(S::OUTER_ENTRIES);
+                let offsets = &offsets[k..k + entries];
+                let (dyt, dwt) = unsafe { (dyt.add(o), dwt.add(k * m + o)) };
+                macro_rules! go {
+                    ($k:literal) => {
+                        if wide {
+                            unsafe { outer_block::<S, $k, 2>(s, src, offsets, dyt, m, grid, dwt) }
+                        } else {
+                            unsafe { outer_block::<S, $k, 1>(s, src, offsets, dyt, m, grid, dwt) }
+                        }
+                    };
+                }
+                match entries {
+                    1 => go!(1),
+                    2 => go!(2),
+                    3 => go!(3),
+                    4 => go!(4),
+                    5 => go!(5),
+                    6 => go!(6),
+                    7 => go!(7),
+                    8 => go!(8),
+                    9 => go!(9),
+                    10 => go!(10),
+                    11 => go!(11),
+                    _ => go!(12),
+                }
+            }
+            o += if wide { 2 * S::WIDTH } else { S::WIDTH };
+        }
+    }
+
+    /// One tile of the outer-product forward: `P` positions × `V` registers of output channels,
+    /// summed over the kernel entries, stored to `out` (`positions × m`) or added to it.
+    #[inline(always)]
+    unsafe fn outer_tile<S: Simd, const P: usize, const V: usize>(
+        s: S,
+        src: *const f32,
+        offsets: &[usize],
+        weight_t: *const f32,
+        m: usize,
+        positions: &[usize],
+        (out, accumulate): (*mut f32, bool),
+    ) {
+        s.with_features(|| {
+            let mut acc = [[s.zero(); V]; P];
+            if accumulate {
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    for (v, a) in acc.iter_mut().enumerate() {
+                        *a = unsafe { s.load(out.add(p * m + v * S::WIDTH)) };
+                    }
+                }
+            }
+            let mut at = [0usize; P];
+            at.copy_from_slice(&positions[..P]);
+            for (k, &offset) in offsets.iter().enumerate() {
+                let mut w = [s.zero(); V];
+                for (v, w) in w.iter_mut().enumerate() {
+                    *w = unsafe { s.load(weight_t.add(k * m + v * S::WIDTH)) };
+                }
+                let base = unsafe { src.add(offset) };
+                for (acc, &j) in acc.iter_mut().zip(&at) {
+                    let x = s.set1(unsafe { *base.add(j) });
+                    for (a, w) in acc.iter_mut().zip(&w) {
+                        *a = s.fmadd(x, *w, *a);
+                    }
+                }
+            }
+            for (p, acc) in acc.iter().enumerate() {
+                for (v, a) in acc.iter().enumerate() {
+                    unsafe { s.store(out.add(p * m + v * S::WIDTH), *a) };
+                }
+            }
+        })
+    }
+
+    /// See [`super::outer_gemm`].
+    pub(super) unsafe fn outer_gemm<S: Simd>(
+        s: S,
+        src: *const f32,
+        offsets: &[usize],
+        weight_t: *const f32,
+        m: usize,
+        positions: &[usize],
+        out: &mut [f32],
+    ) {
+        // Positions per tile, and kernel entries per pass: a pass's weights (512 entries × 64
+        // channels, 128 KiB) stay in the L2 cache while every tile of positions reads them
+        // (D's 128→128 layer, 3200 entries, forward 2.8 → 2.6 ms with the passes).
+        const TILE: usize = 6;
+        const ENTRIES: usize = 512;
+        let out = out.as_mut_ptr();
+        for first in (0..offsets.len()).step_by(ENTRIES) {
+            let pass = &offsets[first..(first + ENTRIES).min(offsets.len())];
+            let accumulate = first > 0;
+            let weight_t = unsafe { weight_t.add(first * m) };
+            let mut o = 0;
+            while o < m {
+                let vectors = ((m - o) / S::WIDTH).min(S::OUTER_VECTORS);
+                let vectors = if vectors == 3 { 2 } else { vectors };
+                for p in (0..positions.len()).step_by(TILE) {
+                    let count = (positions.len() - p).min(TILE);
+                    let at = &positions[p..p + count];
+                    let (w, out) = unsafe { (weight_t.add(o), (out.add(p * m + o), accumulate)) };
+                    macro_rules! go {
+                        ($p:literal) => {
+                            match vectors {
+                                4 => unsafe { outer_tile::<S, $p, 4>(s, src, pass, w, m, at, out) },
+                                2 => unsafe { outer_tile::<S, $p, 2>(s, src, pass, w, m, at, out) },
+                                _ => unsafe { outer_tile::<S, $p, 1>(s, src, pass, w, m, at, out) },
+                            }
+                        };
+                    }
+                    match count {
+                        1 => go!(1),
+                        2 => go!(2),
+                        3 => go!(3),
+                        4 => go!(4),
+                        5 => go!(5),
+                        _ => go!(6),
+                    }
+                }
+                o += vectors * S::WIDTH;
+            }
+        }
+    }
 }
 
 /// `yₙ = W · im2col(imageₙ) + bias` (see [`gemm_conv::correlate`]): in place where that
-/// pays (AVX-512, grids 16 wide and up), else as im2col + GEMM.
+/// pays (see `correlate_suits_channels`), else as im2col + GEMM.
 pub fn correlate(
     images: &[f32],
     g: &Geometry,
@@ -745,15 +1016,16 @@ pub fn correlate(
     c: usize,
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
-    if correlate_suits_channels(g, c) {
-        correlate_in_place(images, g, weight, c, bias)
-    } else {
-        gemm_conv::correlate(images, g, weight, c, bias)
+    match Isa::detected() {
+        Some(isa) if correlate_suits_channels(g, c) => {
+            correlate_in_place(isa, images, g, weight, c, bias)
+        }
+        _ => gemm_conv::correlate(images, g, weight, c, bias),
     }
 }
 
 /// `imageₙ = col2im(Wᵀ · yₙ) + bias` (see [`gemm_conv::scatter`]): gathered in place where
-/// that pays (AVX-512, images 16 wide and up), else as GEMM + col2im.
+/// that pays (see `scatter_suits`), else as GEMM + col2im.
 pub fn scatter(
     y: &[f32],
     g: &Geometry,
@@ -761,30 +1033,32 @@ pub fn scatter(
     c: usize,
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
-    if scatter_suits(g) {
-        scatter_in_place(y, g, weight, c, bias)
-    } else {
-        gemm_conv::scatter(y, g, weight, c, bias)
+    match Isa::detected() {
+        Some(isa) if scatter_suits(isa, g, c) => scatter_in_place(isa, y, g, weight, c, bias),
+        _ => gemm_conv::scatter(y, g, weight, c, bias),
     }
 }
 
-/// Whether [`scatter`] runs in place for this geometry.
-pub fn scatters_in_place(g: &Geometry) -> bool {
-    scatter_suits(g)
+/// Whether [`scatter`] runs in place for this geometry and `c` channels.
+pub fn scatters_in_place(g: &Geometry, c: usize) -> bool {
+    Isa::detected().is_some_and(|isa| scatter_suits(isa, g, c))
 }
 
 /// `Σₙ yₙ · im2col(imageₙ)ᵀ` (see [`gemm_conv::weight_gradient`]): in place where that pays
-/// (AVX-512; see `weight_gradient_suits`), else as im2col + GEMM.
+/// (see `weight_gradient_suits`), else as im2col + GEMM.
 pub fn weight_gradient(images: &[f32], y: &[f32], g: &Geometry, c: usize) -> Vec<f32> {
-    if weight_gradient_suits(g, c) {
-        weight_gradient_in_place(images, y, g, c)
-    } else {
-        gemm_conv::weight_gradient(images, y, g, c)
+    match Isa::detected() {
+        Some(isa) if weight_gradient_suits(isa, g, c) => {
+            weight_gradient_in_place(isa, images, y, g, c)
+        }
+        _ => gemm_conv::weight_gradient(images, y, g, c),
     }
 }
 
-/// [`correlate`] reading the windows in place. Panics without AVX-512F ([`available`]).
+/// [`correlate`] reading the windows in place, on `isa`: panics where this CPU lacks it
+/// ([`Isa::supported`]).
 pub fn correlate_in_place(
+    isa: Isa,
     images: &[f32],
     g: &Geometry,
     weight: &[f32],
@@ -803,7 +1077,7 @@ pub fn correlate_in_place(
         return out;
     }
     if narrow_by_channels(g, c) {
-        return correlate_by_channels(images, g, weight, c, bias, out);
+        return correlate_by_channels(isa, images, g, weight, c, bias, out);
     }
     out.par_chunks_mut(c * positions)
         .enumerate()
@@ -812,7 +1086,7 @@ pub fn correlate_in_place(
             gemm_conv::with_scratch(layout.len() + c * row, |scratch| {
                 let (src, ext) = scratch.split_at_mut(layout.len());
                 layout.fill(image, src);
-                indirect_gemm(src, &offsets, weight, c, ext);
+                indirect_gemm(isa, src, &offsets, weight, c, ext);
                 for (o, (y, ext)) in y.chunks_mut(positions).zip(ext.chunks(row)).enumerate() {
                     let b = bias.map_or(0.0, |b| b[o]);
                     for (y, ext) in y.chunks_mut(out_w).zip(ext.chunks(layout.width)) {
@@ -830,6 +1104,7 @@ pub fn correlate_in_place(
 /// output channels in the vectors ([`outer_gemm`]), then each image's `positions × c` result
 /// transposed into `out`.
 fn correlate_by_channels(
+    isa: Isa,
     images: &[f32],
     g: &Geometry,
     weight: &[f32],
@@ -858,7 +1133,7 @@ fn correlate_by_channels(
             gemm_conv::with_scratch(layout.len() + c * count, |scratch| {
                 let (src, by_position) = scratch.split_at_mut(layout.len());
                 layout.fill(image, src);
-                outer_gemm(src, &offsets, &weight_t, c, &positions, by_position);
+                outer_gemm(isa, src, &offsets, &weight_t, c, &positions, by_position);
                 for (o, y) in y.chunks_mut(count).enumerate() {
                     let b = bias.map_or(0.0, |b| b[o]);
                     for (p, y) in y.iter_mut().enumerate() {
@@ -892,8 +1167,9 @@ impl PhaseAxis {
 }
 
 /// [`scatter`] gathered in place: each image phase is a correlation of the zero-padded `y` with
-/// that phase's taps, kernels flipped. Panics without AVX-512F ([`available`]).
+/// that phase's taps, kernels flipped, on `isa`: panics where this CPU lacks it.
 pub fn scatter_in_place(
+    isa: Isa,
     y: &[f32],
     g: &Geometry,
     weight: &[f32],
@@ -1010,7 +1286,7 @@ pub fn scatter_in_place(
                         let (first, second) = ext.split_at_mut(ext_len);
                         for (phase, ext) in group.iter().zip([first, second]) {
                             let ext = &mut ext[..channels * row];
-                            indirect_gemm(src, &phase.offsets, &phase.weight, channels, ext);
+                            indirect_gemm(isa, src, &phase.offsets, &phase.weight, channels, ext);
                         }
                         // Image column 0 lies in column phase pad₁ mod 2.
                         let (first, second) = ext.split_at(ext_len);
@@ -1039,7 +1315,7 @@ pub fn scatter_in_place(
                             continue; // no image column in this phase
                         }
                         let ext = &mut ext[..channels * row];
-                        indirect_gemm(src, &phase.offsets, &phase.weight, channels, ext);
+                        indirect_gemm(isa, src, &phase.offsets, &phase.weight, channels, ext);
                         let cols = phase.cols.hi - phase.cols.lo;
                         let q0 = s1 * phase.cols.lo + beta - g.pad[1];
                         for (ch, ext) in ext.chunks(row).enumerate() {
@@ -1063,8 +1339,14 @@ pub fn scatter_in_place(
     out
 }
 
-/// [`weight_gradient`] reading the windows in place. Panics without AVX-512F ([`available`]).
-pub fn weight_gradient_in_place(images: &[f32], y: &[f32], g: &Geometry, c: usize) -> Vec<f32> {
+/// [`weight_gradient`] reading the windows in place, on `isa`: panics where this CPU lacks it.
+pub fn weight_gradient_in_place(
+    isa: Isa,
+    images: &[f32],
+    y: &[f32],
+    g: &Geometry,
+    c: usize,
+) -> Vec<f32> {
     let positions = g.positions();
     let batch = images.len() / g.image_len().max(1);
     assert_eq!(
@@ -1104,7 +1386,7 @@ pub fn weight_gradient_in_place(images: &[f32], y: &[f32], g: &Geometry, c: usiz
                             }
                         }
                         let grid = [out_h, out_w, layout.width];
-                        outer_weight_gradient(src, &offsets, dy, c, grid, &mut dw);
+                        outer_weight_gradient(isa, src, &offsets, dy, c, grid, &mut dw);
                     } else {
                         // The output gradient on the extended grid, zero past each row's end.
                         dy.fill(0.0);
@@ -1113,7 +1395,7 @@ pub fn weight_gradient_in_place(images: &[f32], y: &[f32], g: &Geometry, c: usiz
                                 dy[..out_w].copy_from_slice(yn);
                             }
                         }
-                        indirect_weight_gradient(src, &offsets, dy, c, &mut dw);
+                        indirect_weight_gradient(isa, src, &offsets, dy, c, &mut dw);
                     }
                 });
                 dw

@@ -333,7 +333,8 @@ impl Backward<Flex, 3> for ConvBackward {
         let grad_shape = dims4(&grad);
         let grad = values(&grad);
         if let Some(node) = node_x {
-            let dx = if !direct_conv::scatters_in_place(&g) && flipped_correlation_is_smaller(&g, w)
+            let dx = if !direct_conv::scatters_in_place(&g, w[0])
+                && flipped_correlation_is_smaller(&g, w)
             {
                 flipped_correlation(&grad, grad_shape, &values(&weight), w, &g)
             } else {

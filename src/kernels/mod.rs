@@ -1,8 +1,9 @@
 //! The project's own CPU kernels for the step's hot operations, and the routing to them.
 //!
 //! On the flex backend (with or without autodiff) the convolutions and transposed convolutions
-//! of the models read their windows in place on AVX-512 CPUs ([`direct_conv`], for grids 16
-//! wide and up) and run as im2col + GEMM elsewhere ([`gemm_conv`]); training-mode BatchNorm,
+//! of the models read their windows in place on CPUs with AVX-512 or AVX2 + FMA
+//! ([`direct_conv`], where the geometry suits it: mostly grids 16 wide and up) and run as
+//! im2col + GEMM elsewhere ([`gemm_conv`]); training-mode BatchNorm,
 //! fused with the LeakyReLU that follows it, runs in two passes ([`batch_norm`](mod@batch_norm)); all have
 //! handwritten backward passes registered through burn's backend extensions (in `flex`). Every
 //! other backend, dtype or configuration (dilation, groups) goes to burn's own operation, so the

@@ -7,6 +7,7 @@ use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::prelude::*;
 use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use ganforge::kernels::direct_conv::Isa;
 use ganforge::kernels::{self, direct_conv, gemm_conv};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -486,21 +487,106 @@ impl Definition {
     }
 }
 
-#[test]
-fn in_place_and_portable_convolutions_match_the_definition_on_random_geometries() {
-    // Every form of the three products against their definition: the in-place (indirect)
-    // products where this CPU runs them (AVX-512F), and always the dispatching functions the
-    // layers call (`direct_conv::correlate` and co., which take im2col + GEMM on a CPU without
-    // AVX-512F and on the geometries that do not suit the in-place forms) and the GEMM forms.
-    // Strides up to 3, paddings on both sides, windows reaching into the far padding, output
-    // channels in whole vectors (the outer-product weight gradient) or not (the lane sums), grids
-    // narrower and wider than a vector.
-    let in_place = direct_conv::available();
-    let mut rng = ChaCha8Rng::seed_from_u64(31);
+/// The instruction sets of the in-place kernels that this CPU runs; for each it lacks, a
+/// "SKIPPED" line saying so.
+fn in_place_isas(test: &str) -> Vec<Isa> {
+    Isa::ALL
+        .into_iter()
+        .filter(|&isa| {
+            let supported = isa.supported();
+            if !supported {
+                let needs = match isa {
+                    Isa::Avx512 => "AVX-512F",
+                    Isa::Avx2 => "AVX2 and FMA",
+                };
+                eprintln!(
+                    "SKIPPED: {test}: the {isa:?} in-place kernels need {needs}, which this CPU \
+                     lacks (the other forms were checked)"
+                );
+            }
+            supported
+        })
+        .collect()
+}
+
+/// A form of the three products: what the layers call, im2col + GEMM, or in place on an
+/// instruction set.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    Dispatched,
+    Gemm,
+    InPlace(Isa),
+}
+
+impl Form {
+    /// The dispatching functions and the GEMM forms, and the in-place forms on every instruction
+    /// set this CPU runs.
+    fn all(test: &str) -> Vec<Form> {
+        let in_place = in_place_isas(test).into_iter().map(Form::InPlace);
+        [Form::Dispatched, Form::Gemm]
+            .into_iter()
+            .chain(in_place)
+            .collect()
+    }
+
+    fn correlate(
+        self,
+        images: &[f32],
+        g: &gemm_conv::Geometry,
+        weight: &[f32],
+        c: usize,
+        bias: Option<&[f32]>,
+    ) -> Vec<f32> {
+        match self {
+            Form::Dispatched => direct_conv::correlate(images, g, weight, c, bias),
+            Form::Gemm => gemm_conv::correlate(images, g, weight, c, bias),
+            Form::InPlace(isa) => direct_conv::correlate_in_place(isa, images, g, weight, c, bias),
+        }
+    }
+
+    fn scatter(
+        self,
+        y: &[f32],
+        g: &gemm_conv::Geometry,
+        weight: &[f32],
+        c: usize,
+        bias: Option<&[f32]>,
+    ) -> Vec<f32> {
+        match self {
+            Form::Dispatched => direct_conv::scatter(y, g, weight, c, bias),
+            Form::Gemm => gemm_conv::scatter(y, g, weight, c, bias),
+            Form::InPlace(isa) => direct_conv::scatter_in_place(isa, y, g, weight, c, bias),
+        }
+    }
+
+    fn weight_gradient(
+        self,
+        images: &[f32],
+        y: &[f32],
+        g: &gemm_conv::Geometry,
+        c: usize,
+    ) -> Vec<f32> {
+        match self {
+            Form::Dispatched => direct_conv::weight_gradient(images, y, g, c),
+            Form::Gemm => gemm_conv::weight_gradient(images, y, g, c),
+            Form::InPlace(isa) => direct_conv::weight_gradient_in_place(isa, images, y, g, c),
+        }
+    }
+}
+
+/// Every form of the three products against their definition on `cases` random geometries:
+/// the in-place (indirect) products on every instruction set this CPU runs, and always the
+/// dispatching functions the layers call (`direct_conv::correlate` and co., which take im2col +
+/// GEMM on a CPU without the in-place kernels and on the geometries that do not suit them) and
+/// the GEMM forms. Strides up to 3, paddings on both sides, windows reaching into the far
+/// padding, grids narrower and wider than a vector; output channels from `channels` in turn.
+fn check_random_geometries(test: &str, seed: u64, cases: usize, channels: &[usize]) {
+    let forms = Form::all(test);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let random = |rng: &mut ChaCha8Rng, n: usize| -> Vec<f32> {
         (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
     };
-    for case in 0..60 {
+    for case in 0..cases {
         let kernel: [usize; 2] = [rng.random_range(1..6), rng.random_range(1..6)];
         let stride: [usize; 2] = [rng.random_range(1..4), rng.random_range(1..4)];
         let size: [usize; 2] = [rng.random_range(1..40), rng.random_range(1..40)];
@@ -517,7 +603,7 @@ fn in_place_and_portable_convolutions_match_the_definition_on_random_geometries(
             pad,
             windows,
         };
-        let c = [1, 3, 5, 16, 32][case % 5];
+        let c = channels[case % channels.len()];
         let batch = rng.random_range(1..4);
         let images = random(&mut rng, batch * g.image_len());
         let y = random(&mut rng, batch * c * g.positions());
@@ -528,50 +614,43 @@ fn in_place_and_portable_convolutions_match_the_definition_on_random_geometries(
         let correlated = definition.correlate(&images, &weight, Some(&bias_y));
         let scattered = definition.scatter(&y, &weight, Some(&bias_image));
         let gradient = definition.weight_gradient(&images, &y);
-        let mut forms: Vec<(&str, [Vec<f32>; 3])> = vec![
-            (
-                "dispatched",
-                [
-                    direct_conv::correlate(&images, &g, &weight, c, Some(&bias_y)),
-                    direct_conv::scatter(&y, &g, &weight, c, Some(&bias_image)),
-                    direct_conv::weight_gradient(&images, &y, &g, c),
-                ],
-            ),
-            (
-                "GEMM",
-                [
-                    gemm_conv::correlate(&images, &g, &weight, c, Some(&bias_y)),
-                    gemm_conv::scatter(&y, &g, &weight, c, Some(&bias_image)),
-                    gemm_conv::weight_gradient(&images, &y, &g, c),
-                ],
-            ),
-        ];
-        if in_place {
-            forms.push((
-                "in place",
-                [
-                    direct_conv::correlate_in_place(&images, &g, &weight, c, Some(&bias_y)),
-                    direct_conv::scatter_in_place(&y, &g, &weight, c, Some(&bias_image)),
-                    direct_conv::weight_gradient_in_place(&images, &y, &g, c),
-                ],
-            ));
-        }
-        for (form, [y_form, image_form, dw_form]) in &forms {
-            assert_close(&format!("{label}: {form} correlate"), y_form, &correlated);
-            assert_close(&format!("{label}: {form} scatter"), image_form, &scattered);
+        for &form in &forms {
+            let bias = (Some(bias_y.as_slice()), Some(bias_image.as_slice()));
+            let y_form = form.correlate(&images, &g, &weight, c, bias.0);
+            let image_form = form.scatter(&y, &g, &weight, c, bias.1);
+            let dw_form = form.weight_gradient(&images, &y, &g, c);
             assert_close(
-                &format!("{label}: {form} weight gradient"),
-                dw_form,
+                &format!("{label}: {form:?} correlate"),
+                &y_form,
+                &correlated,
+            );
+            assert_close(
+                &format!("{label}: {form:?} scatter"),
+                &image_form,
+                &scattered,
+            );
+            assert_close(
+                &format!("{label}: {form:?} weight gradient"),
+                &dw_form,
                 &gradient,
             );
         }
     }
-    if !in_place {
-        eprintln!(
-            "skipped: the in-place kernels need AVX-512F, this CPU lacks it (checked the \
-             portable path, im2col + GEMM, that the layers take here instead)"
-        );
-    }
+}
+
+#[test]
+fn in_place_and_portable_convolutions_match_the_definition_on_random_geometries() {
+    // Output channels in whole vectors (the outer-product weight gradient, and on grids narrower
+    // than a vector the channels-in-vectors forward) or not (the lane sums).
+    check_random_geometries("random geometries", 31, 60, &[1, 3, 5, 16, 32]);
+}
+
+#[test]
+fn in_place_convolutions_with_many_output_channels_match_the_definition() {
+    // The wider tiles: 48 and 64 output channels (AVX-512's outer products take 4, 2 and 1
+    // vectors of channels at once, AVX2's 2 registers; the GEMMs' row chunks of 8 and 6 with a
+    // remainder), 7 and 13 (remainders of both).
+    check_random_geometries("many channels", 47, 12, &[64, 7, 48, 13]);
 }
 
 #[test]
@@ -587,50 +666,22 @@ fn in_place_and_portable_convolutions_match_a_hand_computation() {
     };
     let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
     let weight = [1.0, 10.0, 100.0, 1000.0];
-    type Correlate = fn(&[f32], &gemm_conv::Geometry, &[f32], usize, Option<&[f32]>) -> Vec<f32>;
-    type Gradient = fn(&[f32], &[f32], &gemm_conv::Geometry, usize) -> Vec<f32>;
-    // The dispatching functions (what a CPU without AVX-512F runs, and every CPU on a grid this
-    // narrow), the GEMM forms, and the in-place forms where this CPU has them.
-    let mut forms: Vec<(&str, Correlate, Correlate, Gradient)> = vec![
-        (
-            "dispatched",
-            direct_conv::correlate,
-            direct_conv::scatter,
-            direct_conv::weight_gradient,
-        ),
-        (
-            "GEMM",
-            gemm_conv::correlate,
-            gemm_conv::scatter,
-            gemm_conv::weight_gradient,
-        ),
-    ];
-    if direct_conv::available() {
-        forms.push((
-            "in place",
-            direct_conv::correlate_in_place,
-            direct_conv::scatter_in_place,
-            direct_conv::weight_gradient_in_place,
-        ));
-    } else {
-        eprintln!(
-            "skipped: the in-place kernels need AVX-512F, this CPU lacks it (checked the \
-             portable path against the hand computation)"
-        );
-    }
-    for (form, correlate, scatter, weight_gradient) in forms {
+    // The dispatching functions (what a CPU without the in-place kernels runs, and every CPU on a
+    // grid this narrow), the GEMM forms, and the in-place forms on every instruction set this
+    // CPU runs.
+    for form in Form::all("hand computation") {
         // Window 0 reads 1, 2, 4, 5; window 1 reads 2, 3, 5, 6.
-        let y = correlate(&image, &g, &weight, 1, Some(&[0.5]));
-        assert_eq!(y, vec![5421.5, 6532.5], "{form} correlate");
+        let y = form.correlate(&image, &g, &weight, 1, Some(&[0.5]));
+        assert_eq!(y, vec![5421.5, 6532.5], "{form:?} correlate");
         // The weight gradient of Σ y·[1, −1]: window 0's entries minus window 1's.
-        let dw = weight_gradient(&image, &[1.0, -1.0], &g, 1);
-        assert_eq!(dw, vec![-1.0, -1.0, -1.0, -1.0], "{form} weight gradient");
+        let dw = form.weight_gradient(&image, &[1.0, -1.0], &g, 1);
+        assert_eq!(dw, vec![-1.0, -1.0, -1.0, -1.0], "{form:?} weight gradient");
         // The transposed product: each y value spread over its window.
-        let back = scatter(&[1.0, 2.0], &g, &weight, 1, None);
+        let back = form.scatter(&[1.0, 2.0], &g, &weight, 1, None);
         assert_eq!(
             back,
             vec![1.0, 12.0, 20.0, 100.0, 1200.0, 2000.0],
-            "{form} scatter"
+            "{form:?} scatter"
         );
     }
 }

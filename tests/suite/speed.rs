@@ -287,6 +287,12 @@ fn the_torch_reference_line_parses() {
         (t.seconds_per_step, t.images_per_second, t.peak_mib),
         (0.38, 84.2, Some(512.0))
     );
+    assert_eq!((t.device, t.gpu_peak_mib), (None, None));
+    // A CUDA run of the reference names its card and its peak GPU memory at the end of the line.
+    let line = "torch 2.11.0+cu130 threads=16 batch=64 spatial=64 capacity=16 iters=20 s_per_iter=0.0100 img_per_s=6400.0 peak_mib=2100 recipe=modern device=cuda:NVIDIA_H200 gpu_peak_mib=310.5\n";
+    let t = parse_torch_line(line).unwrap();
+    assert_eq!(t.device.as_deref(), Some("cuda:NVIDIA_H200"));
+    assert_eq!((t.images_per_second, t.gpu_peak_mib), (6400.0, Some(310.5)));
     assert!(parse_torch_line("Traceback (most recent call last)").is_none());
 }
 
