@@ -907,13 +907,22 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     ] {
         println!("{score:<24} {generated:>16.decimals$} {held_out:>20.decimals$}");
     }
-    if let Some(per_class) = &report.per_class_accuracy {
-        let shown: Vec<String> = per_class
+    let by_class = |shares: &[f64]| -> String {
+        let shown: Vec<String> = shares
             .iter()
             .enumerate()
             .map(|(c, a)| format!("{c}: {:.0}%", 100.0 * a))
             .collect();
-        println!("judge accuracy on each asked class: {}", shown.join(", "));
+        shown.join(", ")
+    };
+    if let Some(per_class) = &report.per_class_accuracy {
+        println!(
+            "judge accuracy on each asked class: {}",
+            by_class(per_class)
+        );
+    }
+    if let Some(per_class) = &report.per_class_accuracy_real {
+        println!("… on held-out real images:         {}", by_class(per_class));
     }
     if let (Some(tstr), Some(trtr)) = (report.tstr_accuracy, report.trtr_accuracy) {
         println!(

@@ -53,6 +53,10 @@ pub struct EvalReport {
     /// Conditional runs: the share of generated images of each asked class the judge assigns to
     /// that class.
     pub per_class_accuracy: Option<Vec<f64>>,
+    /// Conditional runs: the same share on the held-out real images of each class, the ceiling
+    /// each generated class is read against (the judge errs on real digits too).
+    #[serde(default)]
+    pub per_class_accuracy_real: Option<Vec<f64>>,
     /// Conditional runs: accuracy on held-out real images of a classifier trained only on
     /// generated labelled images (train on synthetic, test on real)…
     pub tstr_accuracy: Option<f64>,
@@ -98,6 +102,27 @@ pub fn real_halves(data: &ImageSet) -> (Vec<usize>, Vec<usize>) {
 }
 
 /// `count` entries of `list`, evenly spaced from its first.
+/// For each class `c < classes`, the share of the images labelled `c` whose most probable class
+/// is `c` (0 for a class with no image).
+pub fn class_accuracy(
+    labels: &[Option<usize>],
+    probabilities: &[Vec<f64>],
+    classes: usize,
+) -> Vec<f64> {
+    (0..classes)
+        .map(|c| {
+            let asked: Vec<&Vec<f64>> = labels
+                .iter()
+                .zip(probabilities)
+                .filter(|(label, _)| **label == Some(c))
+                .map(|(_, p)| p)
+                .collect();
+            let right = asked.iter().filter(|p| argmax(p) == c).count();
+            right as f64 / asked.len().max(1) as f64
+        })
+        .collect()
+}
+
 fn spread(list: &[usize], count: usize) -> Vec<usize> {
     (0..count).map(|i| list[i * list.len() / count]).collect()
 }
@@ -270,6 +295,9 @@ struct Reference {
     shape: [usize; 3],
     inference: Device,
     reference_judged: Judged,
+    /// The held-out real images' labels (labelled data) and the judge's probabilities for them.
+    held_out_labels: Option<Vec<usize>>,
+    held_out_probabilities: Vec<Vec<f64>>,
     feature_rms: f64,
     real_reference: SampleScores,
 }
@@ -339,7 +367,12 @@ impl Reference {
             indices.iter().map(|&i| data.image(i).to_vec()).collect()
         };
         let reference = real_images(spread(&reference_half, count));
-        let held_out = real_images(spread(&held_out_half, count));
+        let held_out_indices = spread(&held_out_half, count);
+        let held_out_labels = data
+            .labels
+            .as_ref()
+            .map(|labels| held_out_indices.iter().map(|&i| labels[i]).collect());
+        let held_out = real_images(held_out_indices);
         let shape = [
             config.input.channels,
             config.input.spatial,
@@ -361,6 +394,8 @@ impl Reference {
             shape,
             inference,
             reference_judged,
+            held_out_labels,
+            held_out_probabilities: held_out_judged.probabilities,
             feature_rms,
             real_reference,
         })
@@ -480,19 +515,20 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let real_reference = *real_reference;
 
     let per_class_accuracy = (classes > 0).then(|| {
-        (0..classes)
-            .map(|c| {
-                let asked: Vec<&Vec<f64>> = generated
-                    .iter()
-                    .zip(&fake.probabilities)
-                    .filter(|((_, label), _)| *label == Some(c))
-                    .map(|(_, p)| p)
-                    .collect();
-                let right = asked.iter().filter(|p| argmax(p) == c).count();
-                right as f64 / asked.len().max(1) as f64
-            })
-            .collect()
+        let asked: Vec<Option<usize>> = generated.iter().map(|(_, label)| *label).collect();
+        class_accuracy(&asked, &fake.probabilities, classes)
     });
+    let per_class_accuracy_real = match (&reference.held_out_labels, classes > 0) {
+        (Some(labels), true) => {
+            let labels: Vec<Option<usize>> = labels.iter().map(|&l| Some(l)).collect();
+            Some(class_accuracy(
+                &labels,
+                &reference.held_out_probabilities,
+                classes,
+            ))
+        }
+        _ => None,
+    };
     // No epochs: the user asked to skip the two classifiers' training (minutes at 64×64).
     let (tstr_accuracy, trtr_accuracy) = if classes > 0 && options.classifier_training.epochs > 0 {
         let (tstr, trtr) = train_on_synthetic(run, data, options, info.width, inference)?;
@@ -524,6 +560,7 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
         real_reference,
         fid_real_halves: real_reference.frechet_distance,
         per_class_accuracy,
+        per_class_accuracy_real,
         tstr_accuracy,
         trtr_accuracy,
     };

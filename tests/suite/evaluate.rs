@@ -70,6 +70,12 @@ fn eval_scores_a_run_and_writes_eval_json() {
     assert!(report.inception_score_generated >= 1.0 - 1e-9);
     assert!((0.0..=1.0).contains(&report.precision) && (0.0..=1.0).contains(&report.recall));
     assert_eq!(report.per_class_accuracy.as_ref().map(Vec::len), Some(10));
+    let real_per_class = report
+        .per_class_accuracy_real
+        .as_ref()
+        .expect("labelled data");
+    assert_eq!(real_per_class.len(), 10);
+    assert!(real_per_class.iter().all(|a| (0.0..=1.0).contains(a)));
     for accuracy in [report.tstr_accuracy, report.trtr_accuracy] {
         assert!(
             accuracy.is_some_and(|a| (0.0..=1.0).contains(&a)),
@@ -309,4 +315,22 @@ fn every_kept_checkpoint_is_scored_and_the_latest_matches_eval() {
     let report = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(report.contains("FID over the run's checkpoints"));
     assert!(report.contains(&format!("Lowest FID at step {}", best.step)));
+}
+
+#[test]
+fn class_accuracy_is_the_share_of_each_class_the_judge_places_in_it() {
+    use ganforge::eval::evaluate::class_accuracy;
+    // Class 0: two images, one placed right; class 1: one image, right; class 2: none; an
+    // unlabelled image counts nowhere.
+    let labels = [Some(0), Some(0), Some(1), None];
+    let probabilities = vec![
+        vec![0.7, 0.2, 0.1],
+        vec![0.1, 0.8, 0.1],
+        vec![0.3, 0.6, 0.1],
+        vec![0.0, 0.0, 1.0],
+    ];
+    assert_eq!(
+        class_accuracy(&labels, &probabilities, 3),
+        vec![0.5, 1.0, 0.0]
+    );
 }

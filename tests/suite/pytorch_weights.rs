@@ -73,9 +73,11 @@ fn an_exported_generator_and_discriminator_have_the_documented_names_and_shapes(
     assert_eq!(exported.step, 6);
     let (shapes, metadata) = shapes(&out);
 
-    // docs/pytorch-weights.md, for capacity c = 4, latent 16, 16×16 grey, kernel 5: G starts
+    // docs/pytorch-weights.md, for capacity c = 4, latent 16, 16×16 grey, kernel k = 3 (the
+    // modern digits recipe's): G starts
     // at 1×1 with 8c channels and doubles three times to 8×8 (widths 4c, 2c, c); D has four blocks of
     // c·1, 2, 4, 8 without normalisation layers (the modern recipe's), spectral norm folded away.
+    let k = 3;
     let mut expected: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut add = |name: String, shape: &[usize]| {
         expected.insert(name, shape.to_vec());
@@ -94,19 +96,19 @@ fn an_exported_generator_and_discriminator_have_the_documented_names_and_shapes(
         let at = format!("generator.blocks.{i}");
         add(
             format!("{at}.conv_up.weight"),
-            &[widths[i], widths[i + 1], 5, 5],
+            &[widths[i], widths[i + 1], k, k],
         );
         add(format!("{at}.conv_up.bias"), &[widths[i + 1]]);
         bn(&mut add, &format!("{at}.norm"), widths[i + 1]);
     }
-    add("generator.to_image.weight".into(), &[1, 4, 5, 5]);
+    add("generator.to_image.weight".into(), &[1, 4, k, k]);
     add("generator.to_image.bias".into(), &[1]);
     let mut c_in = 1;
     for (i, c) in [4, 8, 16, 32].into_iter().enumerate() {
         let at = format!("discriminator.blocks.{i}");
-        add(format!("{at}.conv.weight"), &[c, c_in, 5, 5]);
+        add(format!("{at}.conv.weight"), &[c, c_in, k, k]);
         add(format!("{at}.conv.bias"), &[c]);
-        add(format!("{at}.conv_down.weight"), &[c, c, 5, 5]);
+        add(format!("{at}.conv_down.weight"), &[c, c, k, k]);
         add(format!("{at}.conv_down.bias"), &[c]);
         c_in = c;
     }
@@ -124,7 +126,7 @@ fn an_exported_generator_and_discriminator_have_the_documented_names_and_shapes(
     assert_eq!(
         g,
         serde_json::json!({"spatial": 16, "channels": 1, "latent": 16, "capacity": 4,
-            "filter": 5, "leaky_slope": 0.3, "classes": 0, "label_embedding": 50,
+            "filter": 3, "leaky_slope": 0.3, "classes": 0, "label_embedding": 50,
             "class_norm": false, "draw_side": 8}),
         "the modern digits recipe draws at 8×8"
     );

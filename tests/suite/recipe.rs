@@ -407,11 +407,12 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
     assert_eq!(modern.remedies.augment.to_string(), "translation");
     assert!(modern.remedies.g_ema.is_some());
     // The data's shape still comes from its preset; the digits' DCGAN draws at their 8×8 and
-    // steps D twice, in 1400 iterations.
+    // steps D twice, with 3×3 kernels in 2400 iterations.
     assert_eq!((modern.input.spatial, modern.input.channels), (16, 1));
     assert_eq!(modern.networks.g_draw_side, Some(8));
     assert_eq!(modern.schedule.disc_updates, 2);
-    assert_eq!(modern.total_steps(), 1400);
+    assert_eq!(modern.networks.filter, 3);
+    assert_eq!(modern.total_steps(), 2400);
 
     let tutorial = TrainOverrides {
         recipe: Some(Recipe::Tutorial),
@@ -428,6 +429,7 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
     );
     assert!(tutorial.remedies.augment.is_none() && tutorial.remedies.g_ema.is_none());
     assert_eq!(tutorial.networks.g_draw_side, None, "the tutorial's G");
+    assert_eq!(tutorial.networks.filter, 5, "the tutorial's kernels");
     assert_eq!(tutorial.schedule.disc_updates, 1);
     assert_eq!(
         (tutorial.optimiser.lr_d, tutorial.optimiser.beta1),
@@ -456,6 +458,21 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
     assert_eq!(resolved.networks.model, ganforge::models::ModelKind::Dcgan);
     assert!(resolved.networks.g_class_norm && resolved.remedies.mode_seeking.is_some());
     assert_eq!(resolved.networks.g_draw_side, Some(8));
+    // A conditional run has its own directory name beside the unconditional one's.
+    assert_eq!(
+        resolved.run_name(),
+        "dcgan-cond-hinge_digits_s16_c1_lat100_cap16_b64_k3_du2_gu1"
+    );
+    // …in batches of 64 for 1400 iterations, over the digits' 2400 of 32.
+    assert_eq!(
+        (resolved.schedule.batch, resolved.total_steps()),
+        (64, 1400)
+    );
+    assert_eq!(modern.schedule.batch, 32);
+    assert_eq!(
+        modern.run_name(),
+        "dcgan-hinge_digits_s16_c1_lat100_cap16_b32_k3_du2_gu1"
+    );
     assert!(resolved.networks.spectral_norm);
     let emoji = TrainOverrides {
         data: Some(ganforge::data::DataSpec::Emoji),
@@ -475,6 +492,11 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
     assert_eq!(stacked.input.channels, 3);
     assert_eq!(stacked.networks.g_draw_side, Some(8));
     assert_eq!(stacked.schedule.disc_updates, 2);
+    assert_eq!(
+        (stacked.networks.filter, stacked.total_steps()),
+        (5, 1400),
+        "stacked digits keep the kernels and length their benchmark was measured with"
+    );
     let named = TrainOverrides {
         model: Some(ganforge::models::ModelKind::Dcgan),
         ..conditional
