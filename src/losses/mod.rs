@@ -1,9 +1,9 @@
 //! GAN objectives, on D's raw output (a logit for `bce`, a critic value for the others): the
-//! [`Adversarial`] trait, one type per objective, the one list of them; the gradient penalty and
-//! CycleGAN's least-squares and L1 terms.
+//! [`Adversarial`] trait, one type per objective, the one list of them; the gradient penalty, R1,
+//! the mode-seeking and class terms, and CycleGAN's least-squares and L1 terms.
 
 use burn::prelude::*;
-use burn::tensor::activation::log_sigmoid;
+use burn::tensor::activation::{log_sigmoid, log_softmax};
 use serde::{Deserialize, Serialize};
 
 use crate::models::Discriminator;
@@ -200,6 +200,20 @@ pub fn mode_seeking(images: Tensor<4>, noise: Tensor<2>, weight: f64) -> Tensor<
         .mean();
     let ratio = images_apart / noise_apart;
     ratio.add_scalar(1e-5).recip().mul_scalar(weight)
+}
+
+/// The classification term of the dual projection discriminator (P2GAN, Han et al. 2021):
+/// `weight` · mean −log softmax(`logits`)[label], the cross-entropy of D's class logits (its
+/// projection's inner product with every class embedding) against `labels`. On real images it
+/// teaches D's projection the classes; on G's images, with the labels G was asked for, it asks
+/// G for images D names as that class, a direct class signal where the projection's own (the
+/// score of one label, against real images of that label) leaves a weak class under-drawn.
+pub fn class_cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>, weight: f64) -> Tensor<1> {
+    let [batch, _] = logits.dims();
+    log_softmax(logits, 1)
+        .gather(1, labels.reshape([batch, 1]))
+        .mean()
+        .mul_scalar(-weight)
 }
 
 /// mean((output − target)²) over every element: the least-squares adversarial loss on a

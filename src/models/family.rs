@@ -5,6 +5,7 @@
 //! both traits plus one line in the list (and its `ModelKind` variant and constructor: see the
 //! README's "Add a model family").
 
+use burn::nn::Embedding;
 use burn::prelude::{Int, Tensor};
 
 /// A generator: noise `[batch, latent]` (and labels `[batch]`, conditional) to samples
@@ -32,11 +33,41 @@ pub trait DiscriminatorNet {
     fn forward(&self, samples: Tensor<4>) -> Tensor<2> {
         self.forward_conditioned(samples, None)
     }
+    /// Raw scores (logits for `bce`) for samples and, for a conditional discriminator, their
+    /// labels, with the pooled features `[batch / pack, width]` that D's head and class
+    /// projection read.
+    ///
+    /// # Panics
+    /// When labels are given to an unconditional discriminator or missing for a conditional one.
+    fn scores_and_features(
+        &self,
+        samples: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> (Tensor<2>, Tensor<2>);
+    /// The class embeddings of a projection discriminator (Miyato & Koyama 2018); `None` for an
+    /// unconditional one.
+    fn class_projection(&self) -> Option<&Embedding>;
     /// Raw scores for samples and, for a conditional discriminator, their labels.
     ///
     /// # Panics
     /// When labels are given to an unconditional discriminator or missing for a conditional one.
-    fn forward_conditioned(&self, samples: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<2>;
+    fn forward_conditioned(&self, samples: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+        self.scores_and_features(samples, labels).0
+    }
+    /// Raw scores as [`DiscriminatorNet::forward_conditioned`] gives them and, for a projection
+    /// discriminator, its class logits φ(x)·Eᵀ `[batch, classes]` from the same pass: the
+    /// projection's inner products with every class embedding, which the dual projection's
+    /// classification term (`class_loss`) trains. `None` for a discriminator without a class
+    /// projection.
+    fn forward_with_class_logits(
+        &self,
+        samples: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
+        let (scores, features) = self.scores_and_features(samples, labels);
+        let logits = super::shared::class_logits(features, self.class_projection());
+        (scores, logits)
+    }
     /// The features D's head reads (what feature matching matches), one row per packed group.
     fn features(&self, samples: Tensor<4>) -> Tensor<2>;
     /// The number of D outputs for a batch of `samples` samples.
@@ -101,12 +132,15 @@ macro_rules! gan_families {
         }
 
         impl $crate::models::DiscriminatorNet for Discriminator {
-            fn forward_conditioned(
+            fn scores_and_features(
                 &self,
                 samples: burn::prelude::Tensor<4>,
                 labels: Option<burn::prelude::Tensor<1, burn::prelude::Int>>,
-            ) -> burn::prelude::Tensor<2> {
-                match self { $( Discriminator::$variant(d) => d.forward_conditioned(samples, labels), )* }
+            ) -> (burn::prelude::Tensor<2>, burn::prelude::Tensor<2>) {
+                match self { $( Discriminator::$variant(d) => d.scores_and_features(samples, labels), )* }
+            }
+            fn class_projection(&self) -> Option<&burn::nn::Embedding> {
+                match self { $( Discriminator::$variant(d) => d.class_projection(), )* }
             }
             fn features(&self, samples: burn::prelude::Tensor<4>) -> burn::prelude::Tensor<2> {
                 match self { $( Discriminator::$variant(d) => d.features(samples), )* }

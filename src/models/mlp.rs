@@ -211,7 +211,13 @@ impl super::GeneratorNet for MlpGenerator {
 }
 
 impl super::DiscriminatorNet for MlpDiscriminator {
-    fn forward_conditioned(&self, samples: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+    /// Raw scores (with the class projection for `labels`) and the features they were computed
+    /// from.
+    fn scores_and_features(
+        &self,
+        samples: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> (Tensor<2>, Tensor<2>) {
         let features = self.features(samples);
         let head_input = if self.minibatch_stddev {
             let [rows, _] = features.dims();
@@ -224,12 +230,17 @@ impl super::DiscriminatorNet for MlpDiscriminator {
             features.clone()
         };
         let unconditional = self.head.forward(head_input);
-        shared::add_class_projection(
+        let scores = shared::add_class_projection(
             unconditional,
-            features,
+            features.clone(),
             self.class_projection.as_ref(),
             labels,
-        )
+        );
+        (scores, features)
+    }
+
+    fn class_projection(&self) -> Option<&Embedding> {
+        self.class_projection.as_ref()
     }
 
     /// The last hidden layer's output, `[batch / pack, width]`.

@@ -415,9 +415,17 @@ impl ResnetDiscriminator {
 }
 
 impl DiscriminatorNet for ResnetDiscriminator {
-    fn forward_conditioned(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
-        let (maps, _) = self.traced(images);
-        self.score(Self::pool(maps), labels)
+    fn scores_and_features(
+        &self,
+        images: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let features = Self::pool(self.traced(images).0);
+        (self.score(features.clone(), labels), features)
+    }
+
+    fn class_projection(&self) -> Option<&Embedding> {
+        self.class_projection.as_ref()
     }
 
     fn features(&self, images: Tensor<4>) -> Tensor<2> {

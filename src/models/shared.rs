@@ -138,6 +138,16 @@ pub(crate) fn add_class_projection(
     }
 }
 
+/// A projection discriminator's class logits: the pooled features' inner product with every
+/// class embedding, `[batch, classes]` (its score for label y is the unconditional head plus
+/// column y). `None` without a projection.
+pub(crate) fn class_logits(
+    features: Tensor<2>,
+    projection: Option<&Embedding>,
+) -> Option<Tensor<2>> {
+    projection.map(|embedding| features.matmul(embedding.weight.val().transpose()))
+}
+
 /// The gradient with respect to a convolution's input (of spatial size `input`) of a function
 /// whose gradient with respect to the convolution's output is `g`: the transposed convolution
 /// with the same weights (`weight`, the kernel the forward pass used: spectrally normalised

@@ -12,7 +12,7 @@ use super::random::{DataOrder, Stream, noise, stream};
 use crate::config::TrainConfig;
 use crate::data::ImageSet;
 use crate::error::Result;
-use crate::losses::{Objective, gradient_penalty, r1_penalty};
+use crate::losses::{Objective, class_cross_entropy, gradient_penalty, r1_penalty};
 use crate::models::{Discriminator, Generator, clip_weights, moving_average};
 use crate::output::checkpoint::{
     self, CheckpointState, module_bytes, optimizer_bytes, read_module, read_optimizer,
@@ -61,6 +61,24 @@ pub fn gradient_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
     let mut sum = SumSquares { grads, total: 0.0 };
     module.visit(&mut sum);
     sum.total.sqrt()
+}
+
+/// D's scores for `images` and, when the run has the class term (`class_loss`, its weight) and
+/// D a class projection, that term for `labels`.
+fn scores_and_class_term(
+    discriminator: &Discriminator,
+    class_loss: Option<f64>,
+    images: Tensor<4>,
+    labels: Option<Tensor<1, Int>>,
+) -> (Tensor<2>, Option<Tensor<1>>) {
+    let Some(weight) = class_loss else {
+        return (discriminator.forward_conditioned(images, labels), None);
+    };
+    let (scores, logits) = discriminator.forward_with_class_logits(images, labels.clone());
+    let term = logits
+        .zip(labels)
+        .map(|(logits, labels)| class_cross_entropy(logits, labels, weight));
+    (scores, term)
 }
 
 /// A GAN in training: both networks, both optimizers and the number of iterations done.
@@ -253,19 +271,25 @@ impl Gan {
     }
 
     /// D on a batch of real images (target 1, or the smoothed target), with their labels in a
-    /// conditional run; augmented and with the R1 term when the run has them.
+    /// conditional run; augmented and with the R1 and class terms when the run has them.
     pub fn discriminator_step_real(
         &mut self,
         real: Tensor<4>,
         labels: Option<Tensor<1, Int>>,
     ) -> UpdateStats {
         let real = self.augmented(real);
-        let output = self
-            .discriminator
-            .forward_conditioned(real.clone(), labels.clone());
+        let (output, class_term) = scores_and_class_term(
+            &self.discriminator,
+            self.config.objective.class_loss,
+            real.clone(),
+            labels.clone(),
+        );
         let mut loss = self.objective.discriminator_real(output.clone());
         if let Some(penalty) = self.r1_term(&real, &labels) {
             loss = loss + penalty;
+        }
+        if let Some(term) = class_term {
+            loss = loss + term;
         }
         let value = scalar(loss.clone());
         let grad_norm = self.apply_discriminator_loss(loss);
@@ -308,15 +332,31 @@ impl Gan {
             (Some(r), Some(f)) => Some(Tensor::cat(vec![r, f], 0)),
             _ => None,
         };
-        let output = self
-            .discriminator
-            .forward_conditioned(Tensor::cat(vec![real, fake], 0), labels);
+        let images = Tensor::cat(vec![real, fake], 0);
+        let (output, class_term) = match self.config.objective.class_loss {
+            // The class term is on the real half only (D learns the classes from the data).
+            Some(weight) => {
+                let (output, logits) = self
+                    .discriminator
+                    .forward_with_class_logits(images, labels.clone());
+                let term = logits.zip(labels).map(|(logits, labels)| {
+                    class_cross_entropy(
+                        logits.narrow(0, 0, n_real),
+                        labels.narrow(0, 0, n_real),
+                        weight,
+                    )
+                });
+                (output, term)
+            }
+            None => (self.discriminator.forward_conditioned(images, labels), None),
+        };
         let out_real = output.clone().narrow(0, 0, n_real);
         let out_fake = output.narrow(0, n_real, n_fake);
         let mut loss_real = self.objective.discriminator_real(out_real.clone());
-        if let Some(penalty) = penalty {
-            // Counted at full weight in the update below, which halves the sum of the two.
-            loss_real = loss_real + penalty.mul_scalar(2.0);
+        // The terms on the real half count at full weight in the update below, which halves the
+        // sum of the two halves' losses.
+        for term in [penalty, class_term].into_iter().flatten() {
+            loss_real = loss_real + term.mul_scalar(2.0);
         }
         let loss_fake = self.objective.discriminator_fake(out_fake.clone());
         let (value_real, value_fake) = (scalar(loss_real.clone()), scalar(loss_fake.clone()));
@@ -345,13 +385,19 @@ impl Gan {
         let fake = self.fakes_for_discriminator(&latent);
         let (real, fake) = (self.augmented(real), self.augmented(fake));
         let n = real.dims()[0];
-        let out_real = self
-            .discriminator
-            .forward_conditioned(real.clone(), real_labels.clone());
+        let (out_real, class_term) = scores_and_class_term(
+            &self.discriminator,
+            self.config.objective.class_loss,
+            real.clone(),
+            real_labels.clone(),
+        );
         let out_fake = self
             .discriminator
             .forward_conditioned(fake.clone(), latent.labels.clone());
-        let loss_real = self.objective.discriminator_real(out_real.clone());
+        let mut loss_real = self.objective.discriminator_real(out_real.clone());
+        if let Some(term) = class_term {
+            loss_real = loss_real + term;
+        }
         let loss_fake = self.objective.discriminator_fake(out_fake.clone());
         let epsilon: Vec<f32> = {
             let mut rng = stream(self.config.schedule.seed, draw, Stream::Interpolation);
@@ -382,6 +428,7 @@ impl Gan {
     /// trained on a fake batch) on a detached copy, so that the G step changes nothing of D, not
     /// even its running averages (nor its spectral-norm estimates). G's images are augmented as
     /// D's inputs are when the run augments, so G's gradient flows through the augmentation.
+    /// The mode-seeking and class terms are added when the run has them.
     pub fn generator_step(&mut self, latent: Latent) -> (f64, f64) {
         let frozen_d = self.discriminator.valid().train().no_grad();
         let fakes = self
@@ -393,12 +440,16 @@ impl Gan {
             .mode_seeking
             .map(|weight| crate::losses::mode_seeking(fakes.clone(), latent.noise, weight));
         let fakes = self.augmented(fakes);
-        let output = frozen_d.forward_conditioned(fakes, latent.labels);
-        let loss = self.objective.generator(output);
-        let loss = match diversity {
-            Some(term) => loss + term,
-            None => loss,
-        };
+        let (output, class_term) = scores_and_class_term(
+            &frozen_d,
+            self.config.objective.class_loss,
+            fakes,
+            latent.labels,
+        );
+        let mut loss = self.objective.generator(output);
+        for term in [diversity, class_term].into_iter().flatten() {
+            loss = loss + term;
+        }
         self.apply_generator_loss(loss)
     }
 

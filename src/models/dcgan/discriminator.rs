@@ -423,11 +423,16 @@ impl DcganDiscriminator {
 }
 
 impl super::super::DiscriminatorNet for DcganDiscriminator {
-    /// Logits of "real" for images and, for a conditional discriminator, their labels `[batch]`.
+    /// Logits of "real" for images and, for a conditional discriminator, their labels `[batch]`
+    /// (the class projection's term added), with the pooled features they were computed from.
     ///
     /// # Panics
     /// When labels are given to an unconditional discriminator or missing for a conditional one.
-    fn forward_conditioned(&self, images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+    fn scores_and_features(
+        &self,
+        images: Tensor<4>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> (Tensor<2>, Tensor<2>) {
         let maps = self.feature_maps(images);
         let features = Self::pool(maps.clone());
         let head_input = if self.minibatch_stddev {
@@ -436,12 +441,17 @@ impl super::super::DiscriminatorNet for DcganDiscriminator {
             features.clone()
         };
         let unconditional = self.head_forward(head_input);
-        shared::add_class_projection(
+        let scores = shared::add_class_projection(
             unconditional,
-            features,
+            features.clone(),
             self.class_projection.as_ref(),
             labels,
-        )
+        );
+        (scores, features)
+    }
+
+    fn class_projection(&self) -> Option<&Embedding> {
+        self.class_projection.as_ref()
     }
 
     /// Pooled features after the last encoder block, `[batch, 8 × capacity]`.
