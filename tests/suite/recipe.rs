@@ -457,7 +457,7 @@ fn the_default_recipe_is_the_modern_one_and_tutorial_is_every_key_at_its_default
     let resolved = conditional.clone().resolve().unwrap();
     assert_eq!(resolved.networks.model, ganforge::models::ModelKind::Dcgan);
     assert!(resolved.networks.g_class_norm && resolved.remedies.mode_seeking.is_some());
-    assert_eq!(resolved.objective.class_loss, Some(0.05), "the class term");
+    assert_eq!(resolved.objective.class_loss, Some(0.1), "the class term");
     assert_eq!(resolved.networks.g_draw_side, Some(8));
     // A conditional run has its own directory name beside the unconditional one's.
     assert_eq!(
