@@ -558,7 +558,7 @@ pub fn data_preset(spec: &DataSpec) -> TrainOverrides {
         // A CycleGAN's domains: its own preset (`cyclegan_preset`) applies.
         DataSpec::Domains(_) => TrainOverrides::default(),
         // The tutorial's shape, which is the emoji's own; 32 and 16 load through the resize.
-        DataSpec::Emoji | DataSpec::Folder(_) => TrainOverrides {
+        DataSpec::Emoji | DataSpec::EmojiDomain(..) | DataSpec::Folder(_) => TrainOverrides {
             spatial: Some(64),
             channels: Some(3),
             ..Default::default()
@@ -621,6 +621,38 @@ fn cyclegan_preset(task: bool) -> TrainOverrides {
         iterations_per_epoch: Some(200),
         epochs: Some(if task { 10 } else { 100 }),
         progress_interval: Some(200),
+        checkpoint_interval: Some(500),
+        ..Default::default()
+    }
+}
+
+/// The emoji CycleGAN task (`bench cycle --task emoji`): domain A the Noto emoji of half A
+/// of the file names, domain B the Twemoji of half B, at 32×32 RGB on white. Over
+/// [`TrainOverrides::resolve`]'s CycleGAN preset, under the user's keys. As the digits task:
+/// the translation is local (outline, shading, palette), so the generators keep their residual
+/// blocks at full resolution, and D learns at a quarter of G's rate (README, "The emoji task").
+pub fn cyclegan_emoji_preset() -> TrainOverrides {
+    TrainOverrides {
+        model: Some(ModelKind::Cyclegan),
+        data_a: Some(DataSpec::EmojiDomain(
+            crate::data::EmojiStyle::Noto,
+            crate::data::EmojiHalf::A,
+        )),
+        data_b: Some(DataSpec::EmojiDomain(
+            crate::data::EmojiStyle::Twemoji,
+            crate::data::EmojiHalf::B,
+        )),
+        spatial: Some(32),
+        channels: Some(3),
+        capacity: Some(16),
+        res_blocks: Some(3),
+        downsamplings: Some(0),
+        batch: Some(8),
+        lr_d: Some(5e-5),
+        lr_g: Some(2e-4),
+        iterations_per_epoch: Some(200),
+        epochs: Some(10),
+        progress_interval: Some(250),
         checkpoint_interval: Some(500),
         ..Default::default()
     }

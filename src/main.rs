@@ -126,9 +126,10 @@ enum BenchCommand {
     /// Mode collapse: plain GAN against packing (PacGAN) over several seeds, on 2-D mixtures
     /// (modes captured, high-quality share, reverse KL) or stacked digits (1000 modes).
     Modes(BenchModesArgs),
-    /// The shipped CycleGAN task (digits ↔ thick, inverted, coloured digits): trains the judges
-    /// of both domains when missing, trains the CycleGAN and prints its cycle error and class
-    /// preservation.
+    /// A shipped CycleGAN task (digits ↔ thick, inverted, coloured digits; or, with `--task
+    /// emoji`, Noto ↔ Twemoji emoji): trains the judges of both domains when missing, trains the
+    /// CycleGAN and prints its cycle error and class preservation (and for the emoji, content
+    /// kept and FID on the held-out halves, each against the untranslated images).
     Cycle(BenchCycleArgs),
     /// Speed of the tutorial's training step (images/s, s/step, GFLOP/s, peak memory), against
     /// PyTorch in the same run when `python3 -c "import torch"` works.
@@ -180,9 +181,19 @@ impl BenchSpeedArgs {
 
 #[derive(clap::Args)]
 struct BenchCycleArgs {
+    /// The task: digits ↔ restyled digits, or Noto ↔ Twemoji emoji (held-out content kept and
+    /// style reached, and a figure)
+    #[arg(long, value_enum, default_value = "digits")]
+    task: ganforge::bench::cycle::CycleTask,
     /// Training iterations [default: the task's, 2000]
     #[arg(long)]
     steps: Option<usize>,
+    /// Seed of the run [default: 42]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Training keys over the task's preset, as `train --config`
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
     /// The run directory [default: runs/<name>]
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -705,7 +716,14 @@ fn print_translation(report: &ganforge::eval::translation::TranslationReport) {
 
 fn run_bench_cycle(args: BenchCycleArgs) -> anyhow::Result<()> {
     use ganforge::bench::cycle::{CycleBenchOptions, run_cycle_bench};
+    let mut keys = match &args.config {
+        Some(path) => ganforge::config::TrainOverrides::from_file(path)?,
+        None => ganforge::config::TrainOverrides::default(),
+    };
+    keys.seed = args.seed.or(keys.seed);
     let report = run_cycle_bench(&CycleBenchOptions {
+        task: args.task,
+        keys,
         steps: args.steps,
         out: args.out,
         device: args.device.unwrap_or_else(DeviceChoice::default_available),
@@ -726,7 +744,33 @@ fn run_bench_cycle(args: BenchCycleArgs) -> anyhow::Result<()> {
         report.steps, report.train_seconds
     );
     print_translation(&report.translation);
+    if let Some((emoji, figure)) = &report.emoji {
+        print_emoji_task(emoji);
+        println!("figure: {}", figure.display());
+    }
     Ok(())
+}
+
+fn print_emoji_task(report: &ganforge::eval::emoji_task::EmojiTaskReport) {
+    println!(
+        "held-out emoji (content kept: nearest target-style image at 16×16 is the true counterpart; FID on the target domain's judge, to the target style's other half):"
+    );
+    println!(
+        "{:<6} {:>7} {:>14} {:>14} {:>10} {:>14} {:>14}",
+        "", "images", "content kept", "untranslated", "FID", "untranslated", "counterparts"
+    );
+    for (name, d) in [("A→B", &report.a2b), ("B→A", &report.b2a)] {
+        println!(
+            "{:<6} {:>7} {:>13.1}% {:>13.1}% {:>10.2} {:>14.2} {:>14.2}",
+            name,
+            d.images,
+            100.0 * d.content_kept,
+            100.0 * d.content_kept_untranslated,
+            d.fid,
+            d.fid_untranslated,
+            d.fid_counterparts
+        );
+    }
 }
 
 fn run_translate(args: TranslateArgs) -> anyhow::Result<()> {

@@ -15,6 +15,7 @@ use crate::error::{GanError, Result};
 use mixture::Mixture;
 
 pub use background::Background;
+pub use emoji::{EmojiHalf, EmojiStyle, emoji_base, emoji_files, emoji_half_files, emoji_halves};
 pub(crate) use folder::square_to_pixels;
 pub use folder::{
     MAX_DECODE_BYTES, MAX_SIDE, NativeRgb, decode_file, decode_native_rgb, image_files,
@@ -35,6 +36,10 @@ pub enum DataSpec {
     DigitsA,
     /// The second half of the digits, restyled (thick, inverted, coloured strokes): domain B.
     DigitsB,
+    /// The emoji of one half of the file names ([`EmojiHalf`]) drawn in one style:
+    /// `emoji-noto-a` (domain A of the emoji CycleGAN task), `emoji-twemoji-b` (its domain B),
+    /// and the held-out counterparts `emoji-noto-b` and `emoji-twemoji-a`.
+    EmojiDomain(EmojiStyle, EmojiHalf),
     /// Three independent digits stacked as the channels of one image: 1000 modes.
     StackedDigits,
     /// 2-D points from a mixture of Gaussians (the mode-collapse benchmarks), labelled by mode.
@@ -57,6 +62,18 @@ pub const KINDS: &[(&str, &str)] = &[
     (
         "emoji",
         "the embedded Noto emoji: 3786 RGBA images of 64×64 in 10 categories",
+    ),
+    (
+        "emoji-noto-a",
+        "domain A of the emoji CycleGAN task: the Noto emoji of half A of the file names",
+    ),
+    (
+        "emoji-twemoji-b",
+        "domain B of the emoji CycleGAN task: the Twemoji emoji of half B",
+    ),
+    (
+        "emoji-noto-b, emoji-twemoji-a",
+        "the emoji task's held-out counterparts: Noto of half B, Twemoji of half A",
     ),
     ("folder:DIR", "every JPEG/PNG/BMP/WebP file below DIR"),
     ("mixture:ring8", "2-D points from 8 Gaussians on a circle"),
@@ -92,6 +109,17 @@ impl DataSpec {
             None if spec == "digits-a" => Ok(DataSpec::DigitsA),
             None if spec == "digits-b" => Ok(DataSpec::DigitsB),
             None if spec == "emoji" => Ok(DataSpec::Emoji),
+            None if spec.starts_with("emoji-") => {
+                let rest = &spec["emoji-".len()..];
+                rest.rsplit_once('-')
+                    .and_then(|(style, half)| {
+                        Some(DataSpec::EmojiDomain(
+                            EmojiStyle::parse(style)?,
+                            EmojiHalf::parse(half)?,
+                        ))
+                    })
+                    .ok_or_else(|| GanError::UnknownDataset(spec.to_string(), kinds_list()))
+            }
             Some(("folder", dir)) if !dir.is_empty() => Ok(DataSpec::Folder(PathBuf::from(dir))),
             Some(("mixture", _)) => Ok(DataSpec::Mixture(Mixture::parse(spec)?)),
             None if spec == "cyclegan" => Ok(DataSpec::Domains(None)),
@@ -110,6 +138,7 @@ impl DataSpec {
             DataSpec::DigitsA => "digits-a".to_string(),
             DataSpec::DigitsB => "digits-b".to_string(),
             DataSpec::Emoji => "emoji".to_string(),
+            DataSpec::EmojiDomain(..) => self.to_string(),
             DataSpec::Folder(dir) => dir
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
@@ -131,6 +160,9 @@ impl std::fmt::Display for DataSpec {
             DataSpec::DigitsA => f.write_str("digits-a"),
             DataSpec::DigitsB => f.write_str("digits-b"),
             DataSpec::Emoji => f.write_str("emoji"),
+            DataSpec::EmojiDomain(style, half) => {
+                write!(f, "emoji-{}-{}", style.name(), half.name())
+            }
             DataSpec::Folder(dir) => write!(f, "folder:{}", dir.display()),
             DataSpec::Mixture(m) => write!(f, "mixture:{}", m.name()),
             DataSpec::Domains(None) => f.write_str("cyclegan"),
@@ -190,7 +222,8 @@ impl ImageSet {
             DataSpec::StackedDigits => digits::load_stacked(options),
             DataSpec::DigitsA => digits::load_half(options, false),
             DataSpec::DigitsB => digits::load_half(options, true),
-            DataSpec::Emoji => emoji::load(options),
+            DataSpec::Emoji => emoji::load(options, EmojiStyle::Noto),
+            DataSpec::EmojiDomain(style, half) => emoji::load_half(options, *style, *half),
             DataSpec::Folder(dir) => folder::load(dir, options),
             DataSpec::Mixture(m) => Ok(mixture_points(*m, options)),
             DataSpec::Domains(_) => Err(GanError::Output(format!(

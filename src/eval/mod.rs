@@ -1,5 +1,6 @@
 //! Evaluation: scores of a generator against real data, from a classifier's outputs and features.
 
+pub mod emoji_task;
 pub mod evaluate;
 pub mod export;
 pub mod feature_net;

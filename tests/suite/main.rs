@@ -6,6 +6,7 @@ mod config;
 mod cyclegan;
 mod data;
 mod diagnostics;
+mod emoji_cycle;
 mod evaluate;
 mod feature_net;
 mod folder_fid;
