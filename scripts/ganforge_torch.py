@@ -29,14 +29,21 @@ def _same(filter):
 
 
 class DecoderBlock(nn.Module):
-    """ConvTranspose(k, stride 2, same) -> BatchNorm [-> per-class gain and bias] -> LeakyReLU."""
+    """ConvTranspose(k, stride 2, same) (upsample="nearest": nearest doubling, then Conv(k, same))
+    -> BatchNorm [-> per-class gain and bias] -> LeakyReLU."""
 
-    def __init__(self, channels_in, channels_out, filter, leaky_slope, classes):
+    def __init__(self, channels_in, channels_out, filter, leaky_slope, classes, upsample="transposed"):
         super().__init__()
         pad = _same(filter)
-        self.conv_up = nn.ConvTranspose2d(
-            channels_in, channels_out, filter, stride=2, padding=pad, output_padding=1
-        )
+        if upsample == "transposed":
+            self.conv_up = nn.ConvTranspose2d(
+                channels_in, channels_out, filter, stride=2, padding=pad, output_padding=1
+            )
+        elif upsample == "nearest":
+            self.conv = nn.Conv2d(channels_in, channels_out, filter, padding=pad)
+        else:
+            raise ValueError(f"upsample is {upsample!r}: 'transposed' or 'nearest'")
+        self.upsample = upsample
         self.norm = nn.BatchNorm2d(channels_out)
         if classes > 0:
             # Zero at the start: the plain BatchNorm.
@@ -50,7 +57,11 @@ class DecoderBlock(nn.Module):
         self.leaky_slope = leaky_slope
 
     def forward(self, x, labels=None):
-        x = self.norm(self.conv_up(x))
+        if self.upsample == "transposed":
+            x = self.conv_up(x)
+        else:
+            x = self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+        x = self.norm(x)
         if self.class_gain is not None:
             gain = self.class_gain(labels)[:, :, None, None]
             bias = self.class_bias(labels)[:, :, None, None]
@@ -74,6 +85,7 @@ class DcganGenerator(nn.Module):
         label_embedding=50,
         class_norm=False,
         draw_side=None,
+        upsample="transposed",
     ):
         super().__init__()
         draw_side = spatial if draw_side is None else draw_side
@@ -88,6 +100,7 @@ class DcganGenerator(nn.Module):
             label_embedding=label_embedding,
             class_norm=class_norm,
             draw_side=draw_side,
+            upsample=upsample,
         )
         self.latent, self.spatial, self.draw_side = latent, spatial, draw_side
         self.start = max(draw_side // 16, 1)
@@ -108,7 +121,7 @@ class DcganGenerator(nn.Module):
         blocks, c = [], self.start_channels
         for w in widths:
             blocks.append(
-                DecoderBlock(c, w, filter, leaky_slope, classes if class_norm else 0)
+                DecoderBlock(c, w, filter, leaky_slope, classes if class_norm else 0, upsample)
             )
             c = w
         self.blocks = nn.ModuleList(blocks)

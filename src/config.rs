@@ -18,7 +18,7 @@ use crate::augment::AugmentPolicy;
 use crate::data::{Background, DataSpec};
 use crate::error::GanError;
 use crate::losses::LossKind;
-use crate::models::{ModelKind, NormKind};
+use crate::models::{ModelKind, NormKind, Upsampling};
 
 /// Distribution of the generator's input noise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -216,6 +216,9 @@ train_keys! {
         init_std: Option<f64> => f64 = "None",
         /// Side G draws at, brought to `spatial` by the loader's own bilinear resize (dcgan): for data made by upscaling, as the digits are (8); spatial when unset
         g_draw_side: Option<usize> => usize = "None",
+        /// How the dcgan G's blocks double the side: transposed (the tutorial's stride-2 transposed convolution) or nearest (nearest doubling, then a convolution: no checkerboard, 4× the multiply-adds of a transposed one of the same kernel)
+        #[arg(value_enum)]
+        g_upsample: Upsampling => Upsampling = "Upsampling::Transposed",
         /// Class-conditional BatchNorm (a gain and bias per class) in the dcgan G's blocks of a conditional run, besides its label embedding
         #[arg(num_args = 0..=1, default_missing_value = "true")]
         g_class_norm: bool => bool = false,
@@ -844,6 +847,10 @@ impl TrainConfig {
             ("r1_gamma", self.objective.r1_gamma.is_none()),
             ("g_draw_side", self.networks.g_draw_side.is_none()),
             ("g_class_norm", !self.networks.g_class_norm),
+            (
+                "g_upsample",
+                self.networks.g_upsample == Upsampling::Transposed,
+            ),
             ("mode_seeking", self.remedies.mode_seeking.is_none()),
             ("class_loss", self.objective.class_loss.is_none()),
         ] {
@@ -1111,6 +1118,15 @@ impl TrainConfig {
                 || (self.networks.model == ModelKind::Dcgan && self.input.conditional),
             "g_class_norm",
             "is set, but it is for the dcgan G of a conditional run (resnet's G always has it in a conditional run)",
+        )?;
+        check(
+            self.networks.g_upsample == Upsampling::Transposed
+                || self.networks.model == ModelKind::Dcgan,
+            "g_upsample",
+            format!(
+                "is set for model {:?}: it chooses the dcgan G's up-sampling (resnet's G always doubles by nearest neighbour; unset it)",
+                self.networks.model
+            ),
         )?;
         if let Some(side) = self.networks.g_draw_side {
             check(

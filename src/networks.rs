@@ -38,6 +38,7 @@ impl TrainConfig {
                 .with_leaky_slope(self.networks.leaky_slope)
                 .with_draw_side(self.networks.g_draw_side)
                 .with_class_norm(self.networks.g_class_norm)
+                .with_upsample(self.networks.g_upsample)
                 .init(device)
                 .into(),
             ModelKind::Resnet => {

@@ -24,6 +24,7 @@ pub use cyclegan::{
 pub use dcgan::{
     DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, DcganGeneratorConfig,
     DecoderBlock, DecoderBlockConfig, EncoderBlock, EncoderBlockConfig, NormKind, Normalization,
+    Upsampling,
 };
 pub use family::{DiscriminatorNet, GeneratorNet};
 pub use init::with_seed;

@@ -24,15 +24,6 @@ fn blocks_for(spatial: usize) -> usize {
     (spatial / 4).trailing_zeros() as usize
 }
 
-/// `x` `[b, c, h, w]` doubled in size, each value repeated over 2×2 (nearest up-sampling).
-fn upsample(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    x.reshape([b, c, h, 1, w, 1])
-        .repeat_dim(3, 2)
-        .repeat_dim(5, 2)
-        .reshape([b, c, 2 * h, 2 * w])
-}
-
 /// The mean of every 2×2 window (average pooling, stride 2).
 fn downsample(x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
@@ -44,7 +35,7 @@ fn downsample(x: Tensor<4>) -> Tensor<4> {
 /// The gradient of [`downsample`]'s input for an output gradient `g`: a quarter of it to each
 /// pixel of its window.
 fn downsample_input_gradient(g: Tensor<4>) -> Tensor<4> {
-    upsample(g).div_scalar(4.0)
+    shared::upsample_nearest(g).div_scalar(4.0)
 }
 
 /// ReLU's derivative at `pre` (its input), as a constant mask.
@@ -119,10 +110,10 @@ impl UpBlock {
     }
 
     fn forward(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Tensor<4> {
-        let h = upsample(self.norm_a.forward_relu(x.clone(), labels));
+        let h = shared::upsample_nearest(self.norm_a.forward_relu(x.clone(), labels));
         let h = kernels::conv(&self.conv_a, h);
         let h = kernels::conv(&self.conv_b, self.norm_b.forward_relu(h, labels));
-        h + kernels::conv(&self.shortcut, upsample(x))
+        h + kernels::conv(&self.shortcut, shared::upsample_nearest(x))
     }
 
     fn forward_flops(&self, input: [usize; 4]) -> (u64, [usize; 4]) {

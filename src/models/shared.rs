@@ -42,6 +42,15 @@ fn per_axis(images: Tensor<4>, weights: Vec<f32>, [to, from]: [usize; 2]) -> Ten
         .swap_dims(2, 3)
 }
 
+/// `x` `[b, c, h, w]` doubled in size, each value repeated over 2×2 (nearest up-sampling).
+pub(crate) fn upsample_nearest(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h, 1, w, 1])
+        .repeat_dim(3, 2)
+        .repeat_dim(5, 2)
+        .reshape([b, c, 2 * h, 2 * w])
+}
+
 /// FLOPs of [`loader_resize`] on `[batch, channels, from, from]` images.
 pub(crate) fn loader_resize_flops([batch, channels, from, _]: [usize; 4], to: usize) -> u64 {
     flops_of(batch * channels * (from * to * from + to * to * from))

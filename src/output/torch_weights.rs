@@ -28,6 +28,7 @@ use crate::config::{NoiseKind, TrainConfig};
 use crate::error::{GanError, Result};
 use crate::models::{
     DcganDiscriminatorConfig, DcganGeneratorConfig, Discriminator, Generator, ModelKind, NormKind,
+    Upsampling,
 };
 use crate::output::checkpoint;
 use crate::output::run_dir::RunDir;
@@ -63,6 +64,13 @@ pub struct GeneratorSpec {
     pub class_norm: bool,
     /// The side G draws at before the bilinear resize to `spatial` (`spatial` for none).
     pub draw_side: usize,
+    /// `transposed` or `nearest`; files written before the key existed are `transposed`.
+    #[serde(default = "transposed")]
+    pub upsample: Upsampling,
+}
+
+fn transposed() -> Upsampling {
+    Upsampling::Transposed
 }
 
 /// The DCGAN discriminator's constructor arguments (the metadata key `discriminator`).
@@ -95,6 +103,7 @@ impl GeneratorSpec {
             label_embedding: defaults.label_embedding,
             class_norm: config.networks.g_class_norm && config.condition_classes() > 0,
             draw_side: config.networks.g_draw_side.unwrap_or(config.input.spatial),
+            upsample: config.networks.g_upsample,
         }
     }
 
@@ -148,6 +157,7 @@ impl GeneratorSpec {
             .with_label_embedding(self.label_embedding)
             .with_class_norm(self.class_norm)
             .with_draw_side((self.draw_side < self.spatial).then_some(self.draw_side))
+            .with_upsample(self.upsample)
             .init(device)
             .into()
     }

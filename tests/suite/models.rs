@@ -169,6 +169,17 @@ fn a_tiny_dcgan_counts_its_flops_as_by_hand() {
         .with_label_embedding(5)
         .init(&device);
     assert_eq!(g.forward_flops(1), 2 * (per_image + 5 * 8));
+
+    // Doubling by nearest neighbour, each block's convolution then runs at its output side:
+    // 8→4 at 2×2, 4→2 at 4×4, 2→1 at 8×8, 1→1 at 16×16.
+    let g = DcganGeneratorConfig::new(16, 1)
+        .with_latent(4)
+        .with_capacity(1)
+        .with_filter(3)
+        .with_upsample(ganforge::models::Upsampling::Nearest)
+        .init(&device);
+    let per_image = 4 * 8 + 9 * (8 * 4 * 4 + 4 * 2 * 16 + 2 * 64 + 256) + 9 * 256;
+    assert_eq!(g.forward_flops(2), 2 * 2 * per_image);
 }
 
 #[test]
@@ -309,4 +320,44 @@ fn a_generator_drawing_at_8_gives_resized_8x8_images_and_counts_its_flops() {
         }
     }
     assert!(worst < 1e-5, "a row is not a resized 8-pixel row: {worst}");
+}
+
+#[test]
+fn nearest_upsampling_leaves_no_checkerboard_where_the_transposed_convolution_does() {
+    use ganforge::models::{DecoderBlockConfig, Upsampling};
+    let device = Device::flex();
+    let x = Tensor::<4>::ones([1, 2, 6, 6], &device);
+    // The spread of each output channel over the pixels that no border reaches, for a constant
+    // input: a block that treats every output pixel alike gives one value there.
+    let interior_spread = |upsample| {
+        let block = DecoderBlockConfig::new(2, 3)
+            .with_filter(3)
+            .with_upsample(upsample)
+            .init(&device);
+        let y = block.forward(x.clone());
+        assert_eq!(y.dims(), [1, 3, 12, 12]);
+        let values = ganforge::tensor_values(y);
+        values
+            .chunks(144)
+            .map(|channel| {
+                let inner: Vec<f32> = (2..10)
+                    .flat_map(|r| (2..10).map(move |c| channel[r * 12 + c]))
+                    .collect();
+                let (lo, hi) = inner
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+                hi - lo
+            })
+            .fold(0.0f32, f32::max)
+    };
+    // A stride-2 transposed 3×3 kernel gives even output pixels one tap per axis and odd ones
+    // two: a period-2 pattern on a flat input.
+    assert!(
+        interior_spread(Upsampling::Transposed) > 1e-3,
+        "the transposed convolution prints a checkerboard"
+    );
+    assert!(
+        interior_spread(Upsampling::Nearest) < 1e-5,
+        "nearest doubling and a convolution keep a flat input flat"
+    );
 }

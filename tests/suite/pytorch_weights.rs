@@ -16,7 +16,8 @@ use safetensors::SafeTensors;
 use safetensors::tensor::{Dtype, TensorView};
 
 /// A tiny modern run (spectral norm, an average of G) on the digits, conditional
-/// with class-conditional BatchNorm and G drawing at 8×8 when `conditional`.
+/// with class-conditional BatchNorm, G drawing at 8×8 and doubling by nearest neighbour when
+/// `conditional`.
 fn modern_run(dir: &Path, conditional: bool) -> PathBuf {
     let out = dir.join(if conditional { "cond" } else { "plain" });
     let keys = TrainOverrides {
@@ -30,6 +31,7 @@ fn modern_run(dir: &Path, conditional: bool) -> PathBuf {
         num_load: Some(300),
         conditional: Some(conditional),
         g_ema_warmup: Some(0),
+        g_upsample: conditional.then_some(ganforge::models::Upsampling::Nearest),
         ..Default::default()
     };
     let config = keys.resolve().expect("valid config");
@@ -127,7 +129,7 @@ fn an_exported_generator_and_discriminator_have_the_documented_names_and_shapes(
         g,
         serde_json::json!({"spatial": 16, "channels": 1, "latent": 16, "capacity": 4,
             "filter": 3, "leaky_slope": 0.3, "classes": 0, "label_embedding": 50,
-            "class_norm": false, "draw_side": 8}),
+            "class_norm": false, "draw_side": 8, "upsample": "transposed"}),
         "the modern digits recipe draws at 8×8"
     );
     let d: serde_json::Value = serde_json::from_str(&metadata["discriminator"]).unwrap();
@@ -218,6 +220,12 @@ fn a_conditional_generator_exported_and_read_back_draws_the_same_images() {
     let (g_shapes, metadata) = shapes(&g_file);
     assert_eq!(g_shapes["label_embedding.weight"], [10, 50]);
     assert_eq!(g_shapes["blocks.0.class_gain.weight"], [10, 16]);
+    // Nearest doubling, then a plain convolution: PyTorch's Conv2d layout `[out, in, k, k]`.
+    assert_eq!(g_shapes["blocks.0.conv.weight"], [16, 32, 3, 3]);
+    assert_eq!(g_shapes["blocks.2.conv.bias"], [4]);
+    assert!(!g_shapes.contains_key("blocks.0.conv_up.weight"));
+    let spec: serde_json::Value = serde_json::from_str(&metadata["generator"]).unwrap();
+    assert_eq!(spec["upsample"], "nearest");
     assert_eq!(metadata["class_names"], "0,1,2,3,4,5,6,7,8,9");
 
     let from_run = draw_images(

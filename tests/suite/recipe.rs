@@ -561,6 +561,8 @@ fn a_resumed_modern_run_has_the_same_vectors_augmentation_and_average_as_an_unin
         c.objective.r1_gamma = Some(1.0);
         c.objective.r1_interval = 2;
         c.remedies.g_ema_warmup = 3;
+        // G's nearest up-sampling (the transposed one resumes in training.rs).
+        c.networks.g_upsample = ganforge::models::Upsampling::Nearest;
         c
     };
     assert!(config(1).networks.spectral_norm && !config(1).remedies.augment.is_none());
@@ -746,6 +748,22 @@ fn the_new_network_keys_are_refused_where_they_do_not_apply() {
                 ..Default::default()
             },
             "CycleGAN",
+        ),
+        (
+            TrainOverrides {
+                model: Some(ganforge::models::ModelKind::Resnet),
+                g_upsample: Some(ganforge::models::Upsampling::Nearest),
+                ..Default::default()
+            },
+            "g_upsample",
+        ),
+        (
+            TrainOverrides {
+                model: Some(ganforge::models::ModelKind::Cyclegan),
+                g_upsample: Some(ganforge::models::Upsampling::Nearest),
+                ..Default::default()
+            },
+            "g_upsample",
         ),
     ] {
         let err = keys.resolve().unwrap_err().to_string();

@@ -8,8 +8,26 @@ use burn::prelude::*;
 use crate::models::GeneratorNet;
 use crate::models::shared::{self, same_padding};
 
-/// One block of the tutorial's generator: ConvTranspose(k, stride 2, same) → BatchNorm →
-/// LeakyReLU. It doubles the spatial size. With `classes`, the BatchNorm is class-conditional:
+/// How a decoder block doubles its input's side.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Upsampling {
+    /// A transposed convolution of stride 2 (the tutorial's). With an odd kernel its taps
+    /// overlap unevenly, one output pixel in four getting more of them than its neighbours,
+    /// which prints a checkerboard that small kernels (3×3) leave visible.
+    Transposed,
+    /// Nearest-neighbour doubling, then a "same" convolution (Odena et al. 2016, "Deconvolution
+    /// and checkerboard artifacts"): every output pixel sees the same number of taps. The
+    /// convolution runs at the doubled side, so it costs 4·k² multiply-adds per input pixel and
+    /// channel pair against the transposed one's k².
+    Nearest,
+}
+
+/// One block of the tutorial's generator: ConvTranspose(k, stride 2, same) (or, with
+/// [`Upsampling::Nearest`], nearest doubling and Conv(k, same)) → BatchNorm → LeakyReLU. It
+/// doubles the spatial size. With `classes`, the BatchNorm is class-conditional:
 /// each class has its own gain and bias per channel, starting at zero (the plain BatchNorm).
 #[derive(Config, Debug)]
 pub struct DecoderBlockConfig {
@@ -22,11 +40,16 @@ pub struct DecoderBlockConfig {
     /// Classes of a class-conditional BatchNorm; 0 for the plain one.
     #[config(default = 0)]
     pub classes: usize,
+    #[config(default = "Upsampling::Transposed")]
+    pub upsample: Upsampling,
 }
 
 #[derive(Module, Debug)]
 pub struct DecoderBlock {
-    conv_up: ConvTranspose2d,
+    /// The transposed convolution of [`Upsampling::Transposed`].
+    conv_up: Option<ConvTranspose2d>,
+    /// The convolution after the nearest doubling of [`Upsampling::Nearest`].
+    conv: Option<Conv2d>,
     norm: BatchNorm,
     /// Per-class gain and bias of a class-conditional BatchNorm.
     class_gain: Option<Embedding>,
@@ -42,16 +65,23 @@ impl DecoderBlockConfig {
                 .with_initializer(Initializer::Zeros)
                 .init(device)
         };
+        let channels = [self.channels_in, self.channels_out];
+        let kernel = [self.filter, self.filter];
+        let transposed = self.upsample == Upsampling::Transposed;
         DecoderBlock {
             // Output padding 1 makes the output exactly twice the input, as Keras' "same" does.
-            conv_up: ConvTranspose2dConfig::new(
-                [self.channels_in, self.channels_out],
-                [self.filter, self.filter],
-            )
-            .with_stride([2, 2])
-            .with_padding([pad, pad])
-            .with_padding_out([1, 1])
-            .init(device),
+            conv_up: transposed.then(|| {
+                ConvTranspose2dConfig::new(channels, kernel)
+                    .with_stride([2, 2])
+                    .with_padding([pad, pad])
+                    .with_padding_out([1, 1])
+                    .init(device)
+            }),
+            conv: (!transposed).then(|| {
+                Conv2dConfig::new(channels, kernel)
+                    .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                    .init(device)
+            }),
             norm: BatchNormConfig::new(self.channels_out).init(device),
             class_gain: (self.classes > 0).then(embedding),
             class_bias: (self.classes > 0).then(embedding),
@@ -70,7 +100,7 @@ impl DecoderBlock {
     /// # Panics
     /// When labels are given to a plain block or missing for a class-conditional one.
     pub fn forward_conditioned(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Tensor<4> {
-        let x = crate::kernels::conv_transpose(&self.conv_up, x);
+        let x = self.upsample(x);
         match (&self.class_gain, &self.class_bias, labels) {
             (Some(gain), Some(bias), Some(labels)) => {
                 let x = crate::kernels::batch_norm(&self.norm, x, None);
@@ -84,10 +114,26 @@ impl DecoderBlock {
         }
     }
 
+    /// `x` at twice its side and with the block's output channels, before normalisation.
+    fn upsample(&self, x: Tensor<4>) -> Tensor<4> {
+        match (&self.conv_up, &self.conv) {
+            (Some(conv_up), None) => crate::kernels::conv_transpose(conv_up, x),
+            (None, Some(conv)) => crate::kernels::conv(conv, shared::upsample_nearest(x)),
+            _ => unreachable!("a decoder block has exactly one of its two convolutions"),
+        }
+    }
+
     /// FLOPs of [`DecoderBlock::forward`] on an input of shape `input` (see
     /// [`DcganGenerator::forward_flops`]), and its output's shape.
     pub fn forward_flops(&self, input: [usize; 4]) -> (u64, [usize; 4]) {
-        shared::conv_transpose2d_flops(&self.conv_up, input)
+        match (&self.conv_up, &self.conv) {
+            (Some(conv_up), _) => shared::conv_transpose2d_flops(conv_up, input),
+            (None, Some(conv)) => {
+                let [b, c, h, w] = input;
+                shared::conv2d_flops(conv, [b, c, 2 * h, 2 * w])
+            }
+            (None, None) => unreachable!("a decoder block has one of its two convolutions"),
+        }
     }
 }
 
@@ -126,6 +172,9 @@ pub struct DcganGeneratorConfig {
     /// data never has. A power of two from 2 to 16.
     #[config(default = "None")]
     pub draw_side: Option<usize>,
+    /// How each block doubles the side.
+    #[config(default = "Upsampling::Transposed")]
+    pub upsample: Upsampling,
 }
 
 /// G(z) or, conditional, G(z, y): the label's learned embedding is joined to the noise.
@@ -162,6 +211,7 @@ impl DcganGeneratorConfig {
                     .with_filter(self.filter)
                     .with_leaky_slope(self.leaky_slope)
                     .with_classes(if self.class_norm { self.classes } else { 0 })
+                    .with_upsample(self.upsample)
                     .init(device);
                 channels_in = channels_out;
                 block

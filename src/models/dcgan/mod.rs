@@ -9,4 +9,6 @@ pub use discriminator::{
     DcganDiscriminator, DcganDiscriminatorConfig, EncoderBlock, EncoderBlockConfig, NormKind,
     Normalization,
 };
-pub use generator::{DcganGenerator, DcganGeneratorConfig, DecoderBlock, DecoderBlockConfig};
+pub use generator::{
+    DcganGenerator, DcganGeneratorConfig, DecoderBlock, DecoderBlockConfig, Upsampling,
+};
