@@ -159,6 +159,7 @@ fn a_config_toml_of_the_previous_release_loads_and_resolves_to_the_same_run() {
             "downsamplings",
             "g_class_norm",
             "g_ema_warmup",
+            "g_upsample",
             "keep_checkpoints",
             "r1_interval",
             "recipe",
