@@ -216,7 +216,7 @@ struct BenchModesArgs {
     /// `--protocol pacgan`]
     #[arg(long)]
     seeds: Option<usize>,
-    /// Training iterations of each run [default: 3000 for mixtures, 2000 for stacked digits;
+    /// Training iterations of each run [default: 6000 for mixtures, 2000 for stacked digits;
     /// 400 000 and 100 000 with `--protocol pacgan`]
     #[arg(long)]
     steps: Option<usize>,

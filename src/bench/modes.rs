@@ -43,7 +43,7 @@ impl Protocol {
     fn steps(self, spec: &DataSpec) -> usize {
         match (self, spec) {
             (Protocol::Fast, DataSpec::StackedDigits) => 2000,
-            (Protocol::Fast, _) => 3000,
+            (Protocol::Fast, _) => 6000,
             (Protocol::Pacgan, DataSpec::StackedDigits) => 100_000,
             (Protocol::Pacgan, _) => 400_000,
         }
@@ -272,6 +272,20 @@ pub fn cell_config(options: &ModesBenchOptions, pack: usize, seed: u64) -> Resul
     if options.protocol == Protocol::Pacgan {
         // The paper samples its generator itself, not an average of it.
         config.remedies.g_ema = None;
+        if matches!(config.input.data, DataSpec::Mixture(_)) {
+            // Nor does it penalise D's gradient, step G twice or decay its learning rates on
+            // the 2-D mixtures: those are ganforge's preset (the user's `--config` still wins).
+            let keys = &options.keys;
+            if keys.r1_gamma.is_none() {
+                config.objective.r1_gamma = None;
+            }
+            if keys.gen_updates.is_none() {
+                config.schedule.gen_updates = 1;
+            }
+            if keys.lr_decay_start.is_none() {
+                config.optimiser.lr_decay_start = None;
+            }
+        }
     }
     Ok(config)
 }

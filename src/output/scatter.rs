@@ -16,7 +16,8 @@ pub struct ScatterPanel {
     pub extent: f64,
 }
 
-const PANEL: u32 = 400;
+/// The side of one panel in pixels.
+pub const PANEL: u32 = 400;
 
 /// PNG bytes of `panels` side by side in rows of `columns`, under a `title`.
 pub fn scatter_png(title: &str, panels: &[ScatterPanel], columns: usize) -> Result<Vec<u8>> {
@@ -24,18 +25,28 @@ pub fn scatter_png(title: &str, panels: &[ScatterPanel], columns: usize) -> Resu
     let err = |e: &dyn std::fmt::Display| GanError::Output(format!("cannot draw scatter: {e}"));
     let columns = columns.clamp(1, panels.len().max(1));
     let rows = panels.len().div_ceil(columns).max(1);
-    // One header line per line of the title; later lines (such as the paper's figures) smaller.
-    let lines: Vec<&str> = title.lines().collect();
+    let width = PANEL * columns as u32;
+    // One header line per line of the title, later ones (such as the paper's figures) smaller,
+    // each wrapped at spaces to the figure's width: a one-panel figure is narrow.
+    let lines: Vec<(String, u32)> = title
+        .lines()
+        .enumerate()
+        .flat_map(|(i, line)| {
+            let size = if i == 0 { 20 } else { 15 };
+            wrap_to_width(line, size, width.saturating_sub(24))
+                .into_iter()
+                .map(move |l| (l, size))
+        })
+        .collect();
     let header = 36 + 22 * lines.len().saturating_sub(1) as u32;
-    let (width, height) = (PANEL * columns as u32, PANEL * rows as u32 + header);
+    let height = PANEL * rows as u32 + header;
     let mut rgb = vec![255u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
         let (top, body) = root.split_vertically(header);
-        for (i, line) in lines.iter().enumerate() {
-            let size = if i == 0 { 20 } else { 15 };
+        for (i, (line, size)) in lines.iter().enumerate() {
             let y = if i == 0 { 8 } else { 14 + 22 * i as i32 };
-            top.draw_text(line, &(FONT, size).into_font().color(&BLACK), (12, y))
+            top.draw_text(line, &(FONT, *size).into_font().color(&BLACK), (12, y))
                 .map_err(|e| err(&e))?;
         }
         let areas = body.split_evenly((rows, columns));
@@ -75,4 +86,27 @@ pub fn scatter_png(title: &str, panels: &[ScatterPanel], columns: usize) -> Resu
         root.present().map_err(|e| err(&e))?;
     }
     png_bytes(width, height, rgb)
+}
+
+/// `line` broken at spaces into pieces no wider than `width` pixels in the figure's font at
+/// `size`; a single word wider than that stays whole.
+pub fn wrap_to_width(line: &str, size: u32, width: u32) -> Vec<String> {
+    let font: FontDesc = (FONT, size as f64).into_font();
+    let fits = |text: &str| font.box_size(text).map(|(w, _)| w <= width).unwrap_or(true);
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for word in line.split(' ') {
+        let joined = if current.is_empty() {
+            word.to_string()
+        } else {
+            format!("{current} {word}")
+        };
+        if current.is_empty() || fits(&joined) {
+            current = joined;
+        } else {
+            pieces.push(std::mem::replace(&mut current, word.to_string()));
+        }
+    }
+    pieces.push(current);
+    pieces
 }

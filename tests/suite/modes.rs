@@ -110,7 +110,7 @@ fn the_papers_protocol_sets_its_rates_batches_and_lengths() {
     let fast = ModesBenchOptions::for_data("mixture:grid25", DeviceChoice::Cpu).unwrap();
     assert_eq!(
         (fast.protocol, fast.steps, fast.seeds),
-        (Protocol::Fast, 3000, 3)
+        (Protocol::Fast, 6000, 3)
     );
     let paper =
         ModesBenchOptions::for_protocol("mixture:grid25", DeviceChoice::Cpu, Protocol::Pacgan)
@@ -122,8 +122,30 @@ fn the_papers_protocol_sets_its_rates_batches_and_lengths() {
     assert_eq!((c.schedule.batch, c.remedies.pack), (400, 4));
     assert_eq!(c.remedies.g_ema, None, "the paper samples G itself");
     assert_eq!(c.networks.model, ModelKind::Mlp);
-    // The fast protocol keeps the preset's average of G.
-    assert_eq!(cell_config(&fast, 1, 0).unwrap().remedies.g_ema, Some(0.99));
+    // Nor does it penalise D's gradient, step G twice or decay the rates: the preset's choices.
+    let r1_g_steps_decay = |c: &ganforge::config::TrainConfig| {
+        (
+            c.objective.r1_gamma,
+            c.schedule.gen_updates,
+            c.optimiser.lr_decay_start,
+        )
+    };
+    assert_eq!(r1_g_steps_decay(&c), (None, 1, None));
+    // The fast protocol keeps the preset's average of G, R1, two G steps and the decay over
+    // the second half of its 6000 steps.
+    let c = cell_config(&fast, 1, 0).unwrap();
+    assert_eq!(c.remedies.g_ema, Some(0.99));
+    assert_eq!(r1_g_steps_decay(&c), (Some(0.1), 2, Some(3000)));
+    // Under the paper's protocol a user's keys still win.
+    let mut paper_with_r1 = paper.clone();
+    paper_with_r1.keys = TrainOverrides {
+        r1_gamma: Some(1.0),
+        gen_updates: Some(3),
+        lr_decay_start: Some(1000),
+        ..Default::default()
+    };
+    let c = cell_config(&paper_with_r1, 1, 0).unwrap();
+    assert_eq!(r1_g_steps_decay(&c), (Some(1.0), 3, Some(1000)));
 
     // A user's keys go over the protocol's in every run.
     let mut tuned = fast.clone();
@@ -201,7 +223,7 @@ use ganforge::data::{DataSpec, ImageSet, LoadOptions};
 use ganforge::device::DeviceChoice;
 use ganforge::eval::modes::stacked_coverage;
 use ganforge::models::{DiscriminatorNet, GeneratorNet};
-use ganforge::models::{MlpDiscriminatorConfig, MlpGeneratorConfig, ModelKind};
+use ganforge::models::{MlpDiscriminatorConfig, MlpGeneratorConfig, ModelKind, NormKind};
 
 #[test]
 fn the_fully_connected_networks_have_the_shapes_of_the_loop() {
@@ -280,6 +302,33 @@ fn a_mixture_is_a_fixed_labelled_set_of_points_with_its_own_preset() {
         ),
         (ModelKind::Mlp, 1, 2, 2)
     );
+    // R1 on a D without normalisation, two G steps, and the rates falling over the second half
+    // of the run, whatever its length; a decay the user places stays where it is.
+    assert_eq!(config.objective.r1_gamma, Some(0.1));
+    assert_eq!(config.networks.d_norm, NormKind::None);
+    assert_eq!(config.schedule.gen_updates, 2);
+    assert_eq!(config.total_steps(), 6000);
+    assert_eq!(config.optimiser.lr_decay_start, Some(3000));
+    let grid_decay = |keys: TrainOverrides| {
+        TrainOverrides {
+            data: Some("mixture:grid25".parse().unwrap()),
+            ..keys
+        }
+        .resolve()
+        .unwrap()
+        .optimiser
+        .lr_decay_start
+    };
+    let short = TrainOverrides {
+        steps: Some(800),
+        ..Default::default()
+    };
+    assert_eq!(grid_decay(short), Some(400));
+    let placed = TrainOverrides {
+        lr_decay_start: Some(5000),
+        ..Default::default()
+    };
+    assert_eq!(grid_decay(placed), Some(5000));
     for (overrides, key) in [
         (
             TrainOverrides {
@@ -526,4 +575,39 @@ fn the_stacked_digits_benchmark_reads_modes_with_the_judge() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("judge"), "{err}");
+}
+
+#[test]
+fn long_scatter_titles_wrap_to_the_figure_width_and_keep_every_word() {
+    use ganforge::output::scatter::{PANEL, ScatterPanel, scatter_png, wrap_to_width};
+    use plotters::style::{FontDesc, IntoFont};
+    let line = "PacGAN paper (Table 1, 10 trials, about 400 000 iterations): GAN 6 modes, 98% hq; \
+                PacGAN2 8 modes, 96% hq";
+    let panel = ScatterPanel {
+        title: "p".into(),
+        points: vec![[0.0, 0.0]],
+        centres: vec![[1.0, 0.0]],
+        extent: 1.5,
+    };
+    // Drawing first registers the figure's font.
+    let short =
+        image::load_from_memory(&scatter_png("ring8", std::slice::from_ref(&panel), 1).unwrap())
+            .unwrap();
+    let pieces = wrap_to_width(line, 15, 376);
+    assert!(pieces.len() >= 2, "{pieces:?}");
+    let font: FontDesc = ("sans-serif", 15.0).into_font();
+    for piece in &pieces {
+        assert!(
+            font.box_size(piece).unwrap().0 <= 376,
+            "{piece} is too wide"
+        );
+    }
+    assert_eq!(pieces.join(" "), line, "no word lost");
+    assert_eq!(wrap_to_width("ring8", 20, 376), vec!["ring8".to_string()]);
+    // The figure keeps its width and grows a header line per extra piece.
+    let long =
+        image::load_from_memory(&scatter_png(&format!("ring8\n{line}"), &[panel], 1).unwrap())
+            .unwrap();
+    assert_eq!((short.width(), long.width()), (PANEL, PANEL));
+    assert_eq!(long.height(), short.height() + 22 * pieces.len() as u32);
 }

@@ -272,9 +272,14 @@ fn the_mlp_step_is_counted_from_its_own_layers() {
         config.schedule.disc_updates as f64,
         config.schedule.gen_updates as f64,
     );
+    // The mixtures' preset adds R1 to every D update: the input gradient runs back through the
+    // hidden layers twice (their products, without the head), and its own backward triples it.
+    assert_eq!(config.objective.r1_gamma, Some(0.1));
+    let hidden = 2.0 * (2.0 * 80.0 + 2.0 * 16.0 * 80.0);
+    let r1 = 3.0 * 2.0 * hidden;
     assert_eq!(
         step_flops(&config),
-        10.0 * (nd * (6.0 * d + g) + ng * (3.0 * d + 3.0 * g))
+        10.0 * (nd * (6.0 * d + g + r1) + ng * (3.0 * d + 3.0 * g))
     );
 }
 
