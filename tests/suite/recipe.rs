@@ -223,9 +223,12 @@ fn the_r1_penalty_and_its_weight_gradient_match_finite_differences() {
         let gradient = values(d.input_gradient(x(), labels(classes, batch)));
         let by_hand = gradient.iter().map(|g| g * g).sum::<f64>() / batch as f64 * gamma / 2.0;
         let value = values(penalty(&d))[0];
+        // Both sides are the same sum reached in different orders, through whichever SIMD kernels
+        // the CPU has: on CI's machine they differed by 2e-9 (relative), on this one by less. A
+        // slip in the formula (γ for γ/2, a sum for a mean) is off by a factor of two or more.
         assert!(
-            (value - by_hand).abs() < 1e-9 * by_hand.max(1.0),
-            "{value} vs {by_hand}"
+            (value - by_hand).abs() < 1e-7 * by_hand.max(1.0),
+            "{norm:?}/{classes} classes/sn {sn}/resnet {resnet}: {value} vs {by_hand}"
         );
         let total = |images: Vec<f64>| {
             values(
