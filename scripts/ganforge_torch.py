@@ -25,19 +25,37 @@ FORMAT = "ganforge-pytorch-1"
 
 
 def _same(filter):
-    return filter // 2
+    # (k - 1) // 2: k // 2 for odd kernels; for an even kernel at stride 2 (4, padding 1) the
+    # side halves, and doubles with output_padding 0 in the transposed convolution.
+    return (filter - 1) // 2
 
 
 class DecoderBlock(nn.Module):
     """ConvTranspose(k, stride 2, same) (upsample="nearest": nearest doubling, then Conv(k, same))
     -> BatchNorm [-> per-class gain and bias] -> LeakyReLU."""
 
-    def __init__(self, channels_in, channels_out, filter, leaky_slope, classes, upsample="transposed"):
+    def __init__(
+        self,
+        channels_in,
+        channels_out,
+        filter,
+        leaky_slope,
+        classes,
+        upsample="transposed",
+        resample_filter=None,
+    ):
         super().__init__()
         pad = _same(filter)
         if upsample == "transposed":
+            up = filter if resample_filter is None else resample_filter
+            up_pad = _same(up)
             self.conv_up = nn.ConvTranspose2d(
-                channels_in, channels_out, filter, stride=2, padding=pad, output_padding=1
+                channels_in,
+                channels_out,
+                up,
+                stride=2,
+                padding=up_pad,
+                output_padding=2 + 2 * up_pad - up,
             )
         elif upsample == "nearest":
             self.conv = nn.Conv2d(channels_in, channels_out, filter, padding=pad)
@@ -86,6 +104,7 @@ class DcganGenerator(nn.Module):
         class_norm=False,
         draw_side=None,
         upsample="transposed",
+        resample_filter=None,
     ):
         super().__init__()
         draw_side = spatial if draw_side is None else draw_side
@@ -101,6 +120,7 @@ class DcganGenerator(nn.Module):
             class_norm=class_norm,
             draw_side=draw_side,
             upsample=upsample,
+            resample_filter=resample_filter,
         )
         self.latent, self.spatial, self.draw_side = latent, spatial, draw_side
         self.start = max(draw_side // 16, 1)
@@ -121,7 +141,15 @@ class DcganGenerator(nn.Module):
         blocks, c = [], self.start_channels
         for w in widths:
             blocks.append(
-                DecoderBlock(c, w, filter, leaky_slope, classes if class_norm else 0, upsample)
+                DecoderBlock(
+                    c,
+                    w,
+                    filter,
+                    leaky_slope,
+                    classes if class_norm else 0,
+                    upsample,
+                    resample_filter,
+                )
             )
             c = w
         self.blocks = nn.ModuleList(blocks)
@@ -157,14 +185,17 @@ def _norm(kind, channels):
 
 
 class EncoderBlock(nn.Module):
-    """Conv(k, same) -> norm -> Conv(k, stride 2, same) -> norm -> LeakyReLU."""
+    """Conv(k, same) -> norm -> Conv(resample k, stride 2, same) -> norm -> LeakyReLU."""
 
-    def __init__(self, channels_in, channels_out, filter, leaky_slope, norm):
+    def __init__(self, channels_in, channels_out, filter, leaky_slope, norm, resample_filter=None):
         super().__init__()
         pad = _same(filter)
+        down = filter if resample_filter is None else resample_filter
         self.conv = nn.Conv2d(channels_in, channels_out, filter, padding=pad)
         self.norm = _norm(norm, channels_out)
-        self.conv_down = nn.Conv2d(channels_out, channels_out, filter, stride=2, padding=pad)
+        self.conv_down = nn.Conv2d(
+            channels_out, channels_out, down, stride=2, padding=_same(down)
+        )
         self.norm_down = _norm(norm, channels_out)
         self.leaky_slope = leaky_slope
 
@@ -189,6 +220,7 @@ class DcganDiscriminator(nn.Module):
         classes=0,
         pack=1,
         minibatch_stddev=False,
+        resample_filter=None,
     ):
         super().__init__()
         self.spec = dict(
@@ -200,11 +232,12 @@ class DcganDiscriminator(nn.Module):
             classes=classes,
             pack=pack,
             minibatch_stddev=minibatch_stddev,
+            resample_filter=resample_filter,
         )
         widths = [m * capacity for m in (1, 2, 4, 8)]
         blocks, c = [], channels * max(pack, 1)
         for w in widths:
-            blocks.append(EncoderBlock(c, w, filter, leaky_slope, norm))
+            blocks.append(EncoderBlock(c, w, filter, leaky_slope, norm, resample_filter))
             c = w
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Linear(widths[3] + int(minibatch_stddev), 1)

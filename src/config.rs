@@ -219,6 +219,8 @@ train_keys! {
         /// How the dcgan G's blocks double the side: transposed (the tutorial's stride-2 transposed convolution) or nearest (nearest doubling, then a convolution: no checkerboard, 4× the multiply-adds of a transposed one of the same kernel)
         #[arg(value_enum)]
         g_upsample: Upsampling => Upsampling = "Upsampling::Transposed",
+        /// Kernel side of the dcgan's stride-2 convolutions, D's down-sampling one and G's transposed one (not G's nearest up-sampling, a stride-1 convolution): 4, PyTorch's DCGAN, gives every pixel the same number of windows, where an odd side gives half the rows and columns two and half one, a checkerboard built into G's images and D's gradients; filter when unset
+        resample_filter: Option<usize> => usize = "None",
         /// Class-conditional BatchNorm (a gain and bias per class) in the dcgan G's blocks of a conditional run, besides its label embedding
         #[arg(num_args = 0..=1, default_missing_value = "true")]
         g_class_norm: bool => bool = false,
@@ -865,6 +867,7 @@ impl TrainConfig {
                 "g_upsample",
                 self.networks.g_upsample == Upsampling::Transposed,
             ),
+            ("resample_filter", self.networks.resample_filter.is_none()),
             ("mode_seeking", self.remedies.mode_seeking.is_none()),
             ("class_loss", self.objective.class_loss.is_none()),
         ] {
@@ -1142,6 +1145,23 @@ impl TrainConfig {
                 self.networks.model
             ),
         )?;
+        if let Some(side) = self.networks.resample_filter {
+            check(
+                self.networks.model == ModelKind::Dcgan,
+                "resample_filter",
+                format!(
+                    "is set for model {:?}: it sizes the dcgan's stride-2 convolutions (resnet's blocks resample by pooling and nearest doubling; unset it)",
+                    self.networks.model
+                ),
+            )?;
+            check(
+                (2..=7).contains(&side),
+                "resample_filter",
+                format!(
+                    "is {side}: a stride-2 kernel from 2 to 7 (4 covers every pixel twice per axis)"
+                ),
+            )?;
+        }
         if let Some(side) = self.networks.g_draw_side {
             check(
                 self.networks.model == ModelKind::Dcgan,

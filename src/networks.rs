@@ -39,6 +39,7 @@ impl TrainConfig {
                 .with_draw_side(self.networks.g_draw_side)
                 .with_class_norm(self.networks.g_class_norm)
                 .with_upsample(self.networks.g_upsample)
+                .with_resample_filter(self.networks.resample_filter)
                 .init(device)
                 .into(),
             ModelKind::Resnet => {
@@ -76,6 +77,7 @@ impl TrainConfig {
                 .with_pack(self.remedies.pack)
                 .with_minibatch_stddev(self.remedies.minibatch_stddev)
                 .with_spectral_norm(self.networks.spectral_norm)
+                .with_resample_filter(self.networks.resample_filter)
                 .init(device)
                 .into(),
             ModelKind::Resnet => {

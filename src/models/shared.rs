@@ -222,10 +222,18 @@ pub(crate) fn spread_over_positions(grad: Tensor<2>, [h, w]: [usize; 2], scale: 
 }
 
 /// Padding that keeps a stride-1 convolution's size and halves it at stride 2, with the kernel
-/// centred ("same" in Keras). Explicit symmetric padding of `k / 2` gives exactly that for odd
-/// kernels, and matches the PyTorch reference layer for layer.
+/// centred ("same" in Keras). Explicit symmetric padding of `(k - 1) / 2` gives exactly that for
+/// odd kernels (it is `k / 2` there, and matches the PyTorch reference layer for layer), and for
+/// an even kernel at stride 2, PyTorch DCGAN's 4×4 with padding 1, it halves the side exactly.
 pub(crate) fn same_padding(filter: usize) -> usize {
-    filter / 2
+    filter.saturating_sub(1) / 2
+}
+
+/// The output padding that makes a stride-2 transposed convolution of kernel `filter` with
+/// [`same_padding`] exactly double its input: `2n = 2(n − 1) − 2p + k + o`, so `o = 2 + 2p − k`
+/// (1 for odd kernels, as Keras' "same" does; 0 for even ones).
+pub(crate) fn doubling_output_padding(filter: usize) -> usize {
+    2 + 2 * same_padding(filter) - filter
 }
 
 /// The values of one parameter or running statistic of a module.

@@ -67,6 +67,10 @@ pub struct GeneratorSpec {
     /// `transposed` or `nearest`; files written before the key existed are `transposed`.
     #[serde(default = "transposed")]
     pub upsample: Upsampling,
+    /// The stride-2 transposed convolutions' kernel side; `filter` when null (and in files
+    /// written before the key existed).
+    #[serde(default)]
+    pub resample_filter: Option<usize>,
 }
 
 fn transposed() -> Upsampling {
@@ -86,6 +90,9 @@ pub struct DiscriminatorSpec {
     pub classes: usize,
     pub pack: usize,
     pub minibatch_stddev: bool,
+    /// The stride-2 convolutions' kernel side; `filter` when null (and in older files).
+    #[serde(default)]
+    pub resample_filter: Option<usize>,
 }
 
 impl GeneratorSpec {
@@ -104,6 +111,7 @@ impl GeneratorSpec {
             class_norm: config.networks.g_class_norm && config.condition_classes() > 0,
             draw_side: config.networks.g_draw_side.unwrap_or(config.input.spatial),
             upsample: config.networks.g_upsample,
+            resample_filter: config.networks.resample_filter,
         }
     }
 
@@ -124,6 +132,9 @@ impl GeneratorSpec {
         }
         if self.filter.is_multiple_of(2) {
             return Err(format!("`filter` is {}: an odd kernel size", self.filter));
+        }
+        if self.resample_filter.is_some_and(|k| !(2..=7).contains(&k)) {
+            return Err("`resample_filter` is a stride-2 kernel from 2 to 7, or null".into());
         }
         if !power_of_two(self.draw_side) || self.draw_side < 2 || self.draw_side > self.spatial {
             return Err(format!(
@@ -158,6 +169,7 @@ impl GeneratorSpec {
             .with_class_norm(self.class_norm)
             .with_draw_side((self.draw_side < self.spatial).then_some(self.draw_side))
             .with_upsample(self.upsample)
+            .with_resample_filter(self.resample_filter)
             .init(device)
             .into()
     }
@@ -174,6 +186,7 @@ impl DiscriminatorSpec {
             classes: config.condition_classes(),
             pack: config.remedies.pack,
             minibatch_stddev: config.remedies.minibatch_stddev,
+            resample_filter: config.networks.resample_filter,
         }
     }
 
@@ -187,6 +200,7 @@ impl DiscriminatorSpec {
             .with_classes(self.classes)
             .with_pack(self.pack)
             .with_minibatch_stddev(self.minibatch_stddev)
+            .with_resample_filter(self.resample_filter)
             .init(device)
             .into()
     }

@@ -48,6 +48,7 @@ fn every_key_has_one_name_and_its_help_shows_the_default_the_config_uses() {
     config.cycle.data_b = Some(ganforge::data::DataSpec::DigitsB);
     config.optimiser.lr_decay_start = Some(1);
     config.networks.g_draw_side = Some(8);
+    config.networks.resample_filter = Some(4);
     config.remedies.mode_seeking = Some(1.0);
     config.objective.class_loss = Some(1.0);
     config.schedule.tensorboard = Some("tb".into());

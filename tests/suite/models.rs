@@ -54,6 +54,24 @@ fn kernel_size_changes_weights_not_shapes() {
             .init(&device);
         assert_eq!(d.forward(images).dims(), [2, 1]);
     }
+    // The stride-2 kernels apart (`resample_filter`): every side from 2 to 7, even ones too,
+    // still halves and doubles the side exactly.
+    for (resample, spatial) in (2..=7).flat_map(|k| [(k, 16), (k, 64)]) {
+        let g = DcganGeneratorConfig::new(spatial, 3)
+            .with_capacity(2)
+            .with_filter(3)
+            .with_resample_filter(Some(resample))
+            .init(&device);
+        let images = g.forward(Tensor::zeros([2, 100], &device));
+        assert_eq!(images.dims(), [2, 3, spatial, spatial], "{resample}");
+        let d = DcganDiscriminatorConfig::new(3)
+            .with_capacity(2)
+            .with_filter(3)
+            .with_resample_filter(Some(resample))
+            .init(&device);
+        assert_eq!(d.features(images.clone()).dims(), [2, 16], "{resample}");
+        assert_eq!(d.forward(images).dims(), [2, 1]);
+    }
 }
 
 #[test]
@@ -323,17 +341,33 @@ fn a_generator_drawing_at_8_gives_resized_8x8_images_and_counts_its_flops() {
 }
 
 #[test]
-fn nearest_upsampling_leaves_no_checkerboard_where_the_transposed_convolution_does() {
+fn nearest_upsampling_and_4x4_transposed_kernels_leave_no_checkerboard_where_3x3_ones_do() {
     use ganforge::models::{DecoderBlockConfig, Upsampling};
     let device = Device::flex();
     let x = Tensor::<4>::ones([1, 2, 6, 6], &device);
     // The spread of each output channel over the pixels that no border reaches, for a constant
     // input: a block that treats every output pixel alike gives one value there.
-    let interior_spread = |upsample| {
+    let interior_spread = |upsample, resample: Option<usize>| {
         let block = DecoderBlockConfig::new(2, 3)
             .with_filter(3)
             .with_upsample(upsample)
+            .with_resample_filter(resample)
             .init(&device);
+        // Every kernel weight equal: only the count of taps per output pixel can vary.
+        struct EqualKernels;
+        impl burn::module::ModuleMapper for EqualKernels {
+            fn map_float<const D: usize>(
+                &mut self,
+                param: burn::module::Param<Tensor<D>>,
+            ) -> burn::module::Param<Tensor<D>> {
+                if D == 4 {
+                    param.map(|t| t.ones_like())
+                } else {
+                    param
+                }
+            }
+        }
+        let block = block.map(&mut EqualKernels);
         let y = block.forward(x.clone());
         assert_eq!(y.dims(), [1, 3, 12, 12]);
         let values = ganforge::tensor_values(y);
@@ -351,13 +385,18 @@ fn nearest_upsampling_leaves_no_checkerboard_where_the_transposed_convolution_do
             .fold(0.0f32, f32::max)
     };
     // A stride-2 transposed 3×3 kernel gives even output pixels one tap per axis and odd ones
-    // two: a period-2 pattern on a flat input.
+    // two: a period-2 pattern on a flat input, even with equal weights. A 4×4 one
+    // (`resample_filter`, PyTorch's DCGAN) gives every pixel two.
     assert!(
-        interior_spread(Upsampling::Transposed) > 1e-3,
-        "the transposed convolution prints a checkerboard"
+        interior_spread(Upsampling::Transposed, None) > 1e-3,
+        "the transposed 3×3 convolution prints a checkerboard"
     );
     assert!(
-        interior_spread(Upsampling::Nearest) < 1e-5,
+        interior_spread(Upsampling::Transposed, Some(4)) < 1e-5,
+        "the transposed 4×4 convolution keeps a flat input flat"
+    );
+    assert!(
+        interior_spread(Upsampling::Nearest, None) < 1e-5,
         "nearest doubling and a convolution keep a flat input flat"
     );
 }

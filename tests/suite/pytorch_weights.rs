@@ -17,7 +17,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 /// A tiny modern run (spectral norm, an average of G) on the digits, conditional
 /// with class-conditional BatchNorm, G drawing at 8×8 and doubling by nearest neighbour when
-/// `conditional`.
+/// `conditional`; otherwise with 4×4 stride-2 kernels (`resample_filter`) in both networks.
 fn modern_run(dir: &Path, conditional: bool) -> PathBuf {
     let out = dir.join(if conditional { "cond" } else { "plain" });
     let keys = TrainOverrides {
@@ -32,6 +32,7 @@ fn modern_run(dir: &Path, conditional: bool) -> PathBuf {
         conditional: Some(conditional),
         g_ema_warmup: Some(0),
         g_upsample: conditional.then_some(ganforge::models::Upsampling::Nearest),
+        resample_filter: (!conditional).then_some(4),
         ..Default::default()
     };
     let config = keys.resolve().expect("valid config");
@@ -76,10 +77,10 @@ fn an_exported_generator_and_discriminator_have_the_documented_names_and_shapes(
     let (shapes, metadata) = shapes(&out);
 
     // docs/pytorch-weights.md, for capacity c = 4, latent 16, 16×16 grey, kernel k = 3 (the
-    // modern digits recipe's): G starts
+    // modern digits recipe's) and 4×4 stride-2 kernels r: G starts
     // at 1×1 with 8c channels and doubles three times to 8×8 (widths 4c, 2c, c); D has four blocks of
     // c·1, 2, 4, 8 without normalisation layers (the modern recipe's), spectral norm folded away.
-    let k = 3;
+    let (k, r) = (3, 4);
     let mut expected: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut add = |name: String, shape: &[usize]| {
         expected.insert(name, shape.to_vec());
@@ -98,7 +99,7 @@ fn an_exported_generator_and_discriminator_have_the_documented_names_and_shapes(
         let at = format!("generator.blocks.{i}");
         add(
             format!("{at}.conv_up.weight"),
-            &[widths[i], widths[i + 1], k, k],
+            &[widths[i], widths[i + 1], r, r],
         );
         add(format!("{at}.conv_up.bias"), &[widths[i + 1]]);
         bn(&mut add, &format!("{at}.norm"), widths[i + 1]);
@@ -110,7 +111,7 @@ fn an_exported_generator_and_discriminator_have_the_documented_names_and_shapes(
         let at = format!("discriminator.blocks.{i}");
         add(format!("{at}.conv.weight"), &[c, c_in, k, k]);
         add(format!("{at}.conv.bias"), &[c]);
-        add(format!("{at}.conv_down.weight"), &[c, c, k, k]);
+        add(format!("{at}.conv_down.weight"), &[c, c, r, r]);
         add(format!("{at}.conv_down.bias"), &[c]);
         c_in = c;
     }
@@ -129,12 +130,20 @@ fn an_exported_generator_and_discriminator_have_the_documented_names_and_shapes(
         g,
         serde_json::json!({"spatial": 16, "channels": 1, "latent": 16, "capacity": 4,
             "filter": 3, "leaky_slope": 0.3, "classes": 0, "label_embedding": 50,
-            "class_norm": false, "draw_side": 8, "upsample": "transposed"}),
+            "class_norm": false, "draw_side": 8, "upsample": "transposed",
+            "resample_filter": 4}),
         "the modern digits recipe draws at 8×8"
     );
     let d: serde_json::Value = serde_json::from_str(&metadata["discriminator"]).unwrap();
     assert_eq!(d["norm"], "none");
     assert_eq!(d["pack"], 1);
+    assert_eq!(d["resample_filter"], 4);
+
+    // The file, read back, draws what the run draws (the 4×4 transposed kernels' padding
+    // rebuilt from the metadata).
+    let from_run = draw_images(&run, Draw::Any(6), 9, DeviceChoice::Cpu).unwrap();
+    let from_file = draw_images(&out, Draw::Any(6), 9, DeviceChoice::Cpu).unwrap();
+    assert_eq!(from_file.images, from_run.images);
 }
 
 #[test]

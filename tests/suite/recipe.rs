@@ -131,8 +131,9 @@ fn a_spectrally_normalised_kernel_has_spectral_norm_one_as_a_matrix() {
 }
 
 /// A small f64 spectrally normalised D (casting materialises every weight), its power
-/// iteration run to convergence so that a forward pass no longer moves its estimates.
-fn sn_critic(norm: NormKind, classes: usize) -> Discriminator {
+/// iteration run to convergence so that a forward pass no longer moves its estimates; its
+/// stride-2 kernels of side `resample` (`filter`, 5, when `None`).
+fn sn_critic(norm: NormKind, classes: usize, resample: Option<usize>) -> Discriminator {
     let d: Discriminator = ganforge::train::with_seed(&device(), 7, || {
         super::penalty::to_f64(
             DcganDiscriminatorConfig::new(1)
@@ -140,6 +141,7 @@ fn sn_critic(norm: NormKind, classes: usize) -> Discriminator {
                 .with_norm(norm)
                 .with_classes(classes)
                 .with_spectral_norm(true)
+                .with_resample_filter(resample)
                 .init(&device()),
         )
         .into()
@@ -182,18 +184,22 @@ fn the_r1_penalty_and_its_weight_gradient_match_finite_differences() {
     use super::penalty::relative_error;
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let (batch, h) = (3, 1e-6);
-    for (norm, classes, sn, resnet) in [
-        (NormKind::None, 0, true, false),
-        (NormKind::Layer, 3, true, false),
-        (NormKind::None, 0, false, false),
-        (NormKind::None, 0, true, true),
-        (NormKind::None, 3, true, true),
-        (NormKind::None, 0, false, true),
+    for (norm, classes, sn, resnet, resample) in [
+        (NormKind::None, 0, true, false, None),
+        (NormKind::Layer, 3, true, false, None),
+        (NormKind::None, 0, false, false, None),
+        (NormKind::None, 0, true, true, None),
+        (NormKind::None, 3, true, true, None),
+        (NormKind::None, 0, false, true, None),
+        // PyTorch DCGAN's 4×4 stride-2 kernels (padding 1): the input gradient's transposed
+        // convolution must rebuild that padding, and the 3×3 ones' too.
+        (NormKind::None, 0, true, false, Some(4)),
+        (NormKind::Layer, 3, true, false, Some(3)),
     ] {
         let d: Discriminator = if resnet {
             resnet_critic(classes, sn)
         } else if sn {
-            sn_critic(norm, classes)
+            sn_critic(norm, classes, resample)
         } else {
             ganforge::train::with_seed(&device(), 7, || {
                 super::penalty::to_f64(
@@ -228,7 +234,7 @@ fn the_r1_penalty_and_its_weight_gradient_match_finite_differences() {
         // slip in the formula (γ for γ/2, a sum for a mean) is off by a factor of two or more.
         assert!(
             (value - by_hand).abs() < 1e-7 * by_hand.max(1.0),
-            "{norm:?}/{classes} classes/sn {sn}/resnet {resnet}: {value} vs {by_hand}"
+            "{norm:?}/{classes} classes/sn {sn}/resnet {resnet}/{resample:?}: {value} vs {by_hand}"
         );
         let total = |images: Vec<f64>| {
             values(
@@ -256,12 +262,12 @@ fn the_r1_penalty_and_its_weight_gradient_match_finite_differences() {
         let largest = finite.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(
             largest > 1e-3,
-            "{norm:?}/{classes}/{sn}/{resnet}: the check is vacuous (largest {largest})"
+            "{norm:?}/{classes}/{sn}/{resnet}/{resample:?}: the check is vacuous (largest {largest})"
         );
         let error = relative_error(&analytic, &finite);
         assert!(
             error < 1e-3,
-            "{norm:?}/{classes} classes/sn {sn}/resnet {resnet}: relative error {error}"
+            "{norm:?}/{classes} classes/sn {sn}/resnet {resnet}/{resample:?}: relative error {error}"
         );
     }
 }
@@ -767,6 +773,36 @@ fn the_new_network_keys_are_refused_where_they_do_not_apply() {
                 ..Default::default()
             },
             "g_upsample",
+        ),
+        (
+            TrainOverrides {
+                model: Some(ganforge::models::ModelKind::Resnet),
+                resample_filter: Some(4),
+                ..Default::default()
+            },
+            "resnet's blocks resample by pooling",
+        ),
+        (
+            TrainOverrides {
+                model: Some(ganforge::models::ModelKind::Cyclegan),
+                resample_filter: Some(4),
+                ..Default::default()
+            },
+            "resample_filter",
+        ),
+        (
+            TrainOverrides {
+                resample_filter: Some(8),
+                ..Default::default()
+            },
+            "a stride-2 kernel from 2 to 7",
+        ),
+        (
+            TrainOverrides {
+                resample_filter: Some(1),
+                ..Default::default()
+            },
+            "a stride-2 kernel from 2 to 7",
         ),
     ] {
         let err = keys.resolve().unwrap_err().to_string();

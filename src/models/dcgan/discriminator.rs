@@ -122,6 +122,11 @@ pub struct EncoderBlockConfig {
     /// Spectrally normalise both convolutions.
     #[config(default = false)]
     pub spectral_norm: bool,
+    /// Kernel side of the stride-2 convolution; `filter` when unset. An odd kernel at stride 2
+    /// covers half the rows and columns twice and the others once, so the gradient D passes back
+    /// to G carries a period-2 pattern; an even one (4, PyTorch's DCGAN) covers each twice.
+    #[config(default = "None")]
+    pub resample_filter: Option<usize>,
 }
 
 #[derive(Module, Debug)]
@@ -141,14 +146,18 @@ impl EncoderBlockConfig {
         let pad = same_padding(self.filter);
         let padding = PaddingConfig2d::Explicit(pad, pad, pad, pad);
         let k = [self.filter, self.filter];
+        let down = self.resample_filter.unwrap_or(self.filter);
+        let down_pad = same_padding(down);
         EncoderBlock {
             conv: Conv2dConfig::new([self.channels_in, self.channels_out], k)
                 .with_padding(padding.clone())
                 .init(device),
             norm: Normalization::new(self.norm, self.channels_out, device),
-            conv_down: Conv2dConfig::new([self.channels_out, self.channels_out], k)
+            conv_down: Conv2dConfig::new([self.channels_out, self.channels_out], [down, down])
                 .with_stride([2, 2])
-                .with_padding(padding)
+                .with_padding(PaddingConfig2d::Explicit(
+                    down_pad, down_pad, down_pad, down_pad,
+                ))
                 .init(device),
             norm_down: Normalization::new(self.norm, self.channels_out, device),
             leaky_slope: self.leaky_slope,
@@ -258,6 +267,9 @@ pub struct DcganDiscriminatorConfig {
     /// Kernel size of every convolution (odd).
     #[config(default = 5)]
     pub filter: usize,
+    /// Kernel side of the blocks' stride-2 convolutions; `filter` when unset.
+    #[config(default = "None")]
+    pub resample_filter: Option<usize>,
     #[config(default = 0.3)]
     pub leaky_slope: f64,
     #[config(default = "NormKind::Batch")]
@@ -314,6 +326,7 @@ impl DcganDiscriminatorConfig {
                     .with_leaky_slope(self.leaky_slope)
                     .with_norm(self.norm)
                     .with_spectral_norm(self.spectral_norm)
+                    .with_resample_filter(self.resample_filter)
                     .init(device);
                 channels_in = channels_out;
                 block

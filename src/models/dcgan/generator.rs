@@ -42,6 +42,12 @@ pub struct DecoderBlockConfig {
     pub classes: usize,
     #[config(default = "Upsampling::Transposed")]
     pub upsample: Upsampling,
+    /// Kernel side of the stride-2 transposed convolution ([`Upsampling::Transposed`]);
+    /// `filter` when unset. An even side (4, PyTorch's DCGAN) gives every output pixel the same
+    /// number of taps, so the layer has no checkerboard of its own (an odd one prints one even
+    /// with equal weights); a learned kernel can still draw one.
+    #[config(default = "None")]
+    pub resample_filter: Option<usize>,
 }
 
 #[derive(Module, Debug)]
@@ -68,13 +74,14 @@ impl DecoderBlockConfig {
         let channels = [self.channels_in, self.channels_out];
         let kernel = [self.filter, self.filter];
         let transposed = self.upsample == Upsampling::Transposed;
+        let up = self.resample_filter.unwrap_or(self.filter);
+        let (up_pad, up_out) = (same_padding(up), shared::doubling_output_padding(up));
         DecoderBlock {
-            // Output padding 1 makes the output exactly twice the input, as Keras' "same" does.
             conv_up: transposed.then(|| {
-                ConvTranspose2dConfig::new(channels, kernel)
+                ConvTranspose2dConfig::new(channels, [up, up])
                     .with_stride([2, 2])
-                    .with_padding([pad, pad])
-                    .with_padding_out([1, 1])
+                    .with_padding([up_pad, up_pad])
+                    .with_padding_out([up_out, up_out])
                     .init(device)
             }),
             conv: (!transposed).then(|| {
@@ -175,6 +182,9 @@ pub struct DcganGeneratorConfig {
     /// How each block doubles the side.
     #[config(default = "Upsampling::Transposed")]
     pub upsample: Upsampling,
+    /// Kernel side of the blocks' stride-2 transposed convolutions; `filter` when unset.
+    #[config(default = "None")]
+    pub resample_filter: Option<usize>,
 }
 
 /// G(z) or, conditional, G(z, y): the label's learned embedding is joined to the noise.
@@ -212,6 +222,7 @@ impl DcganGeneratorConfig {
                     .with_leaky_slope(self.leaky_slope)
                     .with_classes(if self.class_norm { self.classes } else { 0 })
                     .with_upsample(self.upsample)
+                    .with_resample_filter(self.resample_filter)
                     .init(device);
                 channels_in = channels_out;
                 block
