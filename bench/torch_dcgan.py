@@ -22,6 +22,7 @@ Prints one line (fields after peak_mib are new; `gpu_peak_mib` only on CUDA):
   torch <version> threads=<n> batch=<b> spatial=<s> capacity=<c> iters=<n> s_per_iter=<t> img_per_s=<r>
   peak_mib=<m> recipe=<tutorial|modern> device=<cpu|cuda:NAME> [gpu_peak_mib=<m>]
 Usage: python3 torch_dcgan.py [--recipe tutorial|modern] [--device cpu|cuda] [--mode train|sample]
+  [--d-norm batch|layer|none]
   [--batch 32] [--spatial 64] [--capacity 16] [--latent 100] [--filter 5] [--channels 3]
   [--iters 20] [--warmup 3]
 Needs `pip install torch`. Not for CI.
@@ -50,10 +51,21 @@ def parse_args(argv=None):
     p.add_argument("--mode", choices=["train", "sample"], default="train")
     p.add_argument("--recipe", choices=["tutorial", "modern"], default="tutorial")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    # D's normalisation; the recipe's when not given (tutorial: batch, modern: none). `layer` is
+    # GroupNorm with one group: over channels and pixels per image, a scale and shift per channel.
+    p.add_argument("--d-norm", choices=["batch", "layer", "none"], default=None)
     a = p.parse_args(argv)
+    if a.d_norm is None:
+        a.d_norm = "batch" if a.recipe == "tutorial" else "none"
     if a.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: this torch sees no CUDA GPU")
     return a
+
+
+def norm_layer(a, o):
+    """D's normalisation (`--d-norm`): BatchNorm, LayerNorm as GroupNorm with one group, or none."""
+    return {"batch": lambda: nn.BatchNorm2d(o), "layer": lambda: nn.GroupNorm(1, o),
+            "none": nn.Identity}[a.d_norm]()
 
 
 def encoder_block(a, i, o):
@@ -61,15 +73,14 @@ def encoder_block(a, i, o):
     The tutorial normalises with BatchNorm; the modern recipe has no norm (d_norm none), and
     spectral norm on both convolutions instead."""
     K, pad = a.filter, a.filter // 2
-    if a.recipe == "tutorial":
-        return nn.Sequential(nn.Conv2d(i, o, K, padding=pad), nn.BatchNorm2d(o),
-                             nn.Conv2d(o, o, K, stride=2, padding=pad), nn.BatchNorm2d(o),
-                             nn.LeakyReLU(0.3))
-    # n_power_iterations=1: one step per training forward, warm-started from the last `u`, as
-    # ganforge's SpectralNorm; in eval mode (G's step) the estimate is used as it stands.
-    return nn.Sequential(spectral_norm(nn.Conv2d(i, o, K, padding=pad), n_power_iterations=1),
-                         spectral_norm(nn.Conv2d(o, o, K, stride=2, padding=pad), n_power_iterations=1),
-                         nn.LeakyReLU(0.3))
+    conv = nn.Conv2d(i, o, K, padding=pad)
+    down = nn.Conv2d(o, o, K, stride=2, padding=pad)
+    if a.recipe == "modern":
+        # n_power_iterations=1: one step per training forward, warm-started from the last `u`,
+        # as ganforge's SpectralNorm; in eval mode (G's step) the estimate is used as it stands.
+        conv = spectral_norm(conv, n_power_iterations=1)
+        down = spectral_norm(down, n_power_iterations=1)
+    return nn.Sequential(conv, norm_layer(a, o), down, norm_layer(a, o), nn.LeakyReLU(0.3))
 
 
 def decoder_block(a, i, o):

@@ -154,6 +154,10 @@ struct BenchSpeedArgs {
     /// The recipe whose step is timed (the PyTorch reference runs the same recipe)
     #[arg(long, value_enum, default_value = "tutorial")]
     recipe: ganforge::config::Recipe,
+    /// D's normalisation over the recipe's (tutorial: batch; modern: none); the PyTorch
+    /// reference follows it (`layer` is its GroupNorm with one group)
+    #[arg(long, value_enum)]
+    d_norm: Option<ganforge::models::NormKind>,
     /// Timed iterations (after the warm-up)
     #[arg(long, default_value_t = 10)]
     iters: usize,
@@ -167,7 +171,7 @@ struct BenchSpeedArgs {
 }
 
 impl BenchSpeedArgs {
-    /// The tutorial's configuration at this shape (BatchNorm D, as the tutorial and the reference).
+    /// The recipe's configuration at this shape, D normalised as asked.
     fn config(&self) -> anyhow::Result<ganforge::config::TrainConfig> {
         Ok(ganforge::bench::train::recipe_config(
             self.recipe,
@@ -175,6 +179,7 @@ impl BenchSpeedArgs {
             self.channels,
             self.batch,
             self.capacity,
+            self.d_norm,
         )?)
     }
 }

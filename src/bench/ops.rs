@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
-use burn::nn::{BatchNormConfig, PaddingConfig2d};
+use burn::nn::{BatchNormConfig, GroupNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 
@@ -96,6 +96,29 @@ impl Timing<'_> {
             alternative: false,
         }
     }
+
+    /// burn's form of an operation (`burn`: forward, forward under autodiff), named `name
+    /// (burn)`, then the form the models use (`ours`).
+    fn compare<A, B, C, D>(
+        &self,
+        name: String,
+        input: [usize; 4],
+        flops: f64,
+        burn: (A, B),
+        ours: (C, D),
+    ) -> [OpTiming; 2]
+    where
+        A: Fn(Tensor<4>) -> Tensor<4>,
+        B: Fn(Tensor<4>) -> Tensor<4>,
+        C: Fn(Tensor<4>) -> Tensor<4>,
+        D: Fn(Tensor<4>) -> Tensor<4>,
+    {
+        [
+            self.op(format!("{name} (burn)"), input, flops, burn.0, burn.1)
+                .alternative(),
+            self.op(name, input, flops, ours.0, ours.1),
+        ]
+    }
 }
 
 /// Times every operation of the DCGAN at `config`'s shape.
@@ -146,23 +169,12 @@ pub fn profile_ops(
         let flops = 2.0 * (b * cin * cout * k * k * side_out * side_out) as f64;
         let name = format!("conv {cin}→{cout} k{k} s{stride}");
         let input = [b, cin, side, side];
-        out.push(
-            timing
-                .op(
-                    format!("{name} (burn)"),
-                    input,
-                    flops,
-                    |x| conv.forward(x),
-                    |x| conv_ad.forward(x),
-                )
-                .alternative(),
-        );
-        out.push(timing.op(
+        out.extend(timing.compare(
             name,
             input,
             flops,
-            |x| kernels::conv(&conv, x),
-            |x| kernels::conv(&conv_ad, x),
+            (|x| conv.forward(x), |x| conv_ad.forward(x)),
+            (|x| kernels::conv(&conv, x), |x| kernels::conv(&conv_ad, x)),
         ));
     }
 
@@ -182,30 +194,35 @@ pub fn profile_ops(
         let flops = 2.0 * (b * cin * cout * k * k * side * side) as f64;
         let name = format!("conv-transpose {cin}→{cout} k{k} s2");
         let input = [b, cin, side, side];
-        out.push(
-            timing
-                .op(
-                    format!("{name} (burn)"),
-                    input,
-                    flops,
-                    |x| conv.forward(x),
-                    |x| conv_ad.forward(x),
-                )
-                .alternative(),
-        );
-        out.push(timing.op(
+        out.extend(timing.compare(
             name,
             input,
             flops,
-            |x| kernels::conv_transpose(&conv, x),
-            |x| kernels::conv_transpose(&conv_ad, x),
+            (|x| conv.forward(x), |x| conv_ad.forward(x)),
+            (
+                |x| kernels::conv_transpose(&conv, x),
+                |x| kernels::conv_transpose(&conv_ad, x),
+            ),
         ));
         side *= 2;
         cin = cout;
     }
 
-    // BatchNorm (training statistics) then LeakyReLU at the largest activations of D and G: burn's
-    // two operations, and the fused kernel the models use.
+    // LeakyReLU alone, as the modern recipe's D (no normalisation) applies it.
+    for (channels, side) in [(c, config.input.spatial), (2 * c, config.input.spatial / 2)] {
+        let input = [b, channels, side, side];
+        let name = format!("leaky-relu {channels}");
+        out.extend(timing.compare(
+            name,
+            input,
+            0.0,
+            (|x| leaky_relu(x, 0.2), |x| leaky_relu(x, 0.2)),
+            (|x| kernels::leaky(x, 0.2), |x| kernels::leaky(x, 0.2)),
+        ));
+    }
+
+    // BatchNorm (training statistics) and LayerNorm, each then LeakyReLU, at the largest
+    // activations of D and G: burn's two operations, and the fused kernel the models use.
     for (channels, side) in [
         (c, config.input.spatial),
         (c, config.input.spatial / 2),
@@ -215,23 +232,36 @@ pub fn profile_ops(
         let norm = BatchNormConfig::new(channels).init(&inner);
         let norm_ad = BatchNormConfig::new(channels).init(&ad);
         let name = format!("batchnorm + leaky-relu {channels}");
-        out.push(
-            timing
-                .op(
-                    format!("{name} (burn)"),
-                    input,
-                    0.0,
-                    |x| leaky_relu(norm.forward(x), 0.3),
-                    |x| leaky_relu(norm_ad.forward(x), 0.3),
-                )
-                .alternative(),
-        );
-        out.push(timing.op(
+        out.extend(timing.compare(
             name,
             input,
             0.0,
-            |x| kernels::batch_norm(&norm, x, Some(0.3)),
-            |x| kernels::batch_norm(&norm_ad, x, Some(0.3)),
+            (
+                |x| leaky_relu(norm.forward(x), 0.3),
+                |x| leaky_relu(norm_ad.forward(x), 0.3),
+            ),
+            (
+                |x| kernels::batch_norm(&norm, x, Some(0.3)),
+                |x| kernels::batch_norm(&norm_ad, x, Some(0.3)),
+            ),
+        ));
+
+        // D's `layer` normalisation: GroupNorm with one group, per image.
+        let norm = GroupNormConfig::new(1, channels).init(&inner);
+        let norm_ad = GroupNormConfig::new(1, channels).init(&ad);
+        let name = format!("layernorm + leaky-relu {channels}");
+        out.extend(timing.compare(
+            name,
+            input,
+            0.0,
+            (
+                |x| leaky_relu(norm.forward(x), 0.3),
+                |x| leaky_relu(norm_ad.forward(x), 0.3),
+            ),
+            (
+                |x| kernels::group_norm(&norm, x, Some(0.3)),
+                |x| kernels::group_norm(&norm_ad, x, Some(0.3)),
+            ),
         ));
     }
     Ok(out)

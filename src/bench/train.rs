@@ -151,13 +151,15 @@ fn iteration_flops(
 /// # Panics
 /// For a CycleGAN configuration.
 /// A recipe's configuration at a shape, on folder data: what `bench train`, `bench sample` and
-/// `bench ops` measure. The tutorial's (BatchNorm D) is the one the PyTorch reference runs.
+/// `bench ops` measure, with D's normalisation changed where `d_norm` is given (the PyTorch
+/// reference follows it).
 pub fn recipe_config(
     recipe: crate::config::Recipe,
     spatial: usize,
     channels: usize,
     batch: usize,
     capacity: usize,
+    d_norm: Option<crate::models::NormKind>,
 ) -> Result<TrainConfig> {
     crate::config::TrainOverrides {
         data: Some(crate::data::DataSpec::Folder(".".into())),
@@ -166,6 +168,7 @@ pub fn recipe_config(
         batch: Some(batch),
         capacity: Some(capacity),
         recipe: Some(recipe),
+        d_norm,
         ..Default::default()
     }
     .resolve()
@@ -350,6 +353,15 @@ pub fn torch_device_for(device: DeviceChoice) -> &'static str {
     }
 }
 
+/// The reference script's `--d-norm` value.
+fn d_norm_name(norm: crate::models::NormKind) -> &'static str {
+    match norm {
+        crate::models::NormKind::Batch => "batch",
+        crate::models::NormKind::Layer => "layer",
+        crate::models::NormKind::None => "none",
+    }
+}
+
 /// The reference script's `--recipe` value.
 fn recipe_name(recipe: crate::config::Recipe) -> &'static str {
     match recipe {
@@ -402,6 +414,8 @@ pub fn run_torch(
             &config.networks.filter.to_string(),
             "--channels",
             &config.input.channels.to_string(),
+            "--d-norm",
+            d_norm_name(config.networks.d_norm),
             "--iters",
             &iters.to_string(),
             "--warmup",

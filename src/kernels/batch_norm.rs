@@ -91,12 +91,12 @@ pub(super) fn plane_sum(x: &[f32]) -> f64 {
 }
 
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn plane_centred_squares(x: &[f32], mean: f32) -> f64 {
+pub(super) fn plane_centred_squares(x: &[f32], mean: f32) -> f64 {
     lane_sum(x, |v| (v - mean) * (v - mean))
 }
 
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn plane_output(y: &mut [f32], x: &[f32], scale: f32, shift: f32, slope: f32) {
+pub(super) fn plane_output(y: &mut [f32], x: &[f32], scale: f32, shift: f32, slope: f32) {
     for (y, &x) in y.iter_mut().zip(x) {
         *y = leaky(x * scale + shift, slope);
     }
@@ -104,7 +104,7 @@ fn plane_output(y: &mut [f32], x: &[f32], scale: f32, shift: f32, slope: f32) {
 
 /// `(Σ g, Σ g·(x − mean))` over one plane, with `g = dy · leaky′(x·scale + shift)`.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn plane_gradient_sums(
+pub(super) fn plane_gradient_sums(
     x: &[f32],
     dy: &[f32],
     (scale, shift): (f32, f32),

@@ -2,6 +2,7 @@
 //! mechanism, with handwritten backward passes for the autodiff decorator.
 
 use burn::backend::TensorMetadata;
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -16,6 +17,7 @@ use super::activation;
 use super::batch_norm::{self, BatchStats, NormParams};
 use super::direct_conv;
 use super::gemm_conv::{self, Geometry};
+use super::group_norm::{self, GroupLayout, GroupStats};
 
 /// The project's kernels. Convolutions computed as im2col + GEMM (see [`gemm_conv`]) support
 /// only dilation 1 and one group; [`super::conv2d`] routes anything else to burn's own kernels.
@@ -40,6 +42,9 @@ pub trait KernelBackend: Backend {
     /// `tanh` of every element (see [`activation`]).
     fn fast_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
+    /// LeakyReLU(`slope`) of every element, `slope ≥ 0` (see [`activation`]).
+    fn fast_leaky(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self>;
+
     /// Training-mode batch norm then LeakyReLU(`slope`) over `x [n, c, h, w]` (see
     /// [`batch_norm`]): the output, the batch mean and the biased batch variance.
     fn fused_batch_norm(
@@ -49,6 +54,17 @@ pub trait KernelBackend: Backend {
         epsilon: f64,
         slope: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Group norm in `groups` groups then LeakyReLU(`slope`) over `x [n, c, h, w]` (see
+    /// [`group_norm`]); `gamma` and `beta` per channel.
+    fn fused_group_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        groups: usize,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self>;
 }
 
 /// The tensor's values, contiguous (copied only when they are not already).
@@ -153,9 +169,17 @@ fn tanh_forward(x: &FlexTensor) -> FlexTensor {
     tensor(activation::tanh(&values(x)), x.shape())
 }
 
+fn leaky_forward(x: &FlexTensor, slope: f64) -> FlexTensor {
+    tensor(activation::leaky(&values(x), slope as f32), x.shape())
+}
+
 impl KernelBackend for Flex {
     fn fast_tanh(x: FlexTensor) -> FlexTensor {
         tanh_forward(&x)
+    }
+
+    fn fast_leaky(x: FlexTensor, slope: f64) -> FlexTensor {
+        leaky_forward(&x, slope)
     }
 
     fn gemm_conv2d(
@@ -191,6 +215,58 @@ impl KernelBackend for Flex {
             tensor(stats.variance, [channels]),
         )
     }
+
+    fn fused_group_norm(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        groups: usize,
+        epsilon: f64,
+        slope: f64,
+    ) -> FlexTensor {
+        group_norm_forward(&x, &gamma, &beta, groups, epsilon, slope).0
+    }
+}
+
+fn group_layout(x: &FlexTensor, groups: usize) -> GroupLayout {
+    let [batch, channels, h, w] = dims4(x);
+    GroupLayout {
+        batch,
+        channels,
+        groups,
+        plane: h * w,
+    }
+}
+
+fn group_norm_forward(
+    x: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    groups: usize,
+    epsilon: f64,
+    slope: f64,
+) -> (FlexTensor, GroupStats) {
+    let (y, stats) = with_norm_params(gamma, beta, epsilon, slope, |params| {
+        group_norm::forward(&values(x), group_layout(x, groups), params)
+    });
+    (tensor(y, dims4(x)), stats)
+}
+
+/// `f` given a normalisation's parameters read from its tensors.
+fn with_norm_params<R>(
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    epsilon: f64,
+    slope: f64,
+    f: impl FnOnce(&NormParams) -> R,
+) -> R {
+    let (gamma, beta) = (values(gamma), values(beta));
+    f(&NormParams {
+        gamma: &gamma,
+        beta: &beta,
+        epsilon,
+        slope: slope as f32,
+    })
 }
 
 fn norm_layout(x: &FlexTensor) -> batch_norm::Layout {
@@ -209,14 +285,9 @@ fn norm_forward(
     epsilon: f64,
     slope: f64,
 ) -> (FlexTensor, BatchStats) {
-    let (gamma, beta) = (values(gamma), values(beta));
-    let params = NormParams {
-        gamma: &gamma,
-        beta: &beta,
-        epsilon,
-        slope: slope as f32,
-    };
-    let (y, stats) = batch_norm::forward(&values(x), norm_layout(x), &params);
+    let (y, stats) = with_norm_params(gamma, beta, epsilon, slope, |params| {
+        batch_norm::forward(&values(x), norm_layout(x), params)
+    });
     (tensor(y, dims4(x)), stats)
 }
 
@@ -239,6 +310,24 @@ impl Backward<Flex, 1> for TanhBackward {
 }
 
 #[derive(Debug)]
+struct LeakyBackward;
+
+impl Backward<Flex, 1> for LeakyBackward {
+    /// The output and the slope.
+    type State = (FlexTensor, f64);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        if let Some(node) = node_x {
+            let (y, slope) = ops.state;
+            let dx = activation::leaky_backward(&values(&y), &values(&grad), slope as f32);
+            grads.register::<Flex>(node.id, tensor(dx, y.shape()));
+        }
+    }
+}
+
+#[derive(Debug)]
 struct BatchNormBackward;
 
 impl Backward<Flex, 3> for BatchNormBackward {
@@ -246,33 +335,61 @@ impl Backward<Flex, 3> for BatchNormBackward {
     type State = (FlexTensor, FlexTensor, FlexTensor, BatchStats, f64, f64);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_gamma, node_beta] = ops.parents;
+        let parents = ops.parents.map(|node| node.map(|node| node.id));
         let grad = grads.consume::<Flex>(&ops.node);
         let (x, gamma, beta, stats, epsilon, slope) = ops.state;
-        let (gamma_values, beta_values) = (values(&gamma), values(&beta));
-        let params = NormParams {
-            gamma: &gamma_values,
-            beta: &beta_values,
-            epsilon,
-            slope: slope as f32,
-        };
-        let (dx, d_gamma, d_beta) = batch_norm::backward(
-            &values(&x),
-            &values(&grad),
-            norm_layout(&x),
-            &params,
-            &stats,
-        );
-        let channels = d_gamma.len();
-        if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, tensor(dx, dims4(&x)));
-        }
-        if let Some(node) = node_gamma {
-            grads.register::<Flex>(node.id, tensor(d_gamma, [channels]));
-        }
-        if let Some(node) = node_beta {
-            grads.register::<Flex>(node.id, tensor(d_beta, [channels]));
-        }
+        let (dx, d_gamma, d_beta) = with_norm_params(&gamma, &beta, epsilon, slope, |params| {
+            batch_norm::backward(&values(&x), &values(&grad), norm_layout(&x), params, &stats)
+        });
+        register_norm_gradients(grads, parents, dims4(&x), dx, d_gamma, d_beta);
+    }
+}
+
+/// Hands a normalisation's gradients (input, gamma, beta) to the parents that track them.
+fn register_norm_gradients(
+    grads: &mut Gradients,
+    [node_x, node_gamma, node_beta]: [Option<NodeId>; 3],
+    shape: [usize; 4],
+    dx: Vec<f32>,
+    d_gamma: Vec<f32>,
+    d_beta: Vec<f32>,
+) {
+    let channels = d_gamma.len();
+    if let Some(id) = node_x {
+        grads.register::<Flex>(id, tensor(dx, shape));
+    }
+    if let Some(id) = node_gamma {
+        grads.register::<Flex>(id, tensor(d_gamma, [channels]));
+    }
+    if let Some(id) = node_beta {
+        grads.register::<Flex>(id, tensor(d_beta, [channels]));
+    }
+}
+
+#[derive(Debug)]
+struct GroupNormBackward;
+
+impl Backward<Flex, 3> for GroupNormBackward {
+    /// The input, gamma, beta, the statistics, the groups, epsilon and the slope.
+    type State = (
+        FlexTensor,
+        FlexTensor,
+        FlexTensor,
+        GroupStats,
+        usize,
+        f64,
+        f64,
+    );
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let parents = ops.parents.map(|node| node.map(|node| node.id));
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, gamma, beta, stats, groups, epsilon, slope) = ops.state;
+        let (dx, d_gamma, d_beta) = with_norm_params(&gamma, &beta, epsilon, slope, |params| {
+            let layout = group_layout(&x, groups);
+            group_norm::backward(&values(&x), &values(&grad), layout, params, &stats)
+        });
+        register_norm_gradients(grads, parents, dims4(&x), dx, d_gamma, d_beta);
     }
 }
 
@@ -422,6 +539,19 @@ impl<C: CheckpointStrategy> KernelBackend for Autodiff<Flex, C> {
         }
     }
 
+    fn fast_leaky(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self> {
+        // As tanh: the backward pass needs only the output (positive where the input is).
+        let prep = LeakyBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful();
+        let output = leaky_forward(x.primitive(), slope);
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish((output.clone(), slope), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
     fn gemm_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -482,5 +612,42 @@ impl<C: CheckpointStrategy> KernelBackend for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(y),
         };
         (y, mean, variance)
+    }
+
+    fn fused_group_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        groups: usize,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        let prep = GroupNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful();
+        let (y, stats) = group_norm_forward(
+            x.primitive(),
+            gamma.primitive(),
+            beta.primitive(),
+            groups,
+            epsilon,
+            slope,
+        );
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish(
+                (
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    stats,
+                    groups,
+                    epsilon,
+                    slope,
+                ),
+                y,
+            ),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
     }
 }

@@ -4,7 +4,10 @@
 //! of the models read their windows in place on CPUs with AVX-512 or AVX2 + FMA
 //! ([`direct_conv`], where the geometry suits it: mostly grids 16 wide and up) and run as
 //! im2col + GEMM elsewhere ([`gemm_conv`]); training-mode BatchNorm,
-//! fused with the LeakyReLU that follows it, runs in two passes ([`batch_norm`](mod@batch_norm)); all have
+//! fused with the LeakyReLU that follows it, runs in two passes ([`batch_norm`](mod@batch_norm)), and
+//! group normalisation (D's LayerNorm, CycleGAN's InstanceNorm) likewise
+//! ([`group_norm`](mod@group_norm)); tanh and LeakyReLU in one vectorised pass each way
+//! ([`activation`]); all have
 //! handwritten backward passes registered through burn's backend extensions (in `flex`). Every
 //! other backend, dtype or configuration (dilation, groups) goes to burn's own operation, so the
 //! models stay portable. [`set_enabled`] switches the kernels off at run time, per thread:
@@ -17,11 +20,13 @@ pub mod direct_conv;
 #[cfg(feature = "flex")]
 mod flex;
 pub mod gemm_conv;
+pub mod group_norm;
 
 use std::cell::Cell;
 
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::nn::{BatchNorm, GroupNorm, InstanceNorm, PaddingConfig2d};
 use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, Device, Tensor};
@@ -185,12 +190,23 @@ pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     unreachable!("the tanh kernel exists only with the flex backend")
 }
 
-/// LeakyReLU as `x · m` with the slope mask `m` (1 where x > 0, else `slope`) computed off the
-/// autodiff graph. The value and the gradient are LeakyReLU's (the mask is piecewise constant),
-/// but the backward pass is one multiply: burn's own `leaky_relu` routes the gradient through a
-/// masked select of two branches of `x`, measured 15× slower forward + backward under autodiff on
-/// flex (`bench ops`; README, Speed).
+/// LeakyReLU(`slope`), `slope ≥ 0` (0 is ReLU). On flex f32 one vectorised pass forward and one
+/// backward from the output ([`activation::leaky`]). Elsewhere `x · m` with the slope mask `m` (1
+/// where x > 0, else `slope`) computed off the autodiff graph: the value and the gradient are
+/// LeakyReLU's (the mask is piecewise constant), but the backward pass is one multiply, where
+/// burn's own `leaky_relu` routes the gradient through a masked select of two branches of `x`,
+/// measured 15× slower forward + backward under autodiff on flex (`bench ops`; README, Speed).
 pub fn leaky(x: Tensor<4>, slope: f64) -> Tensor<4> {
+    if slope >= 0.0 && on_flex_kernels(&x.device(), &[x.dtype()]) {
+        #[cfg(feature = "flex")]
+        {
+            use flex::KernelBackend;
+            return Tensor::from_dispatch(<burn::backend::Dispatch as KernelBackend>::fast_leaky(
+                x.into_dispatch(),
+                slope,
+            ));
+        }
+    }
     let mask = x
         .clone()
         .detach()
@@ -236,6 +252,110 @@ pub fn batch_norm(layer: &BatchNorm, x: Tensor<4>, slope: Option<f64>) -> Tensor
             .detach(),
     );
     y
+}
+
+/// `layer.forward(x)` (group normalisation: LayerNorm over channels and pixels with one group),
+/// then LeakyReLU(`slope`) when one is given, as one fused operation on flex ([`group_norm`]
+/// (mod@group_norm)); burn's `GroupNorm` elsewhere. It has no running statistics, so training
+/// and evaluation compute the same.
+pub fn group_norm(layer: &GroupNorm, x: Tensor<4>, slope: Option<f64>) -> Tensor<4> {
+    let affine = layer.gamma.as_ref().zip(layer.beta.as_ref());
+    let groups = GroupShape {
+        groups: layer.num_groups,
+        channels: layer.num_channels,
+        epsilon: layer.epsilon,
+    };
+    normalise_groups(groups, affine, x, slope, |x| layer.forward(x))
+}
+
+/// `layer.forward(x)` (instance normalisation: group normalisation with a group per channel),
+/// then LeakyReLU(`slope`) when one is given (0 for ReLU), as one fused operation on flex; burn's
+/// `InstanceNorm` elsewhere.
+pub fn instance_norm(layer: &InstanceNorm, x: Tensor<4>, slope: Option<f64>) -> Tensor<4> {
+    let affine = layer.gamma.as_ref().zip(layer.beta.as_ref());
+    let groups = GroupShape {
+        groups: layer.num_channels,
+        channels: layer.num_channels,
+        epsilon: layer.epsilon,
+    };
+    normalise_groups(groups, affine, x, slope, |x| layer.forward(x))
+}
+
+/// What a group normalisation layer normalises over.
+struct GroupShape {
+    groups: usize,
+    channels: usize,
+    epsilon: f64,
+}
+
+/// The fused group normalisation (+ LeakyReLU) where the kernels take it, else `burn_forward`
+/// then [`leaky`].
+fn normalise_groups(
+    shape: GroupShape,
+    affine: Option<(&Param<Tensor<1>>, &Param<Tensor<1>>)>,
+    x: Tensor<4>,
+    slope: Option<f64>,
+    burn_forward: impl FnOnce(Tensor<4>) -> Tensor<4>,
+) -> Tensor<4> {
+    let [_, channels, ..] = x.dims();
+    let device = x.device();
+    let on_kernels = on_flex_kernels(&device, &[x.dtype()])
+        && channels == shape.channels
+        && affine
+            .is_none_or(|(g, b)| g.val().dtype() == DType::F32 && b.val().dtype() == DType::F32);
+    if !on_kernels {
+        let y = burn_forward(x);
+        return slope.map_or(y.clone(), |s| leaky(y, s));
+    }
+    let (gamma, beta) = match affine {
+        Some((gamma, beta)) => (gamma.val(), beta.val()),
+        None => (
+            Tensor::ones([channels], &device),
+            Tensor::zeros([channels], &device),
+        ),
+    };
+    fused_group_norm(
+        x,
+        gamma,
+        beta,
+        shape.groups,
+        shape.epsilon,
+        slope.unwrap_or(1.0),
+    )
+}
+
+#[cfg(feature = "flex")]
+fn fused_group_norm(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    groups: usize,
+    epsilon: f64,
+    slope: f64,
+) -> Tensor<4> {
+    use flex::KernelBackend;
+    Tensor::from_dispatch(
+        <burn::backend::Dispatch as KernelBackend>::fused_group_norm(
+            x.into_dispatch(),
+            gamma.into_dispatch(),
+            beta.into_dispatch(),
+            groups,
+            epsilon,
+            slope,
+        ),
+    )
+}
+
+#[cfg(not(feature = "flex"))]
+fn fused_group_norm(
+    _: Tensor<4>,
+    _: Tensor<1>,
+    _: Tensor<1>,
+    _: usize,
+    _: f64,
+    _: f64,
+) -> Tensor<4> {
+    unreachable!("the fused group norm exists only with the flex backend")
 }
 
 #[cfg(feature = "flex")]

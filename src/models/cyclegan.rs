@@ -6,7 +6,6 @@ use crate::kernels;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{InstanceNorm, InstanceNormConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::ops::PadMode;
 
 /// Reflection padding of `p` pixels on every side, as CycleGAN pads before its 7×7 and residual
@@ -53,13 +52,13 @@ impl ResidualBlock {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = relu(
-            self.norm1
-                .forward(kernels::conv(&self.conv1, reflect(x.clone(), 1))),
+        let y = kernels::instance_norm(
+            &self.norm1,
+            kernels::conv(&self.conv1, reflect(x.clone(), 1)),
+            Some(0.0),
         );
-        let y = self
-            .norm2
-            .forward(kernels::conv(&self.conv2, reflect(y, 1)));
+        let y =
+            kernels::instance_norm(&self.norm2, kernels::conv(&self.conv2, reflect(y, 1)), None);
         x + y
     }
 }
@@ -141,18 +140,19 @@ impl CycleGenerator {
     /// Images `[batch, channels, s, s]` in [-1, 1] to the other domain's, same shape. `s` must be
     /// a multiple of 4 and at least 8 (the reflection padding needs 4 pixels).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = relu(
-            self.stem_norm
-                .forward(kernels::conv(&self.stem, reflect(x, 3))),
+        let mut x = kernels::instance_norm(
+            &self.stem_norm,
+            kernels::conv(&self.stem, reflect(x, 3)),
+            Some(0.0),
         );
         for (conv, norm) in self.down.iter().zip(&self.down_norms) {
-            x = relu(norm.forward(kernels::conv(conv, x)));
+            x = kernels::instance_norm(norm, kernels::conv(conv, x), Some(0.0));
         }
         for block in &self.blocks {
             x = block.forward(x);
         }
         for (conv, norm) in self.up.iter().zip(&self.up_norms) {
-            x = relu(norm.forward(kernels::conv_transpose(conv, x)));
+            x = kernels::instance_norm(norm, kernels::conv_transpose(conv, x), Some(0.0));
         }
         kernels::tanh(kernels::conv(&self.head, reflect(x, 3)))
     }
@@ -231,9 +231,9 @@ pub struct PatchDiscriminator {
 impl PatchDiscriminator {
     /// Scores `[batch, 1, h', w']`, one per patch (raw: the least-squares loss regresses them).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = leaky_relu(kernels::conv(&self.convs[0], x), 0.2);
+        let mut x = kernels::leaky(kernels::conv(&self.convs[0], x), 0.2);
         for (conv, norm) in self.convs[1..].iter().zip(&self.norms) {
-            x = leaky_relu(norm.forward(kernels::conv(conv, x)), 0.2);
+            x = kernels::instance_norm(norm, kernels::conv(conv, x), Some(0.2));
         }
         kernels::conv(&self.head, x)
     }

@@ -12,7 +12,6 @@ use burn::nn::{
     PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use crate::kernels;
 use crate::models::shared;
@@ -36,6 +35,11 @@ fn downsample(x: Tensor<4>) -> Tensor<4> {
 /// pixel of its window.
 fn downsample_input_gradient(g: Tensor<4>) -> Tensor<4> {
     shared::upsample_nearest(g).div_scalar(4.0)
+}
+
+/// ReLU, one pass each way on the project's kernels ([`kernels::leaky`] with slope 0).
+fn relu(x: Tensor<4>) -> Tensor<4> {
+    kernels::leaky(x, 0.0)
 }
 
 /// ReLU's derivative at `pre` (its input), as a constant mask.

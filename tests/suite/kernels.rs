@@ -687,6 +687,39 @@ fn in_place_and_portable_convolutions_match_a_hand_computation() {
 }
 
 /// A BatchNorm layer with random gamma and beta (the same for the same seed).
+/// One normalisation layer's run on a copy of `x` that requires its gradient, with the kernels on
+/// (`fused`) or off: its output, and the gradients of Σ y·r (r drawn from `r_seed`) with respect
+/// to x and to the layer's gamma and beta (empty for a layer without them).
+fn norm_run(
+    x: &Tensor<4>,
+    fused: bool,
+    r_seed: u64,
+    forward: impl FnOnce(Tensor<4>) -> Tensor<4>,
+    [gamma, beta]: [Option<&burn::module::Param<Tensor<1>>>; 2],
+) -> Run {
+    let x = x.clone().detach().require_grad();
+    kernels::set_enabled(fused);
+    let y = forward(x.clone());
+    kernels::set_enabled(true);
+    let r = random_tensor(
+        &mut ChaCha8Rng::seed_from_u64(r_seed),
+        x.dims(),
+        &x.device(),
+    );
+    let grads = (y.clone() * r).sum().backward();
+    let param_grad = |p: Option<&burn::module::Param<Tensor<1>>>| {
+        p.map_or_else(Vec::new, |p| {
+            values(p.grad(&grads).expect("a parameter's gradient"))
+        })
+    };
+    Run {
+        out: values(y),
+        dx: values(x.grad(&grads).expect("x gradient")),
+        dw: param_grad(gamma),
+        db: param_grad(beta),
+    }
+}
+
 fn batch_norm_layer(channels: usize, seed: u64, device: &Device) -> burn::nn::BatchNorm {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut layer = burn::nn::BatchNormConfig::new(channels).init(device);
@@ -715,18 +748,13 @@ fn fused_batch_norm_matches_burn_with_and_without_leaky_relu() {
         let label = format!("batch norm case {case} {shape:?} slope {slope:?}");
         let run_layer = |fused: bool| {
             let layer = batch_norm_layer(channels, case as u64, &device);
-            let x = x.clone().detach().require_grad();
-            kernels::set_enabled(fused);
-            let y = kernels::batch_norm(&layer, x.clone(), slope);
-            kernels::set_enabled(true);
-            let r = random_tensor(&mut ChaCha8Rng::seed_from_u64(99), shape, &device);
-            let grads = (y.clone() * r).sum().backward();
-            let run = Run {
-                out: values(y),
-                dx: values(x.grad(&grads).expect("x gradient")),
-                dw: values(layer.gamma.grad(&grads).expect("gamma gradient")),
-                db: values(layer.beta.grad(&grads).expect("beta gradient")),
-            };
+            let run = norm_run(
+                &x,
+                fused,
+                99,
+                |x| kernels::batch_norm(&layer, x, slope),
+                [Some(&layer.gamma), Some(&layer.beta)],
+            );
             let running = [
                 values(layer.running_mean.value()),
                 values(layer.running_var.value()),
@@ -746,6 +774,173 @@ fn fused_batch_norm_matches_burn_with_and_without_leaky_relu() {
             &burn_running[1],
         );
         assert_runs_match(&label, ours, reference);
+    }
+}
+
+/// A GroupNorm layer with random gamma and beta (the same for the same seed), or none.
+fn group_norm_layer(
+    groups: usize,
+    channels: usize,
+    affine: bool,
+    seed: u64,
+    device: &Device,
+) -> burn::nn::GroupNorm {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut layer = burn::nn::GroupNormConfig::new(groups, channels)
+        .with_affine(affine)
+        .init(device);
+    if affine {
+        layer.gamma = Some(burn::module::Param::from_tensor(random_tensor(
+            &mut rng,
+            [channels],
+            device,
+        )));
+        layer.beta = Some(burn::module::Param::from_tensor(random_tensor(
+            &mut rng,
+            [channels],
+            device,
+        )));
+    }
+    layer
+}
+
+#[test]
+fn fused_group_norm_matches_burn_in_values_and_gradients() {
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(18);
+    // LayerNorm (one group) as D uses it, several groups, instance norm (a group per channel),
+    // no affine parameters; a batch of one, odd planes, 1×1 planes, the step's 64×64.
+    for (case, (shape, groups, affine, slope)) in [
+        ([4, 3, 5, 7], 1, true, Some(0.3)),
+        ([1, 6, 3, 3], 3, true, None),
+        ([5, 4, 1, 1], 2, true, Some(0.2)),
+        ([3, 5, 4, 3], 5, true, Some(0.3)),
+        ([2, 4, 3, 5], 1, false, Some(0.3)),
+        ([3, 16, 64, 64], 1, true, Some(0.3)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let channels = shape[1];
+        // Offset and scaled per image so that each image's statistics differ.
+        let x = random_tensor(&mut rng, shape, &device)
+            .mul_scalar(3.0)
+            .add_scalar(0.5);
+        let label = format!("group norm case {case} {shape:?} groups {groups} slope {slope:?}");
+        let run_layer = |fused: bool| {
+            let layer = group_norm_layer(groups, channels, affine, case as u64, &device);
+            norm_run(
+                &x,
+                fused,
+                98,
+                |x| kernels::group_norm(&layer, x, slope),
+                [layer.gamma.as_ref(), layer.beta.as_ref()],
+            )
+        };
+        assert_runs_match(&label, run_layer(true), run_layer(false));
+    }
+}
+
+#[test]
+fn fused_instance_norm_matches_burn_with_relu_and_leaky() {
+    // CycleGAN's InstanceNorm + ReLU (slope 0) in its generator, + LeakyReLU 0.2 in its
+    // discriminator, and without an activation at a residual block's end.
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(19);
+    for (case, (shape, slope)) in [
+        ([2, 8, 16, 16], Some(0.0)),
+        ([3, 4, 5, 6], Some(0.2)),
+        ([2, 6, 7, 7], None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let channels = shape[1];
+        let x = random_tensor(&mut rng, shape, &device)
+            .mul_scalar(2.0)
+            .sub_scalar(0.4);
+        let label = format!("instance norm case {case} {shape:?} slope {slope:?}");
+        let run_layer = |fused: bool| {
+            let mut layer = burn::nn::InstanceNormConfig::new(channels).init(&device);
+            let mut prng = ChaCha8Rng::seed_from_u64(case as u64);
+            layer.gamma = Some(burn::module::Param::from_tensor(random_tensor(
+                &mut prng,
+                [channels],
+                &device,
+            )));
+            layer.beta = Some(burn::module::Param::from_tensor(random_tensor(
+                &mut prng,
+                [channels],
+                &device,
+            )));
+            norm_run(
+                &x,
+                fused,
+                97,
+                |x| kernels::instance_norm(&layer, x, slope),
+                [layer.gamma.as_ref(), layer.beta.as_ref()],
+            )
+        };
+        let (fused, burn) = (run_layer(true), run_layer(false));
+        if slope == Some(0.0) {
+            // ReLU: about half the outputs are exactly zero, as burn's.
+            let zeros = fused.out.iter().filter(|&&v| v == 0.0).count();
+            assert!(zeros * 3 > fused.out.len(), "{label}: {zeros} zeros");
+        }
+        assert_runs_match(&label, fused, burn);
+    }
+}
+
+#[test]
+fn group_norm_kernel_normalises_each_image_by_hand() {
+    // Two images of two channels of two pixels, one group: image 0 holds 1, 2 | 3, 4 (mean 2.5,
+    // variance 1.25), image 1 holds 0, 0 | 4, 4 (mean 2, variance 4); gamma 2 and 1, beta 0 and
+    // −½, LeakyReLU slope ½.
+    use ganforge::kernels::batch_norm::NormParams;
+    use ganforge::kernels::group_norm::{self, GroupLayout};
+    let x = [1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 4.0, 4.0];
+    let layout = GroupLayout {
+        batch: 2,
+        channels: 2,
+        groups: 1,
+        plane: 2,
+    };
+    let params = NormParams {
+        gamma: &[2.0, 1.0],
+        beta: &[0.0, -0.5],
+        epsilon: 1e-5,
+        slope: 0.5,
+    };
+    let (y, stats) = group_norm::forward(&x, layout, &params);
+    let (s0, s1) = (1.0 / (1.25f64 + 1e-5).sqrt(), 1.0 / (4.0f64 + 1e-5).sqrt());
+    let z = [
+        2.0 * (1.0 - 2.5) * s0,
+        2.0 * (2.0 - 2.5) * s0,
+        (3.0 - 2.5) * s0 - 0.5,
+        (4.0 - 2.5) * s0 - 0.5,
+        2.0 * (0.0 - 2.0) * s1,
+        2.0 * (0.0 - 2.0) * s1,
+        (4.0 - 2.0) * s1 - 0.5,
+        (4.0 - 2.0) * s1 - 0.5,
+    ];
+    let expected: Vec<f32> = z
+        .iter()
+        .map(|&z: &f64| (if z > 0.0 { z } else { 0.5 * z }) as f32)
+        .collect();
+    assert_close("hand group norm", &y, &expected);
+    assert_eq!(stats.mean, vec![2.5, 2.0]);
+    // The gradients of Σ y. beta's counts each channel's values at slope 1 or ½: channel 0 is
+    // negative throughout (4 × ½), channel 1 negative once (½ + 3).
+    let (dx, _, d_beta) = group_norm::backward(&x, &[1.0; 8], layout, &params, &stats);
+    assert_close("hand beta gradient", &d_beta, &[2.0, 3.5]);
+    // A normalised group's input gradient sums to zero over the group (a shift of the whole
+    // image changes nothing).
+    for image in dx.chunks(4) {
+        let total: f32 = image.iter().sum();
+        assert!(
+            total.abs() < 1e-5,
+            "an image's input gradient sums to {total}"
+        );
     }
 }
 
@@ -814,4 +1009,48 @@ fn tanh_kernel_matches_libm_to_a_few_ulp_and_burn_in_value_and_gradient() {
     let ((y, dx), (y_burn, dx_burn)) = (run(true), run(false));
     assert_close("tanh value", &y, &y_burn);
     assert_close("tanh gradient", &dx, &dx_burn);
+}
+
+#[test]
+fn leaky_kernel_matches_burn_in_value_and_gradient_and_by_hand() {
+    use ganforge::kernels::activation;
+    // By hand: positives pass, the rest scale by the slope; the gradient follows the output's
+    // sign (positive exactly where the input is, for a slope ≥ 0).
+    let x = [2.0, -1.0, 0.0, -4.0, 0.5];
+    assert_eq!(
+        activation::leaky(&x, 0.25),
+        vec![2.0, -0.25, 0.0, -1.0, 0.5]
+    );
+    let y = activation::leaky(&x, 0.25);
+    assert_eq!(
+        activation::leaky_backward(&y, &[1.0, 2.0, 3.0, 4.0, 5.0], 0.25),
+        vec![1.0, 0.5, 0.75, 1.0, 5.0]
+    );
+    assert!(
+        activation::leaky(&[f32::NAN], 0.2)[0].is_nan(),
+        "a NaN stays NaN"
+    );
+    // Through the backend extension, under autodiff, against burn's `leaky_relu` and `relu`: a
+    // tensor larger than one parallel chunk, with a ragged end. A negative slope takes the
+    // portable path and must agree too.
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(26);
+    let shape = [3, 5, 67, 71];
+    let x = random_tensor(&mut rng, shape, &device);
+    let r = random_tensor(&mut rng, shape, &device);
+    for slope in [0.2, 0.0, -0.5] {
+        let run = |ours: bool| {
+            let x = x.clone().detach().require_grad();
+            let y = match (ours, slope == 0.0) {
+                (true, _) => kernels::leaky(x.clone(), slope),
+                (false, true) => burn::tensor::activation::relu(x.clone()),
+                (false, false) => burn::tensor::activation::leaky_relu(x.clone(), slope),
+            };
+            let grads = (y.clone() * r.clone()).sum().backward();
+            (values(y), values(x.grad(&grads).expect("x gradient")))
+        };
+        let ((y, dx), (y_burn, dx_burn)) = (run(true), run(false));
+        assert_close(&format!("leaky {slope} value"), &y, &y_burn);
+        assert_close(&format!("leaky {slope} gradient"), &dx, &dx_burn);
+    }
 }

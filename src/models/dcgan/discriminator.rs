@@ -47,16 +47,17 @@ impl Normalization {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
             Normalization::Batch(n) => kernels::batch_norm(n, x, None),
-            Normalization::Layer(n) => n.forward(x),
+            Normalization::Layer(n) => kernels::group_norm(n, x, None),
             Normalization::None(n) => n.forward(x),
         }
     }
 
-    /// `leaky(self.forward(x), slope)`, fused into one operation for BatchNorm.
+    /// `leaky(self.forward(x), slope)`, fused into one operation for BatchNorm and LayerNorm.
     pub fn forward_leaky(&self, x: Tensor<4>, slope: f64) -> Tensor<4> {
         match self {
             Normalization::Batch(n) => kernels::batch_norm(n, x, Some(slope)),
-            other => kernels::leaky(other.forward(x), slope),
+            Normalization::Layer(n) => kernels::group_norm(n, x, Some(slope)),
+            Normalization::None(n) => kernels::leaky(n.forward(x), slope),
         }
     }
 
