@@ -375,6 +375,11 @@ struct EvalArgs {
     /// two trainings take minutes at 64×64 on a CPU)
     #[arg(long, default_value_t = 30)]
     tstr_epochs: usize,
+    /// Conditional runs: images drawn of each class for the judge's per-class accuracy, apart
+    /// from the --n scored images (500 a class tell a class's share to about a point); 0 reads
+    /// the --n images' labels instead
+    #[arg(long, default_value_t = 500)]
+    per_class: usize,
     /// Score the generator of every checkpoint the run kept (train with --keep-checkpoints N to
     /// keep more), write eval_checkpoints.json and show the scores over training in the report.
     #[arg(long)]
@@ -897,6 +902,7 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     options.seed = args.seed;
     options.judge = args.classifier.clone();
     options.classifier_training = options.classifier_training.with_epochs(args.tstr_epochs);
+    options.per_class = args.per_class;
     if args.all_checkpoints {
         return run_eval_checkpoints(&args.run, &options);
     }
@@ -960,13 +966,17 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
         let shown: Vec<String> = shares
             .iter()
             .enumerate()
-            .map(|(c, a)| format!("{c}: {:.0}%", 100.0 * a))
+            .map(|(c, a)| format!("{c}: {:.1}%", 100.0 * a))
             .collect();
         shown.join(", ")
     };
     if let Some(per_class) = &report.per_class_accuracy {
+        let drawn = report
+            .per_class_images
+            .map(|n| format!(" ({n} images each)"))
+            .unwrap_or_default();
         println!(
-            "judge accuracy on each asked class: {}",
+            "judge accuracy on each asked class{drawn}: {}",
             by_class(per_class)
         );
     }

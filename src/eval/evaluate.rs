@@ -53,6 +53,11 @@ pub struct EvalReport {
     /// Conditional runs: the share of generated images of each asked class the judge assigns to
     /// that class.
     pub per_class_accuracy: Option<Vec<f64>>,
+    /// Conditional runs: the images asked of each class behind `per_class_accuracy`, a draw of
+    /// its own ([`EvalOptions::per_class`]); absent when they were the labels of the `n` scored
+    /// images (about n / classes a class).
+    #[serde(default)]
+    pub per_class_images: Option<usize>,
     /// Conditional runs: the same share on the held-out real images of each class, the ceiling
     /// each generated class is read against (the judge errs on real digits too).
     #[serde(default)]
@@ -101,7 +106,6 @@ pub fn real_halves(data: &ImageSet) -> (Vec<usize>, Vec<usize>) {
     (reference, held_out)
 }
 
-/// `count` entries of `list`, evenly spaced from its first.
 /// For each class `c < classes`, the share of the images labelled `c` whose most probable class
 /// is `c` (0 for a class with no image).
 pub fn class_accuracy(
@@ -123,6 +127,7 @@ pub fn class_accuracy(
         .collect()
 }
 
+/// `count` entries of `list`, evenly spaced from its first.
 fn spread(list: &[usize], count: usize) -> Vec<usize> {
     (0..count).map(|i| list[i * list.len() / count]).collect()
 }
@@ -138,6 +143,12 @@ pub struct EvalOptions {
     pub device: DeviceChoice,
     /// How the TSTR and TRTR classifiers are trained.
     pub classifier_training: JudgeTraining,
+    /// Conditional runs: images drawn of each class for the per-class accuracy, apart from the
+    /// `n` images the other scores use. At n / classes images a class (90 for the digits at the
+    /// default `n`) one image moves a class's share by over a point, so a class's accuracy
+    /// could not be told from 95% by less than about 5 points; 500 a class narrow that to
+    /// about 2 (binomial standard error 1% at 95%). 0 reads the `n` images' labels instead.
+    pub per_class: usize,
 }
 
 impl EvalOptions {
@@ -148,6 +159,7 @@ impl EvalOptions {
             judge: None,
             device,
             classifier_training: JudgeTraining::new().with_epochs(30),
+            per_class: 500,
         }
     }
 }
@@ -227,8 +239,9 @@ pub(crate) fn judge_images(
                 .map(|r| r.iter().map(|&v| v as f64).collect())
                 .collect()
         };
-        out.features.extend(rows(judge.features(batch.clone())));
-        out.probabilities.extend(rows(judge.probabilities(batch)));
+        let (features, probabilities) = judge.features_and_probabilities(batch);
+        out.features.extend(rows(features));
+        out.probabilities.extend(rows(probabilities));
     }
     out
 }
@@ -407,6 +420,30 @@ impl Reference {
     }
 }
 
+/// The judge's accuracy on `per_class` images drawn of each class of a conditional run: for
+/// each class, the share of its images the judge assigns to it.
+fn asked_class_accuracy(
+    run: &Path,
+    reference: &Reference,
+    per_class: usize,
+    seed: u64,
+    device: DeviceChoice,
+) -> Result<Vec<f64>> {
+    let drawn = generate(run, Draw::EveryClass { per_class }, seed, device)?;
+    let (images, asked): (Vec<Vec<f32>>, Vec<Option<usize>>) = drawn.into_iter().unzip();
+    let judged = judge_images(
+        &reference.judge,
+        &images,
+        reference.shape,
+        &reference.inference,
+    );
+    Ok(class_accuracy(
+        &asked,
+        &judged.probabilities,
+        reference.config.condition_classes(),
+    ))
+}
+
 /// `eval_checkpoints.json`: the scores of the generator of every checkpoint the run kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointScores {
@@ -514,10 +551,23 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
     let scores = reference.score(&fake);
     let real_reference = *real_reference;
 
-    let per_class_accuracy = (classes > 0).then(|| {
+    let (per_class_accuracy, per_class_images) = if classes == 0 {
+        (None, None)
+    } else if options.per_class == 0 {
         let asked: Vec<Option<usize>> = generated.iter().map(|(_, label)| *label).collect();
-        class_accuracy(&asked, &fake.probabilities, classes)
-    });
+        (
+            Some(class_accuracy(&asked, &fake.probabilities, classes)),
+            None,
+        )
+    } else {
+        let per_class = options.per_class;
+        (
+            Some(asked_class_accuracy(
+                run, &reference, per_class, seed, device,
+            )?),
+            Some(per_class),
+        )
+    };
     let per_class_accuracy_real = match (&reference.held_out_labels, classes > 0) {
         (Some(labels), true) => {
             let labels: Vec<Option<usize>> = labels.iter().map(|&l| Some(l)).collect();
@@ -560,6 +610,7 @@ pub fn evaluate(run: &Path, options: &EvalOptions) -> Result<EvalReport> {
         real_reference,
         fid_real_halves: real_reference.frechet_distance,
         per_class_accuracy,
+        per_class_images,
         per_class_accuracy_real,
         tstr_accuracy,
         trtr_accuracy,

@@ -119,6 +119,13 @@ impl Judge {
     pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
         softmax(self.forward(images), 1)
     }
+
+    /// `features` and `probabilities` of the same images, from one pass through the convolutions.
+    pub fn features_and_probabilities(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        let features = self.features(images);
+        let probabilities = softmax(self.head.forward(features.clone()), 1);
+        (features, probabilities)
+    }
 }
 
 /// How to train a judge.

@@ -142,12 +142,6 @@ impl GeneratorSpec {
                 self.draw_side, self.spatial
             ));
         }
-        if self.draw_side < self.spatial && self.draw_side > 16 {
-            return Err(format!(
-                "`draw_side` is {}: below `spatial` it is at most 16",
-                self.draw_side
-            ));
-        }
         if self.classes == 0 && self.class_norm {
             return Err("`class_norm` needs `classes` above 0".into());
         }

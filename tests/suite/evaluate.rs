@@ -4,13 +4,15 @@ use burn::prelude::*;
 use ganforge::data::{DataSpec, ImageSet, LoadOptions};
 use ganforge::device::DeviceChoice;
 use ganforge::eval::evaluate::{EvalOptions, EvalReport, evaluate, real_halves};
-use ganforge::eval::judge::{JudgeTraining, save_judge, train_judge};
+use ganforge::eval::judge::{JudgeTraining, load_judge, save_judge, train_judge};
+use ganforge::sample::{Draw, generate};
 
 /// Options with the given judge and classifiers trained for one epoch.
 fn quick_options(n: usize, judge: &std::path::Path) -> EvalOptions {
     let mut options = EvalOptions::new(n, DeviceChoice::Cpu);
     options.judge = Some(judge.to_path_buf());
     options.classifier_training = JudgeTraining::new().with_epochs(1);
+    options.per_class = 6;
     options
 }
 
@@ -70,6 +72,26 @@ fn eval_scores_a_run_and_writes_eval_json() {
     assert!(report.inception_score_generated >= 1.0 - 1e-9);
     assert!((0.0..=1.0).contains(&report.precision) && (0.0..=1.0).contains(&report.recall));
     assert_eq!(report.per_class_accuracy.as_ref().map(Vec::len), Some(10));
+    assert_eq!(report.per_class_images, Some(6));
+    // By hand: 6 images asked of each class, judged, and the share the judge names as asked.
+    let device = DeviceChoice::Cpu.device().unwrap();
+    let (loaded, _) = load_judge(&judge, &device).unwrap();
+    let drawn = generate(
+        &run,
+        Draw::EveryClass { per_class: 6 },
+        0,
+        DeviceChoice::Cpu,
+    )
+    .unwrap();
+    let mut right = [0usize; 10];
+    for (image, label) in &drawn {
+        let x = Tensor::<4>::from_data(TensorData::new(image.clone(), [1, 1, 16, 16]), &device);
+        let p = ganforge::tensor_values(loaded.probabilities(x));
+        let named = (0..10).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+        right[label.unwrap()] += usize::from(named == label.unwrap());
+    }
+    let by_hand: Vec<f64> = right.iter().map(|&r| r as f64 / 6.0).collect();
+    assert_eq!(report.per_class_accuracy.as_deref(), Some(&by_hand[..]));
     let real_per_class = report
         .per_class_accuracy_real
         .as_ref()
@@ -93,6 +115,13 @@ fn eval_scores_a_run_and_writes_eval_json() {
     assert_eq!((skipped.tstr_accuracy, skipped.trtr_accuracy), (None, None));
     assert_eq!(skipped.per_class_accuracy, report.per_class_accuracy);
     assert_eq!(skipped.frechet_distance, report.frechet_distance);
+    // 0 images a class: the shares come from the labels of the n scored images.
+    let mut from_scored = quick_options(40, &judge);
+    from_scored.per_class = 0;
+    from_scored.classifier_training = from_scored.classifier_training.with_epochs(0);
+    let scored = evaluate(&run, &from_scored).unwrap();
+    assert_eq!(scored.per_class_images, None);
+    assert_eq!(scored.per_class_accuracy.as_ref().map(Vec::len), Some(10));
     std::fs::write(
         run.join("eval.json"),
         serde_json::to_string(&report).unwrap(),

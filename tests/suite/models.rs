@@ -341,6 +341,30 @@ fn a_generator_drawing_at_8_gives_resized_8x8_images_and_counts_its_flops() {
 }
 
 #[test]
+fn a_generator_drawing_at_32_starts_at_2x2_and_gives_64x64_images() {
+    let device = Device::flex();
+    let g = DcganGeneratorConfig::new(64, 3)
+        .with_latent(4)
+        .with_capacity(1)
+        .with_filter(3)
+        .with_draw_side(Some(32))
+        .init(&device);
+    // Dense 4 → 8·2·2 (starting at 32 / 16 = 2), transposed convolutions 8→4 at 2×2, 4→2 at
+    // 4×4, 2→1 at 8×8 and 1→1 at 16×16, the last convolution 1→3 at 32×32, then the resize: 64
+    // outputs of 32 inputs per row of 32, and 64 of 32 per column of 64, for each of 3 channels.
+    let convs = 9 * (8 * 4 * 4 + 4 * 2 * 16 + 2 * 64 + 256) + 9 * 3 * 1024;
+    let resize = 3 * (32 * 64 * 32 + 64 * 64 * 32);
+    let per_image = 4 * 32 + convs + resize;
+    assert_eq!(g.forward_flops(2), 2 * 2 * per_image);
+    let images = g.forward(Tensor::random(
+        [2, 4],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device,
+    ));
+    assert_eq!(images.dims(), [2, 3, 64, 64]);
+}
+
+#[test]
 fn nearest_upsampling_and_4x4_transposed_kernels_leave_no_checkerboard_where_3x3_ones_do() {
     use ganforge::models::{DecoderBlockConfig, Upsampling};
     let device = Device::flex();

@@ -176,7 +176,7 @@ pub struct DcganGeneratorConfig {
     /// Side G draws at, when smaller than `spatial`: its images are then brought to `spatial`
     /// by the data loader's own (bilinear) resize, so that a G for data made by upscaling
     /// (the 8×8 digits shown at 16×16) draws in the data's own grid and cannot add detail the
-    /// data never has. A power of two from 2 to 16.
+    /// data never has. A power of two from 2 to `spatial`.
     #[config(default = "None")]
     pub draw_side: Option<usize>,
     /// How each block doubles the side.
