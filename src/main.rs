@@ -836,7 +836,7 @@ fn run_bench_modes(args: BenchModesArgs) -> anyhow::Result<()> {
     let report = run_modes_bench(&options, judge, |cell| {
         let m = &cell.measures;
         println!(
-            "  pack {} seed {}: modes {}/{}{} · reverse KL {:.3} ({:.0} s)",
+            "  pack {} seed {}: modes {}/{}{} · reverse KL {:.3}{} ({:.0} s)",
             cell.pack,
             cell.seed,
             m.modes_captured,
@@ -845,6 +845,9 @@ fn run_bench_modes(args: BenchModesArgs) -> anyhow::Result<()> {
                 .map(|h| format!(" · high quality {:.1}%", 100.0 * h))
                 .unwrap_or_default(),
             m.reverse_kl,
+            m.digit_kl
+                .map(|k| format!(" (digits {k:.3})"))
+                .unwrap_or_default(),
             cell.seconds
         );
     })?;

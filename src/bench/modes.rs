@@ -183,6 +183,8 @@ pub struct ModeMeasures {
     /// Mixtures: share of samples within 3 standard deviations of a mode.
     pub high_quality: Option<f64>,
     pub reverse_kl: f64,
+    /// Stacked digits: the channels' digit-histogram KLs summed ([`StackedCoverage::digit_kl`]).
+    pub digit_kl: Option<f64>,
 }
 
 impl From<ModeCoverage> for ModeMeasures {
@@ -192,6 +194,7 @@ impl From<ModeCoverage> for ModeMeasures {
             modes: c.modes,
             high_quality: Some(c.high_quality),
             reverse_kl: c.reverse_kl,
+            digit_kl: None,
         }
     }
 }
@@ -203,6 +206,7 @@ impl From<StackedCoverage> for ModeMeasures {
             modes: c.modes,
             high_quality: None,
             reverse_kl: c.reverse_kl,
+            digit_kl: Some(c.digit_kl.iter().sum()),
         }
     }
 }
@@ -255,6 +259,7 @@ pub struct ModesRow {
     pub modes_captured: MeanSe,
     pub high_quality: Option<MeanSe>,
     pub reverse_kl: MeanSe,
+    pub digit_kl: Option<MeanSe>,
     pub seconds: f64,
 }
 
@@ -454,6 +459,10 @@ fn summarize(pack: usize, cells: &[ModesCell]) -> ModesRow {
             .all(|c| c.measures.high_quality.is_some())
             .then(|| values(&|c| c.measures.high_quality.unwrap_or(f64::NAN))),
         reverse_kl: values(&|c| c.measures.reverse_kl),
+        digit_kl: of
+            .iter()
+            .all(|c| c.measures.digit_kl.is_some())
+            .then(|| values(&|c| c.measures.digit_kl.unwrap_or(f64::NAN))),
         seconds: of.iter().map(|c| c.seconds).sum::<f64>() / of.len().max(1) as f64,
     }
 }
@@ -536,7 +545,7 @@ impl ModesReport {
             ));
         } else {
             out.push_str(&format!(
-                "| D | runs | modes (of {}) | reverse KL | s/run |\n|---|---|---|---|---|\n",
+                "| D | runs | modes (of {}) | reverse KL | the digits' KL (3 channels summed) | s/run |\n|---|---|---|---|---|---|\n",
                 self.modes
             ));
         }
@@ -556,8 +565,12 @@ impl ModesReport {
                     format!(" {}% |", pct.show(1))
                 })
                 .unwrap_or_default();
+            let digits = row
+                .digit_kl
+                .map(|k| format!(" {} |", k.show(3)))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "| {name} | {} | {} |{hq} {} | {:.0} |\n",
+                "| {name} | {} | {} |{hq} {} |{digits} {:.0} |\n",
                 row.runs,
                 row.modes_captured.show(2),
                 row.reverse_kl.show(3),
@@ -569,8 +582,12 @@ impl ModesReport {
             .high_quality
             .map(|h| format!(" {:.1}% |", 100.0 * h))
             .unwrap_or_default();
+        let real_digits = real
+            .digit_kl
+            .map(|k| format!(" {k:.3} |"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "| real data ({} samples, the ceiling) | | {} |{real_hq} {:.3} | |\n",
+            "| real data ({} samples, the ceiling) | | {} |{real_hq} {:.3} |{real_digits} |\n",
             self.real_items, real.modes_captured, real.reverse_kl
         ));
         let published = published_rows(&self.options.data);
@@ -681,17 +698,19 @@ pub fn write_report(report: &ModesReport, out: &std::path::Path) -> Result<Vec<P
     write_atomic(&table, report.table().as_bytes())?;
     written.push(table);
 
-    let mut csv = String::from("pack,seed,modes_captured,modes,high_quality,reverse_kl,seconds\n");
+    let mut csv =
+        String::from("pack,seed,modes_captured,modes,high_quality,reverse_kl,digit_kl,seconds\n");
     for c in &report.cells {
         let m = &c.measures;
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{:.1}\n",
+            "{},{},{},{},{},{},{},{:.1}\n",
             c.pack,
             c.seed,
             m.modes_captured,
             m.modes,
             m.high_quality.map(|h| h.to_string()).unwrap_or_default(),
             m.reverse_kl,
+            m.digit_kl.map(|k| k.to_string()).unwrap_or_default(),
             c.seconds
         ));
     }

@@ -14,6 +14,10 @@ pub struct StackedCoverage {
     pub modes_captured: usize,
     pub modes: usize,
     pub reverse_kl: f64,
+    /// KL(p ‖ uniform) of each channel's digit histogram (10 bins): how unevenly G draws the
+    /// single digits. For independent channels the modes' KL is the sum of these, so what the
+    /// sum leaves of `reverse_kl` is the channels' dependence and the sample's own noise.
+    pub digit_kl: Vec<f64>,
     /// Mode of each image, 100·d₀ + 10·d₁ + d₂.
     pub assigned: Vec<usize>,
 }
@@ -39,10 +43,17 @@ pub fn stacked_coverage(judge: &Judge, images: Tensor<4>) -> StackedCoverage {
     for &m in &assigned {
         counts[m] += 1;
     }
+    let mut digit_counts = vec![[0usize; 10]; c];
+    for one in digits.chunks_exact(c) {
+        for (channel, &d) in one.iter().enumerate() {
+            digit_counts[channel][d as usize] += 1;
+        }
+    }
     StackedCoverage {
         modes_captured: counts.iter().filter(|&&c| c > 0).count(),
         modes,
         reverse_kl: reverse_kl(&counts),
+        digit_kl: digit_counts.iter().map(|h| reverse_kl(h)).collect(),
         assigned,
     }
 }

@@ -178,7 +178,6 @@ fn eval_tables(map: &serde_json::Map<String, serde_json::Value>) -> String {
     html
 }
 
-/// Writes `report.html` into the run directory `run`; returns its path.
 /// A PNG figure with its caption, inline.
 fn figure_html(caption: &str, png: &[u8]) -> String {
     format!(
@@ -268,6 +267,7 @@ fn checkpoint_figures(run: &RunDir) -> Result<String> {
     ))
 }
 
+/// Writes `report.html` into the run directory `run`; returns its path.
 pub fn write_report(run: &Path) -> Result<PathBuf> {
     let run_dir = RunDir::open(run)?;
     let config = run_dir.read_config()?;

@@ -472,6 +472,14 @@ fn stacked_modes_are_read_channel_by_channel() {
     // p = (1/2, 1/4, 1/4): Σ p·ln(1000p).
     let kl = 0.5 * (500f64).ln() + 2.0 * 0.25 * (250f64).ln();
     assert!((coverage.reverse_kl - kl).abs() < 1e-9, "{coverage:?}");
+    // Each channel's digits over 10, Σ p·ln(10p): (1, 1, 9, 0) and (3, 3, 4, 0) are
+    // p = (½, ¼, ¼); (2, 2, 0, 0) is p = (½, ½).
+    let three = 0.5 * (5f64).ln() + 2.0 * 0.25 * (2.5f64).ln();
+    let two = (5f64).ln();
+    assert_eq!(coverage.digit_kl.len(), 3);
+    for (k, hand) in coverage.digit_kl.iter().zip([three, two, three]) {
+        assert!((k - hand).abs() < 1e-9, "{coverage:?}");
+    }
 }
 
 #[test]
@@ -600,6 +608,9 @@ fn the_stacked_digits_benchmark_reads_modes_with_the_judge() {
     assert_eq!((report.real.modes, report.real_items), (1000, 64));
     assert!((1..=64).contains(&report.real.modes_captured));
     assert_eq!(report.real.high_quality, None);
+    assert!(report.real.digit_kl.is_some_and(f64::is_finite));
+    assert!(report.rows.iter().all(|r| r.digit_kl.is_some()));
+    assert!(report.table().contains("the digits' KL"));
     for cell in &report.cells {
         assert!((1..=64).contains(&cell.measures.modes_captured));
         assert_eq!(cell.measures.high_quality, None);
