@@ -146,8 +146,7 @@ fn color(x: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
 /// Every image shifted by up to `ratio` of its side (rounded) in each direction, a whole number
 /// of pixels drawn uniformly per image and axis; zeros fill what comes in from outside.
 fn translation(x: Tensor<4>, rng: &mut impl Rng, ratio: f64) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    let device = x.device();
+    let [b, _, h, w] = x.dims();
     let reach = |side: usize| (side as f64 * ratio + 0.5) as i64;
     let (reach_y, reach_x) = (reach(h), reach(w));
     let shifts: Vec<(i64, i64)> = (0..b)
@@ -158,32 +157,7 @@ fn translation(x: Tensor<4>, rng: &mut impl Rng, ratio: f64) -> Tensor<4> {
             )
         })
         .collect();
-    // out[i, j] = x[i + dy, j + dx] where that is inside the image, else 0: two gathers of
-    // clamped indices and a mask of the positions that came from inside.
-    let mut rows = Vec::with_capacity(b * c * h * w);
-    let mut cols = Vec::with_capacity(b * c * h * w);
-    let mut inside = Vec::with_capacity(b * h * w);
-    for &(dy, dx) in &shifts {
-        let mut image_rows = Vec::with_capacity(h * w);
-        let mut image_cols = Vec::with_capacity(h * w);
-        for i in 0..h as i64 {
-            for j in 0..w as i64 {
-                let (si, sj) = (i + dy, j + dx);
-                image_rows.push(si.clamp(0, h as i64 - 1));
-                image_cols.push(sj.clamp(0, w as i64 - 1));
-                let ok = (0..h as i64).contains(&si) && (0..w as i64).contains(&sj);
-                inside.push(if ok { 1.0f32 } else { 0.0 });
-            }
-        }
-        for _ in 0..c {
-            rows.extend_from_slice(&image_rows);
-            cols.extend_from_slice(&image_cols);
-        }
-    }
-    let index =
-        |v: Vec<i64>| Tensor::<4, Int>::from_data(TensorData::new(v, [b, c, h, w]), &device);
-    let mask = Tensor::<4>::from_data(TensorData::new(inside, [b, 1, h, w]), &device);
-    x.gather(2, index(rows)).gather(3, index(cols)) * mask
+    crate::kernels::translate(x, &shifts)
 }
 
 /// A square of `ratio` of the side (rounded) set to zero in every image, centred at a position

@@ -166,6 +166,11 @@ struct BenchSpeedArgs {
     /// Skip the PyTorch reference.
     #[arg(long)]
     no_torch: bool,
+    /// `bench train`: rounds of ganforge's timing then PyTorch's, alternated, so that both sides
+    /// meet the same minutes of a machine whose speed drifts; with more than one, the medians
+    /// and the spread of the rounds' ratios close the report
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=50))]
+    rounds: u32,
     #[arg(long, value_enum)]
     device: Option<DeviceChoice>,
 }
@@ -576,70 +581,125 @@ fn run_bench_train(args: BenchSpeedArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let device = args.device.unwrap_or_else(DeviceChoice::default_available);
     println!(
-        "{}; {} warm-up + {} timed steps",
+        "{}; {} warm-up + {} timed steps{}",
         describe(&config),
         args.warmup,
-        args.iters
-    );
-    let (from_data, in_memory) = time_training_step(&config, device, args.warmup, args.iters)?;
-    let peak = peak_resident_mib();
-    for (what, t) in [
-        ("from a data set in memory", &from_data),
-        ("on one batch tensor", &in_memory),
-    ] {
-        println!(
-            "ganforge ({}) {what}: {:.3} s/step, {:.1} images/s, {:.1} GFLOP/s",
-            device.name(),
-            t.seconds_per_step,
-            t.images_per_second,
-            t.gflops
-        );
-    }
-    if let Some(peak) = peak {
-        println!("ganforge peak resident memory: {peak:.0} MiB");
-    }
-    if matches!(device, DeviceChoice::Cpu | DeviceChoice::Tch) {
-        // The CPU's own ceiling; a GPU's is its data sheet's (README, "Speed").
-        let ceiling = gemm_ceiling_gflops(1024);
-        println!(
-            "machine's limit: fp32 GEMM at {ceiling:.0} GFLOP/s (1024³ on {} threads), the step's {:.1} GFLOP in {:.3} s",
-            rayon::current_num_threads(),
-            step_flops(&config) / 1e9,
-            step_flops(&config) / 1e9 / ceiling
-        );
-    }
-    if args.no_torch || !torch_available() {
-        println!("PyTorch reference skipped (no `import torch`, or --no-torch)");
-        return Ok(());
-    }
-    let torch = run_torch(
-        &config,
-        "train",
-        torch_device_for(device),
-        args.warmup,
         args.iters,
-    )?;
-    println!(
-        "torch {} ({}, {} threads): {:.3} s/step, {:.1} images/s{}{}",
-        torch.version,
-        torch.device.as_deref().unwrap_or("cpu"),
-        torch.threads,
-        torch.seconds_per_step,
-        torch.images_per_second,
-        torch
-            .peak_mib
-            .map(|m| format!(", peak resident memory {m:.0} MiB"))
-            .unwrap_or_default(),
-        torch
-            .gpu_peak_mib
-            .map(|m| format!(", peak GPU memory {m:.0} MiB"))
-            .unwrap_or_default()
+        if args.rounds > 1 {
+            format!(", {} rounds", args.rounds)
+        } else {
+            String::new()
+        }
     );
-    println!(
-        "ratio (ganforge / torch images/s): {:.2}",
-        from_data.images_per_second / torch.images_per_second
-    );
+    let with_torch = !args.no_torch && torch_available();
+    // Per round: ganforge's s/step from the data set, PyTorch's, and their ratio.
+    let mut rounds: Vec<(f64, Option<f64>)> = Vec::new();
+    for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            println!("round {round}:");
+        }
+        let (from_data, in_memory) = time_training_step(&config, device, args.warmup, args.iters)?;
+        for (what, t) in [
+            ("from a data set in memory", &from_data),
+            ("on one batch tensor", &in_memory),
+        ] {
+            println!(
+                "ganforge ({}) {what}: {:.3} s/step, {:.1} images/s, {:.1} GFLOP/s",
+                device.name(),
+                t.seconds_per_step,
+                t.images_per_second,
+                t.gflops
+            );
+        }
+        if let Some(peak) = peak_resident_mib() {
+            println!("ganforge peak resident memory: {peak:.0} MiB");
+        }
+        if round == 1 && matches!(device, DeviceChoice::Cpu | DeviceChoice::Tch) {
+            // The CPU's own ceiling; a GPU's is its data sheet's (README, "Speed").
+            let ceiling = gemm_ceiling_gflops(1024);
+            println!(
+                "machine's limit: fp32 GEMM at {ceiling:.0} GFLOP/s (1024³ on {} threads), the step's {:.1} GFLOP in {:.3} s",
+                rayon::current_num_threads(),
+                step_flops(&config) / 1e9,
+                step_flops(&config) / 1e9 / ceiling
+            );
+        }
+        if !with_torch {
+            rounds.push((from_data.seconds_per_step, None));
+            continue;
+        }
+        let torch = run_torch(
+            &config,
+            "train",
+            torch_device_for(device),
+            args.warmup,
+            args.iters,
+        )?;
+        println!(
+            "torch {} ({}, {} threads): {:.3} s/step, {:.1} images/s{}{}",
+            torch.version,
+            torch.device.as_deref().unwrap_or("cpu"),
+            torch.threads,
+            torch.seconds_per_step,
+            torch.images_per_second,
+            torch
+                .peak_mib
+                .map(|m| format!(", peak resident memory {m:.0} MiB"))
+                .unwrap_or_default(),
+            torch
+                .gpu_peak_mib
+                .map(|m| format!(", peak GPU memory {m:.0} MiB"))
+                .unwrap_or_default()
+        );
+        println!(
+            "ratio (ganforge / torch images/s): {:.2}",
+            from_data.images_per_second / torch.images_per_second
+        );
+        rounds.push((from_data.seconds_per_step, Some(torch.seconds_per_step)));
+    }
+    if !with_torch {
+        println!("PyTorch reference skipped (no `import torch`, or --no-torch)");
+    }
+    if rounds.len() > 1 {
+        let ours: Vec<f64> = rounds.iter().map(|r| r.0).collect();
+        print!(
+            "over {} rounds: ganforge {:.3} s/step (median; {:.3}–{:.3})",
+            rounds.len(),
+            median(&ours),
+            ours.iter().copied().fold(f64::INFINITY, f64::min),
+            ours.iter().copied().fold(0.0, f64::max)
+        );
+        let theirs: Vec<f64> = rounds.iter().filter_map(|r| r.1).collect();
+        if theirs.len() == rounds.len() {
+            let ratios: Vec<f64> = rounds.iter().filter_map(|r| Some(r.1? / r.0)).collect();
+            print!(
+                ", torch {:.3} s/step (median; {:.3}–{:.3}), ratio {:.2} (median; {:.2}–{:.2})",
+                median(&theirs),
+                theirs.iter().copied().fold(f64::INFINITY, f64::min),
+                theirs.iter().copied().fold(0.0, f64::max),
+                median(&ratios),
+                ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                ratios.iter().copied().fold(0.0, f64::max)
+            );
+        }
+        println!();
+    }
     Ok(())
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
 }
 
 fn run_bench_sample(args: BenchSpeedArgs) -> anyhow::Result<()> {

@@ -18,6 +18,7 @@ use super::batch_norm::{self, BatchStats, NormParams};
 use super::direct_conv;
 use super::gemm_conv::{self, Geometry};
 use super::group_norm::{self, GroupLayout, GroupStats};
+use super::translate;
 
 /// The project's kernels. Convolutions computed as im2col + GEMM (see [`gemm_conv`]) support
 /// only dilation 1 and one group; [`super::conv2d`] routes anything else to burn's own kernels.
@@ -44,6 +45,10 @@ pub trait KernelBackend: Backend {
 
     /// LeakyReLU(`slope`) of every element, `slope ≥ 0` (see [`activation`]).
     fn fast_leaky(x: FloatTensor<Self>, slope: f64) -> FloatTensor<Self>;
+
+    /// Every image `n` of `x [n, c, h, w]` moved by whole pixels, `shifts[n] = (dy, dx)`, zeros
+    /// where the source lies outside (see [`translate`](super::translate)).
+    fn fast_translate(x: FloatTensor<Self>, shifts: Vec<(i64, i64)>) -> FloatTensor<Self>;
 
     /// Training-mode batch norm then LeakyReLU(`slope`) over `x [n, c, h, w]` (see
     /// [`batch_norm`]): the output, the batch mean and the biased batch variance.
@@ -173,6 +178,13 @@ fn leaky_forward(x: &FlexTensor, slope: f64) -> FlexTensor {
     tensor(activation::leaky(&values(x), slope as f32), x.shape())
 }
 
+fn translate_forward(x: &FlexTensor, shifts: &[(i64, i64)]) -> FlexTensor {
+    tensor(
+        translate::translate(&values(x), dims4(x), shifts),
+        x.shape(),
+    )
+}
+
 impl KernelBackend for Flex {
     fn fast_tanh(x: FlexTensor) -> FlexTensor {
         tanh_forward(&x)
@@ -180,6 +192,10 @@ impl KernelBackend for Flex {
 
     fn fast_leaky(x: FlexTensor, slope: f64) -> FlexTensor {
         leaky_forward(&x, slope)
+    }
+
+    fn fast_translate(x: FlexTensor, shifts: Vec<(i64, i64)>) -> FlexTensor {
+        translate_forward(&x, &shifts)
     }
 
     fn gemm_conv2d(
@@ -311,6 +327,24 @@ impl Backward<Flex, 1> for TanhBackward {
 
 #[derive(Debug)]
 struct LeakyBackward;
+
+#[derive(Debug)]
+struct TranslateBackward;
+
+impl Backward<Flex, 1> for TranslateBackward {
+    /// Each image's shift.
+    type State = Vec<(i64, i64)>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        if let Some(node) = node_x {
+            // The adjoint of a translation is the opposite one.
+            let dx = translate_forward(&grad, &translate::opposite(&ops.state));
+            grads.register::<Flex>(node.id, dx);
+        }
+    }
+}
 
 impl Backward<Flex, 1> for LeakyBackward {
     /// The output and the slope.
@@ -535,6 +569,19 @@ impl<C: CheckpointStrategy> KernelBackend for Autodiff<Flex, C> {
         let output = tanh_forward(x.primitive());
         match prep {
             OpsKind::Tracked(prep) => prep.finish(output.clone(), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        }
+    }
+
+    fn fast_translate(x: FloatTensor<Self>, shifts: Vec<(i64, i64)>) -> FloatTensor<Self> {
+        // The backward pass needs only the shifts.
+        let prep = TranslateBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful();
+        let output = translate_forward(x.primitive(), &shifts);
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish(shifts, output),
             OpsKind::UnTracked(prep) => prep.finish(output),
         }
     }

@@ -7,7 +7,8 @@
 //! fused with the LeakyReLU that follows it, runs in two passes ([`batch_norm`](mod@batch_norm)), and
 //! group normalisation (D's LayerNorm, CycleGAN's InstanceNorm) likewise
 //! ([`group_norm`](mod@group_norm)); tanh and LeakyReLU in one vectorised pass each way
-//! ([`activation`]); all have
+//! ([`activation`]); DiffAugment's translation as one row copy per row each way
+//! ([`translate`](mod@translate)); all have
 //! handwritten backward passes registered through burn's backend extensions (in `flex`). Every
 //! other backend, dtype or configuration (dilation, groups) goes to burn's own operation, so the
 //! models stay portable. [`set_enabled`] switches the kernels off at run time, per thread:
@@ -21,6 +22,7 @@ pub mod direct_conv;
 mod flex;
 pub mod gemm_conv;
 pub mod group_norm;
+pub mod translate;
 
 use std::cell::Cell;
 
@@ -188,6 +190,57 @@ pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     }
     #[cfg(not(feature = "flex"))]
     unreachable!("the tanh kernel exists only with the flex backend")
+}
+
+/// Every image `n` of `x [n, c, h, w]` moved by whole pixels: `out[n, c, i, j] = x[n, c, i + dy,
+/// j + dx]` where that lies inside the image, else 0, with `(dy, dx) = shifts[n]`. On flex f32
+/// one row copy per row, forward and backward (the opposite shift; [`translate`](mod@translate)).
+/// Elsewhere two gathers of clamped indices times the mask of the positions that came from
+/// inside: the same values and gradients.
+pub fn translate(x: Tensor<4>, shifts: &[(i64, i64)]) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    assert_eq!(shifts.len(), b, "translate: one shift per image");
+    if on_flex_kernels(&x.device(), &[x.dtype()]) {
+        #[cfg(feature = "flex")]
+        {
+            use flex::KernelBackend;
+            return Tensor::from_dispatch(
+                <burn::backend::Dispatch as KernelBackend>::fast_translate(
+                    x.into_dispatch(),
+                    shifts.to_vec(),
+                ),
+            );
+        }
+    }
+    let device = x.device();
+    let mut rows = Vec::with_capacity(b * c * h * w);
+    let mut cols = Vec::with_capacity(b * c * h * w);
+    let mut inside = Vec::with_capacity(b * h * w);
+    for &(dy, dx) in shifts {
+        let mut image_rows = Vec::with_capacity(h * w);
+        let mut image_cols = Vec::with_capacity(h * w);
+        for i in 0..h as i64 {
+            for j in 0..w as i64 {
+                let (si, sj) = (i + dy, j + dx);
+                image_rows.push(si.clamp(0, h as i64 - 1));
+                image_cols.push(sj.clamp(0, w as i64 - 1));
+                let ok = (0..h as i64).contains(&si) && (0..w as i64).contains(&sj);
+                inside.push(if ok { 1.0f32 } else { 0.0 });
+            }
+        }
+        for _ in 0..c {
+            rows.extend_from_slice(&image_rows);
+            cols.extend_from_slice(&image_cols);
+        }
+    }
+    let index = |v: Vec<i64>| {
+        Tensor::<4, burn::tensor::Int>::from_data(
+            burn::tensor::TensorData::new(v, [b, c, h, w]),
+            &device,
+        )
+    };
+    let mask = Tensor::<4>::from_data(burn::tensor::TensorData::new(inside, [b, 1, h, w]), &device);
+    x.gather(2, index(rows)).gather(3, index(cols)) * mask
 }
 
 /// LeakyReLU(`slope`), `slope ≥ 0` (0 is ReLU). On flex f32 one vectorised pass forward and one

@@ -581,6 +581,28 @@ impl Form {
 /// the GEMM forms. Strides up to 3, paddings on both sides, windows reaching into the far
 /// padding, grids narrower and wider than a vector; output channels from `channels` in turn.
 fn check_random_geometries(test: &str, seed: u64, cases: usize, channels: &[usize]) {
+    check_geometries(
+        test,
+        seed,
+        cases,
+        channels,
+        Shapes {
+            image_channels: &[],
+            max_size: 40,
+            max_batch: 3,
+        },
+    );
+}
+
+/// What [`check_geometries`] draws: the image side's channels (each case takes the next, or a
+/// random count under 20 where empty), sizes below `max_size`, batches up to `max_batch`.
+struct Shapes<'a> {
+    image_channels: &'a [usize],
+    max_size: usize,
+    max_batch: usize,
+}
+
+fn check_geometries(test: &str, seed: u64, cases: usize, channels: &[usize], shapes: Shapes) {
     let forms = Form::all(test);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let random = |rng: &mut ChaCha8Rng, n: usize| -> Vec<f32> {
@@ -589,14 +611,21 @@ fn check_random_geometries(test: &str, seed: u64, cases: usize, channels: &[usiz
     for case in 0..cases {
         let kernel: [usize; 2] = [rng.random_range(1..6), rng.random_range(1..6)];
         let stride: [usize; 2] = [rng.random_range(1..4), rng.random_range(1..4)];
-        let size: [usize; 2] = [rng.random_range(1..40), rng.random_range(1..40)];
+        let size: [usize; 2] = [
+            rng.random_range(1..shapes.max_size),
+            rng.random_range(1..shapes.max_size),
+        ];
         let pad: [usize; 2] = [rng.random_range(0..3), rng.random_range(0..3)];
         let windows = [0, 1].map(|i| {
             let far = rng.random_range(0..4usize);
             (size[i] + pad[i] + far).saturating_sub(kernel[i]) / stride[i] + 1
         });
+        let image_channels = match shapes.image_channels {
+            [] => rng.random_range(1..20),
+            list => list[case % list.len()],
+        };
         let g = gemm_conv::Geometry {
-            channels: rng.random_range(1..20),
+            channels: image_channels,
             size,
             kernel,
             stride,
@@ -604,7 +633,7 @@ fn check_random_geometries(test: &str, seed: u64, cases: usize, channels: &[usiz
             windows,
         };
         let c = channels[case % channels.len()];
-        let batch = rng.random_range(1..4);
+        let batch = rng.random_range(1..=shapes.max_batch);
         let images = random(&mut rng, batch * g.image_len());
         let y = random(&mut rng, batch * c * g.positions());
         let weight = random(&mut rng, c * g.rows());
@@ -651,6 +680,79 @@ fn in_place_convolutions_with_many_output_channels_match_the_definition() {
     // vectors of channels at once, AVX2's 2 registers; the GEMMs' row chunks of 8 and 6 with a
     // remainder), 7 and 13 (remainders of both).
     check_random_geometries("many channels", 47, 12, &[64, 7, 48, 13]);
+}
+
+#[test]
+fn channel_vectorised_forms_on_narrow_grids_match_the_definition() {
+    // Images and grids narrower than a vector with both channel counts in whole vectors: the
+    // forward and the input gradient with the channels in the vectors, and the outer-product
+    // weight gradient over groups of images (batches up to 9, so groups of several images and a
+    // short last group on any thread count).
+    check_geometries(
+        "narrow grids by channels",
+        53,
+        16,
+        &[16, 32, 48],
+        Shapes {
+            image_channels: &[16, 32, 64],
+            max_size: 14,
+            max_batch: 9,
+        },
+    );
+    // Weights past 512 KiB for most kernels (the dispatching functions then take these forms on
+    // AVX-512, and the weight gradient sums over groups of images).
+    check_geometries(
+        "narrow grids, large weights",
+        59,
+        8,
+        &[160, 256],
+        Shapes {
+            image_channels: &[128, 144],
+            max_size: 10,
+            max_batch: 9,
+        },
+    );
+}
+
+/// D's 64→128 and 128→128 layers and G's 128→64 transposed layer at the tutorial's shapes (8×8
+/// and 4×4 grids, weights past 512 KiB: the channel-vectorised forms on AVX-512), values and
+/// the gradients of x, the weights and the bias against burn's own operations.
+#[test]
+fn the_tutorial_narrow_layers_match_burn_at_their_real_shapes() {
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    for (cin, cout, stride) in [(64, 128, 1), (128, 128, 2)] {
+        let conv = Conv2dConfig::new([cin, cout], [5, 5])
+            .with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
+            .with_stride([stride, stride])
+            .init(&device);
+        let x = random_tensor(&mut rng, [5, cin, 8, 8], &device);
+        let (w, b) = (conv.weight.val(), conv.bias.as_ref().expect("bias").val());
+        let options = ConvOptions::new([stride, stride], [2, 2], [1, 1], 1);
+        let ours = run(&x, &w, &b, 3, |x, w, b| {
+            kernels::conv2d(x, w, Some(b), options.clone())
+        });
+        let reference = run(&x, &w, &b, 3, |x, w, b| {
+            module::conv2d(x, w, Some(b), options.clone())
+        });
+        assert_runs_match(&format!("D's {cin}→{cout} layer"), ours, reference);
+    }
+    let up = ConvTranspose2dConfig::new([128, 64], [5, 5])
+        .with_stride([2, 2])
+        .with_padding([2, 2])
+        .with_padding_out([1, 1])
+        .init(&device);
+    let x = random_tensor(&mut rng, [5, 128, 4, 4], &device);
+    let (w, b) = (up.weight.val(), up.bias.as_ref().expect("bias").val());
+    let options = ConvTransposeOptions::new([2, 2], [2, 2], [1, 1], [1, 1], 1);
+    let ours = run(&x, &w, &b, 4, |x, w, b| {
+        kernels::conv_transpose2d(x, w, Some(b), options.clone())
+    });
+    let reference = run(&x, &w, &b, 4, |x, w, b| {
+        module::conv_transpose2d(x, w, Some(b), options.clone())
+    });
+    assert_eq!(ours.out.len(), 5 * 64 * 8 * 8);
+    assert_runs_match("G's 128→64 transposed layer", ours, reference);
 }
 
 #[test]
@@ -1053,4 +1155,58 @@ fn leaky_kernel_matches_burn_in_value_and_gradient_and_by_hand() {
         assert_close(&format!("leaky {slope} value"), &y, &y_burn);
         assert_close(&format!("leaky {slope} gradient"), &dx, &dx_burn);
     }
+}
+
+#[test]
+fn translation_kernel_matches_the_gather_form_in_value_and_gradient_and_by_hand() {
+    let device = device();
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let shape = [5, 3, 7, 9];
+    // Each image its own shift: none, within the image both ways, and wholly outside it.
+    let shifts = [(0, 0), (2, -3), (-1, 4), (-7, 2), (6, -8)];
+    let x = random_tensor(&mut rng, shape, &device);
+    let r = random_tensor(&mut rng, shape, &device);
+    let pass = |enabled: bool| {
+        kernels::set_enabled(enabled);
+        let x = x.clone().detach().require_grad();
+        let out = kernels::translate(x.clone(), &shifts);
+        let grads = (out.clone() * r.clone()).sum().backward();
+        kernels::set_enabled(true);
+        (values(out), values(x.grad(&grads).expect("x gradient")))
+    };
+    let (ours, ours_dx) = pass(true);
+    let (gathered, gathered_dx) = pass(false);
+    assert_eq!(ours, gathered, "values");
+    assert_eq!(ours_dx, gathered_dx, "gradients");
+    // By hand: out[n, c, i, j] = x[n, c, i + dy, j + dx] inside, else 0; the gradient is r moved
+    // back the other way.
+    let (xv, rv) = (values(x), values(r));
+    let [_, c, h, w] = shape;
+    let at = |n: usize, ch: usize, i: i64, j: i64| ((n * c + ch) * h + i as usize) * w + j as usize;
+    let inside = |i: i64, j: i64| (0..h as i64).contains(&i) && (0..w as i64).contains(&j);
+    for (n, &(dy, dx)) in shifts.iter().enumerate() {
+        for ch in 0..c {
+            for i in 0..h as i64 {
+                for j in 0..w as i64 {
+                    let expected = if inside(i + dy, j + dx) {
+                        xv[at(n, ch, i + dy, j + dx)]
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(ours[at(n, ch, i, j)], expected, "image {n} ({i}, {j})");
+                    let back = if inside(i - dy, j - dx) {
+                        rv[at(n, ch, i - dy, j - dx)]
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(ours_dx[at(n, ch, i, j)], back, "gradient {n} ({i}, {j})");
+                }
+            }
+        }
+    }
+    assert!(
+        ours[at(3, 0, 0, 0)..at(4, 0, 0, 0)]
+            .iter()
+            .all(|&v| v == 0.0)
+    );
 }

@@ -497,3 +497,54 @@ fn the_peak_resident_memory_holds_a_known_allocation() {
         "{after} MiB on a machine of {total_mib}"
     );
 }
+
+#[test]
+fn bench_train_alternates_rounds_and_closes_with_their_medians() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "bench",
+        "train",
+        "--spatial",
+        "16",
+        "--batch",
+        "4",
+        "--capacity",
+        "4",
+        "--iters",
+        "1",
+        "--warmup",
+        "0",
+        "--no-torch",
+        "--rounds",
+        "3",
+    ];
+    let out = crate::cli::ganforge(&args, dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for round in 1..=3 {
+        assert!(text.contains(&format!("round {round}:")), "{text}");
+    }
+    assert_eq!(
+        text.matches("from a data set in memory").count(),
+        3,
+        "{text}"
+    );
+    // The machine's limit is measured once.
+    assert_eq!(text.matches("machine's limit").count(), 1, "{text}");
+    let summary = text
+        .lines()
+        .find(|l| l.starts_with("over 3 rounds: ganforge "))
+        .unwrap_or_else(|| panic!("no summary in {text}"));
+    // The median lies within the rounds' range.
+    let numbers: Vec<f64> = summary
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [_, median, low, high, ..] = numbers[..] else {
+        panic!("{summary}")
+    };
+    assert!(low <= median && median <= high, "{summary}");
+    let zero = crate::cli::ganforge(&["bench", "train", "--rounds", "0"], dir.path());
+    assert!(!zero.status.success());
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--rounds"));
+}
