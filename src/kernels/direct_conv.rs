@@ -1010,6 +1010,60 @@ mod simd {
         })
     }
 
+    /// One 16 × 16 block: rows `src + r·src_row` for `r < 16` written as columns, row `c` of the
+    /// result at `dst + c·dst_row`: four rounds of in-register shuffles (pairs of floats, of
+    /// doubles, then two of 128-bit lanes), where element by element each of the 256 values was
+    /// a store of its own.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; 16 floats readable at each source row and writable at each
+    /// destination row.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn transpose16(
+        src: *const f32,
+        src_row: usize,
+        dst: *mut f32,
+        dst_row: usize,
+    ) {
+        unsafe {
+            let mut r = [_mm512_setzero_ps(); 16];
+            for (i, r) in r.iter_mut().enumerate() {
+                *r = _mm512_loadu_ps(src.add(i * src_row));
+            }
+            // Round 1: floats of row pairs interleaved.
+            let mut t = [_mm512_setzero_ps(); 16];
+            for i in 0..8 {
+                t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            // Round 2: pairs of floats of row quads.
+            let mut u = [_mm512_setzero_ps(); 16];
+            for q in 0..4 {
+                let b = 4 * q;
+                u[b] = _mm512_shuffle_ps::<0x44>(t[b], t[b + 2]);
+                u[b + 1] = _mm512_shuffle_ps::<0xEE>(t[b], t[b + 2]);
+                u[b + 2] = _mm512_shuffle_ps::<0x44>(t[b + 1], t[b + 3]);
+                u[b + 3] = _mm512_shuffle_ps::<0xEE>(t[b + 1], t[b + 3]);
+            }
+            // Round 3: 128-bit lanes of quads 0–1 and 2–3.
+            let mut v = [_mm512_setzero_ps(); 16];
+            for h in 0..2 {
+                let (b, o) = (8 * h, 8 * h);
+                for k in 0..4 {
+                    v[o + k] = _mm512_shuffle_f32x4::<0x88>(u[b + k], u[b + 4 + k]);
+                    v[o + 4 + k] = _mm512_shuffle_f32x4::<0xDD>(u[b + k], u[b + 4 + k]);
+                }
+            }
+            // Round 4: 128-bit lanes of the two halves.
+            for k in 0..8 {
+                let lo = _mm512_shuffle_f32x4::<0x88>(v[k], v[8 + k]);
+                let hi = _mm512_shuffle_f32x4::<0xDD>(v[k], v[8 + k]);
+                _mm512_storeu_ps(dst.add(k * dst_row), lo);
+                _mm512_storeu_ps(dst.add((8 + k) * dst_row), hi);
+            }
+        }
+    }
+
     /// See [`super::outer_gemm`].
     pub(super) unsafe fn outer_gemm<S: Simd>(
         s: S,
@@ -1503,8 +1557,8 @@ fn scatter_by_channels(
     out
 }
 
-/// `m × n` row-major as `n × m` (see [`transpose_into`]).
-fn transposed(matrix: &[f32], m: usize, n: usize) -> Vec<f32> {
+/// `m × n` row-major as `n × m` (see [`transpose_into`]): public for the tests.
+pub fn transposed(matrix: &[f32], m: usize, n: usize) -> Vec<f32> {
     let mut out = vec![0.0; matrix.len()];
     transpose_into(matrix, m, n, &mut out);
     out
@@ -1517,10 +1571,30 @@ fn transpose_into(matrix: &[f32], m: usize, n: usize, out: &mut [f32]) {
     const BLOCK: usize = 16;
     assert_eq!(matrix.len(), m * n, "transpose: size");
     assert_eq!(out.len(), m * n, "transpose: output size");
+    #[cfg(target_arch = "x86_64")]
+    let registers = Isa::Avx512.supported();
+    #[cfg(not(target_arch = "x86_64"))]
+    let registers = false;
     for i0 in (0..m).step_by(BLOCK) {
         let rows = BLOCK.min(m - i0);
         for j0 in (0..n).step_by(BLOCK) {
             let cols = BLOCK.min(n - j0);
+            #[cfg(target_arch = "x86_64")]
+            if registers && rows == BLOCK && cols == BLOCK {
+                // SAFETY: AVX-512F checked; source rows `i0..i0 + 16` from column `j0`, and
+                // destination rows `j0..j0 + 16` from column `i0`, each 16 floats inside their
+                // `m × n` and `n × m` buffers (both sizes asserted above).
+                unsafe {
+                    simd::transpose16(
+                        matrix.as_ptr().add(i0 * n + j0),
+                        n,
+                        out.as_mut_ptr().add(j0 * m + i0),
+                        m,
+                    )
+                };
+                continue;
+            }
+            let _ = registers;
             for i in i0..i0 + rows {
                 let row = &matrix[i * n + j0..][..cols];
                 for (j, v) in row.iter().enumerate() {
