@@ -1571,16 +1571,13 @@ fn transpose_into(matrix: &[f32], m: usize, n: usize, out: &mut [f32]) {
     const BLOCK: usize = 16;
     assert_eq!(matrix.len(), m * n, "transpose: size");
     assert_eq!(out.len(), m * n, "transpose: output size");
-    #[cfg(target_arch = "x86_64")]
     let registers = Isa::Avx512.supported();
-    #[cfg(not(target_arch = "x86_64"))]
-    let registers = false;
     for i0 in (0..m).step_by(BLOCK) {
         let rows = BLOCK.min(m - i0);
         for j0 in (0..n).step_by(BLOCK) {
             let cols = BLOCK.min(n - j0);
-            #[cfg(target_arch = "x86_64")]
             if registers && rows == BLOCK && cols == BLOCK {
+                #[cfg(target_arch = "x86_64")]
                 // SAFETY: AVX-512F checked; source rows `i0..i0 + 16` from column `j0`, and
                 // destination rows `j0..j0 + 16` from column `i0`, each 16 floats inside their
                 // `m × n` and `n × m` buffers (both sizes asserted above).
@@ -1594,7 +1591,6 @@ fn transpose_into(matrix: &[f32], m: usize, n: usize, out: &mut [f32]) {
                 };
                 continue;
             }
-            let _ = registers;
             for i in i0..i0 + rows {
                 let row = &matrix[i * n + j0..][..cols];
                 for (j, v) in row.iter().enumerate() {
