@@ -1276,6 +1276,8 @@ impl PhaseAxis {
 struct ScatterPhase {
     rows: PhaseAxis,
     cols: PhaseAxis,
+    /// The image row and column of the phase's first pixel.
+    origin: [usize; 2],
     weight: Vec<f32>,
     offsets: Vec<usize>,
 }
@@ -1376,6 +1378,11 @@ pub fn scatter_in_place(
             phases.push(ScatterPhase {
                 rows,
                 cols,
+                // The first index of each axis lies at or past the padding (`PhaseAxis::new`).
+                origin: [
+                    s0 * rows.lo + alpha - g.pad[0],
+                    s1 * cols.lo + beta - g.pad[1],
+                ],
                 weight: w,
                 offsets,
             });
@@ -1417,7 +1424,7 @@ pub fn scatter_in_place(
                     if row == 0 {
                         continue; // no image row in this row phase
                     }
-                    let r0 = s0 * group[0].rows.lo + alpha - g.pad[0];
+                    let r0 = group[0].origin[0];
                     if paired {
                         let (first, second) = ext.split_at_mut(ext_len);
                         for (phase, ext) in group.iter().zip([first, second]) {
@@ -1446,14 +1453,14 @@ pub fn scatter_in_place(
                         }
                         continue;
                     }
-                    for (beta, phase) in group.iter().enumerate() {
+                    for phase in group {
                         if phase.cols.hi == phase.cols.lo {
                             continue; // no image column in this phase
                         }
                         let ext = &mut ext[..channels * row];
                         indirect_gemm(isa, src, &phase.offsets, &phase.weight, channels, ext);
                         let cols = phase.cols.hi - phase.cols.lo;
-                        let q0 = s1 * phase.cols.lo + beta - g.pad[1];
+                        let q0 = phase.origin[1];
                         for (ch, ext) in ext.chunks(row).enumerate() {
                             let image = &mut image[ch * plane..(ch + 1) * plane];
                             for (i, ext) in ext.chunks(y_width).take(grid_rows).enumerate() {
@@ -1507,12 +1514,9 @@ fn scatter_by_channels(
     // the padded `y`'s grid, and where each lies in an image plane.
     let by_channels: Vec<(&ScatterPhase, Vec<usize>, Vec<usize>)> = phases
         .iter()
-        .enumerate()
-        .filter(|(_, p)| p.rows.hi > p.rows.lo && p.cols.hi > p.cols.lo && !p.offsets.is_empty())
-        .map(|(index, p)| {
-            let (alpha, beta) = (index / s1, index % s1);
-            let r0 = s0 * p.rows.lo + alpha - g.pad[0];
-            let q0 = s1 * p.cols.lo + beta - g.pad[1];
+        .filter(|p| p.rows.hi > p.rows.lo && p.cols.hi > p.cols.lo && !p.offsets.is_empty())
+        .map(|p| {
+            let [r0, q0] = p.origin;
             let (mut grid, mut pixels) = (Vec::new(), Vec::new());
             for i in 0..p.rows.hi - p.rows.lo {
                 for j in 0..p.cols.hi - p.cols.lo {

@@ -328,6 +328,21 @@ impl Backward<Flex, 1> for TanhBackward {
 #[derive(Debug)]
 struct LeakyBackward;
 
+impl Backward<Flex, 1> for LeakyBackward {
+    /// The output and the slope.
+    type State = (FlexTensor, f64);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        if let Some(node) = node_x {
+            let (y, slope) = ops.state;
+            let dx = activation::leaky_backward(&values(&y), &values(&grad), slope as f32);
+            grads.register::<Flex>(node.id, tensor(dx, y.shape()));
+        }
+    }
+}
+
 #[derive(Debug)]
 struct TranslateBackward;
 
@@ -342,21 +357,6 @@ impl Backward<Flex, 1> for TranslateBackward {
             // The adjoint of a translation is the opposite one.
             let dx = translate_forward(&grad, &translate::opposite(&ops.state));
             grads.register::<Flex>(node.id, dx);
-        }
-    }
-}
-
-impl Backward<Flex, 1> for LeakyBackward {
-    /// The output and the slope.
-    type State = (FlexTensor, f64);
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
-        if let Some(node) = node_x {
-            let (y, slope) = ops.state;
-            let dx = activation::leaky_backward(&values(&y), &values(&grad), slope as f32);
-            grads.register::<Flex>(node.id, tensor(dx, y.shape()));
         }
     }
 }

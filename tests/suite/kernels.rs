@@ -90,6 +90,43 @@ fn assert_runs_match(case: &str, ours: Run, burn: Run) {
     assert_close(&format!("{case} bias gradient"), &ours.db, &burn.db);
 }
 
+/// The project's convolution and burn's on the same input, weights, bias and output weighting
+/// (`r_seed`, see [`run`]).
+fn conv_against_burn(
+    x: &Tensor<4>,
+    w: &Tensor<4>,
+    b: &Tensor<1>,
+    options: &ConvOptions<2>,
+    r_seed: u64,
+) -> (Run, Run) {
+    (
+        run(x, w, b, r_seed, |x, w, b| {
+            kernels::conv2d(x, w, Some(b), options.clone())
+        }),
+        run(x, w, b, r_seed, |x, w, b| {
+            module::conv2d(x, w, Some(b), options.clone())
+        }),
+    )
+}
+
+/// As [`conv_against_burn`], for the transposed convolution.
+fn conv_transpose_against_burn(
+    x: &Tensor<4>,
+    w: &Tensor<4>,
+    b: &Tensor<1>,
+    options: &ConvTransposeOptions<2>,
+    r_seed: u64,
+) -> (Run, Run) {
+    (
+        run(x, w, b, r_seed, |x, w, b| {
+            kernels::conv_transpose2d(x, w, Some(b), options.clone())
+        }),
+        run(x, w, b, r_seed, |x, w, b| {
+            module::conv_transpose2d(x, w, Some(b), options.clone())
+        }),
+    )
+}
+
 #[test]
 fn gemm_convolution_matches_burn_in_values_and_gradients() {
     let device = device();
@@ -114,12 +151,7 @@ fn gemm_convolution_matches_burn_in_values_and_gradients() {
             x.dims(),
             w.dims()
         );
-        let ours = run(&x, &w, &b, case as u64, |x, w, b| {
-            kernels::conv2d(x, w, Some(b), options.clone())
-        });
-        let reference = run(&x, &w, &b, case as u64, |x, w, b| {
-            module::conv2d(x, w, Some(b), options.clone())
-        });
+        let (ours, reference) = conv_against_burn(&x, &w, &b, &options, case as u64);
         assert_runs_match(&label, ours, reference);
     }
 }
@@ -134,12 +166,7 @@ fn a_kernel_tap_wholly_in_the_far_padding_reads_and_writes_nothing() {
     let x = random_tensor(&mut rng, [1, 2, 2, 2], &device);
     let w = random_tensor(&mut rng, [3, 2, 5, 5], &device);
     let b = random_tensor(&mut rng, [3], &device);
-    let ours = run(&x, &w, &b, 5, |x, w, b| {
-        kernels::conv2d(x, w, Some(b), options.clone())
-    });
-    let reference = run(&x, &w, &b, 5, |x, w, b| {
-        module::conv2d(x, w, Some(b), options.clone())
-    });
+    let (ours, reference) = conv_against_burn(&x, &w, &b, &options, 5);
     assert_eq!(ours.out.len(), 3);
     assert_runs_match("far padding", ours, reference);
 }
@@ -167,12 +194,7 @@ fn stride_one_convolutions_narrowing_the_channels_match_burn() {
             x.dims(),
             w.dims()
         );
-        let ours = run(&x, &w, &b, case as u64, |x, w, b| {
-            kernels::conv2d(x, w, Some(b), options.clone())
-        });
-        let reference = run(&x, &w, &b, case as u64, |x, w, b| {
-            module::conv2d(x, w, Some(b), options.clone())
-        });
+        let (ours, reference) = conv_against_burn(&x, &w, &b, &options, case as u64);
         assert_runs_match(&label, ours, reference);
     }
 }
@@ -207,12 +229,7 @@ fn gemm_transposed_convolution_matches_burn_in_values_and_gradients() {
             x.dims(),
             w.dims()
         );
-        let ours = run(&x, &w, &b, case as u64, |x, w, b| {
-            kernels::conv_transpose2d(x, w, Some(b), options.clone())
-        });
-        let reference = run(&x, &w, &b, case as u64, |x, w, b| {
-            module::conv_transpose2d(x, w, Some(b), options.clone())
-        });
+        let (ours, reference) = conv_transpose_against_burn(&x, &w, &b, &options, case as u64);
         assert_runs_match(&label, ours, reference);
     }
 }
@@ -229,12 +246,7 @@ fn the_tutorial_layers_match_burn_at_their_real_shapes() {
     let x = random_tensor(&mut rng, [3, 3, 64, 64], &device);
     let (w, b) = (conv.weight.val(), conv.bias.as_ref().expect("bias").val());
     let options = ConvOptions::new([2, 2], [2, 2], [1, 1], 1);
-    let ours = run(&x, &w, &b, 1, |x, w, b| {
-        kernels::conv2d(x, w, Some(b), options.clone())
-    });
-    let reference = run(&x, &w, &b, 1, |x, w, b| {
-        module::conv2d(x, w, Some(b), options.clone())
-    });
+    let (ours, reference) = conv_against_burn(&x, &w, &b, &options, 1);
     assert_runs_match("strided layer", ours, reference);
     assert_close(
         "the layer helper",
@@ -250,12 +262,7 @@ fn the_tutorial_layers_match_burn_at_their_real_shapes() {
     let x = random_tensor(&mut rng, [3, 16, 32, 32], &device);
     let (w, b) = (up.weight.val(), up.bias.as_ref().expect("bias").val());
     let options = ConvTransposeOptions::new([2, 2], [2, 2], [1, 1], [1, 1], 1);
-    let ours = run(&x, &w, &b, 2, |x, w, b| {
-        kernels::conv_transpose2d(x, w, Some(b), options.clone())
-    });
-    let reference = run(&x, &w, &b, 2, |x, w, b| {
-        module::conv_transpose2d(x, w, Some(b), options.clone())
-    });
+    let (ours, reference) = conv_transpose_against_burn(&x, &w, &b, &options, 2);
     assert_eq!(ours.out.len(), 3 * 8 * 64 * 64);
     assert_runs_match("up layer", ours, reference);
     assert_close(
@@ -729,12 +736,7 @@ fn the_tutorial_narrow_layers_match_burn_at_their_real_shapes() {
         let x = random_tensor(&mut rng, [5, cin, 8, 8], &device);
         let (w, b) = (conv.weight.val(), conv.bias.as_ref().expect("bias").val());
         let options = ConvOptions::new([stride, stride], [2, 2], [1, 1], 1);
-        let ours = run(&x, &w, &b, 3, |x, w, b| {
-            kernels::conv2d(x, w, Some(b), options.clone())
-        });
-        let reference = run(&x, &w, &b, 3, |x, w, b| {
-            module::conv2d(x, w, Some(b), options.clone())
-        });
+        let (ours, reference) = conv_against_burn(&x, &w, &b, &options, 3);
         assert_runs_match(&format!("D's {cin}→{cout} layer"), ours, reference);
     }
     let up = ConvTranspose2dConfig::new([128, 64], [5, 5])
@@ -745,12 +747,7 @@ fn the_tutorial_narrow_layers_match_burn_at_their_real_shapes() {
     let x = random_tensor(&mut rng, [5, 128, 4, 4], &device);
     let (w, b) = (up.weight.val(), up.bias.as_ref().expect("bias").val());
     let options = ConvTransposeOptions::new([2, 2], [2, 2], [1, 1], [1, 1], 1);
-    let ours = run(&x, &w, &b, 4, |x, w, b| {
-        kernels::conv_transpose2d(x, w, Some(b), options.clone())
-    });
-    let reference = run(&x, &w, &b, 4, |x, w, b| {
-        module::conv_transpose2d(x, w, Some(b), options.clone())
-    });
+    let (ours, reference) = conv_transpose_against_burn(&x, &w, &b, &options, 4);
     assert_eq!(ours.out.len(), 5 * 64 * 8 * 8);
     assert_runs_match("G's 128→64 transposed layer", ours, reference);
 }
